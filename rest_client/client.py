@@ -1,0 +1,221 @@
+"""The client: one ``requests.Session``, one retry policy, one place (``_send``) where I/O happens.
+
+Public methods are thin — build the URL and payload, call ``_send`` — so every call gets the same
+retries, timeouts, token handling, error mapping and transparency data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import __version__
+from .auth import ApiKeyAuth, EntraTokenAuth, make_credential
+from .errors import (
+    ConfigError,
+    ConnectError,
+    RequestTimeoutError,
+    TransportError,
+    error_from_response,
+    request_id_from,
+)
+from .payloads import Messages, chat_payload, completions_payload, streaming, with_model
+from .result import Exchange, Result
+from .retry import CallRecord, build_retrying
+from .retry_after import parse_retry_after
+from .settings import Settings, load_settings
+from .streaming import Stream
+from .urls import build_url, check_deployment_name, parse_endpoint
+
+logger = logging.getLogger("rest_client")
+
+USER_AGENT = f"rest_client/{__version__} python-requests/{requests.__version__}"
+POOL_SIZE = 32
+
+
+class Client:
+    """Calls Azure OpenAI deployments; see ``Result`` for what each call reports.
+
+    ``Client()`` reads settings from the environment and ``./config.json``; keyword overrides use the
+    ``Settings`` field names (``Client(endpoint=…, deployment=…)``). ``credential=`` supplies your own
+    azure-identity credential for Entra auth.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, credential: Any = None, **overrides: Any) -> None:
+        if settings is None:
+            settings = load_settings(**overrides)
+        elif overrides:
+            settings = _replace_settings(settings, overrides)
+        self.settings = settings
+        if settings.auth == "key":
+            self.auth: ApiKeyAuth | EntraTokenAuth = ApiKeyAuth(settings.api_key or "")
+        else:
+            self.auth = EntraTokenAuth(credential if credential is not None else make_credential(settings.auth))
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)  # tenacity retries
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.session.auth = self.auth
+        self._timeout = (settings.connect_timeout, settings.read_timeout)
+        self._retrying = build_retrying(max_retries=settings.max_retries, max_retry_wait=settings.max_retry_wait)
+
+    @classmethod
+    def from_config(cls, path: str | None = None, **overrides: Any) -> Client:
+        """A client from a config.json (``path``, else ``./config.json``), the environment and overrides."""
+        credential = overrides.pop("credential", None)
+        return cls(load_settings(path, **overrides), credential=credential)
+
+    # -- public calls ----------------------------------------------------------------------------
+    def complete(self, prompt: str | Sequence[str], *, deployment: str | None = None, **params: Any) -> Result:
+        """POST ``…/deployments/{completions deployment}/completions``."""
+        return self.post("completions", completions_payload(prompt, params),
+                         deployment=deployment or self._deployment_for("completions"))
+
+    def chat(self, messages: Messages, *, deployment: str | None = None, **params: Any) -> Result:
+        """POST ``…/deployments/{chat deployment}/chat/completions``; a string is one user message."""
+        return self.post("chat/completions", chat_payload(messages, params),
+                         deployment=deployment or self._deployment_for("chat/completions"))
+
+    def stream_chat(self, messages: Messages, *, deployment: str | None = None, **params: Any) -> Stream:
+        """Stream a chat answer: iterate for text deltas; the ``Stream`` keeps headers, filters and usage."""
+        dep = deployment or self._deployment_for("chat/completions")
+        return self._stream("chat/completions", streaming(chat_payload(messages, params)), dep)
+
+    def stream_complete(self, prompt: str | Sequence[str], *, deployment: str | None = None,
+                        **params: Any) -> Stream:
+        """Stream a completion: iterate for text deltas."""
+        dep = deployment or self._deployment_for("completions")
+        return self._stream("completions", streaming(completions_payload(prompt, params)), dep)
+
+    def post(self, operation: str, payload: Mapping[str, Any], *, deployment: str | None = None) -> Result:
+        """POST any deployment operation (``"embeddings"``, ``"chat/completions"``, …) and return its Result."""
+        dep = deployment or self._deployment_for(operation)
+        url, body = self.prepare(operation, payload, dep)
+        return self._send(url, body, deployment=dep)
+
+    def prepare(self, operation: str, payload: Mapping[str, Any], deployment: str) -> tuple[str, bytes]:
+        """The URL and exact body bytes a call would send (what ``--dry-run`` and ``--curl`` show)."""
+        s = self.settings
+        check_deployment_name(deployment)
+        url = build_url(s.endpoint, deployment, operation, s.api_version)
+        body = with_model(payload, deployment) if s.is_v1 else dict(payload)
+        return url, json.dumps(body, allow_nan=False).encode("utf-8")
+
+    # -- the single I/O path -----------------------------------------------------------------------
+    def _stream(self, operation: str, payload: Mapping[str, Any], deployment: str) -> Stream:
+        url, body = self.prepare(operation, payload, deployment)
+        started = time.perf_counter()
+        return Stream(self._send(url, body, deployment=deployment, stream=True), started=started)
+
+    def _send(self, url: str, body: bytes, *, deployment: str | None = None, stream: bool = False) -> Result:
+        record = CallRecord()
+        started = time.perf_counter()
+        try:
+            response = self._retrying(self._attempt, url, body, stream, record=record)
+        except TransportError as exc:
+            exc.exchanges = record.exchanges
+            raise
+        elapsed = time.perf_counter() - started
+        if response.status_code < 400:
+            return Result(response, record.exchanges, elapsed)
+        raise self._error(response, record, deployment)
+
+    def _attempt(self, url: str, body: bytes, stream: bool, *, record: CallRecord) -> requests.Response:
+        wait_before, record.next_wait = record.next_wait, 0.0
+        number = len(record.exchanges) + 1
+        t0 = time.perf_counter()
+        try:
+            response = self.session.post(url, data=body, headers={"Content-Type": "application/json"},
+                                         timeout=self._timeout, stream=stream)
+            if stream and response.status_code >= 400:
+                response.content  # noqa: B018 - an error body is small; read it for the error message
+        except requests.RequestException as exc:
+            error = transport_error(exc, url, self.settings)
+            record.exchanges.append(Exchange(number, None, time.perf_counter() - t0, wait_before, error=str(error)))
+            raise error from exc
+        record.exchanges.append(Exchange(number, response.status_code, time.perf_counter() - t0, wait_before,
+                                         request_id_from(response.headers), reauthenticated=bool(response.history)))
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("POST %s -> %s (request %s, %.1f ms)", url, response.status_code,
+                         request_id_from(response.headers), (time.perf_counter() - t0) * 1000)
+        return response
+
+    def _error(self, response: requests.Response, record: CallRecord, deployment: str | None) -> Exception:
+        error = error_from_response(response.status_code, response.headers, response.text,
+                                    auth_kind=self.auth.kind, deployment=deployment,
+                                    api_version=None if self.settings.is_v1 else self.settings.api_version,
+                                    retry_after=parse_retry_after(response.headers))
+        if record.hint_too_long is not None:
+            error.hint = (f"the service asked to wait {record.hint_too_long:.0f} s, more than max_retry_wait "
+                          f"{self.settings.max_retry_wait:.0f} s: retry later, or raise max_retry_wait")
+        elif len(record.exchanges) > 1:
+            error.hint = (error.hint + " " if error.hint else "") + f"(gave up after {len(record.exchanges)} attempts)"
+        error.exchanges = record.exchanges
+        return error
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _deployment_for(self, operation: str) -> str:
+        s = self.settings
+        name = s.completions_deployment if operation == "completions" else s.deployment
+        if not name:
+            if operation == "completions":
+                raise ConfigError("no completions deployment configured: set AZURE_OPENAI_COMPLETIONS_DEPLOYMENT "
+                                  "(config.json COMPLETIONS_MODEL), or pass deployment=")
+            raise ConfigError("no chat deployment configured: set AZURE_OPENAI_DEPLOYMENT (config.json "
+                              "AZURE_OPENAI_DEPLOYMENT / CHATGPT_MODEL), or pass deployment=")
+        return name
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client(endpoint={self.settings.endpoint!r}, auth={self.auth!r})"
+
+
+def _replace_settings(settings: Settings, overrides: Mapping[str, Any]) -> Settings:
+    values = dict(overrides)
+    if "endpoint" in values:
+        values["endpoint"] = parse_endpoint(values["endpoint"]).endpoint
+    sources = {**settings.sources, **{k: f"argument {k}" for k in values}}
+    return replace(settings, **values, sources=sources)
+
+
+def transport_error(exc: requests.RequestException, url: str, settings: Settings) -> Exception:
+    """One clear message for each way the network can fail, naming the host and the likely fix."""
+    host = requests.utils.urlparse(url).netloc
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return RequestTimeoutError(f"connecting to {host} timed out after {settings.connect_timeout:g} s: "
+                                   "check the endpoint, VPN or proxy")
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return RequestTimeoutError(f"{host} sent no answer within read_timeout {settings.read_timeout:g} s: "
+                                   "long generations may need a larger read_timeout")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ConnectError(f"TLS handshake with {host} failed: {text[:200]}")
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+        return ConfigError(f"the URL {url!r} is not valid: check the endpoint")
+    low = text.lower()
+    if any(s in low for s in ("name or service not known", "nodename nor servname", "getaddrinfo failed",
+                              "name resolution", "no address associated")):
+        return ConnectError(f"cannot resolve {host}: check the resource name in the endpoint")
+    if "refused" in low:
+        return ConnectError(f"connection to {host} refused: nothing is listening there; check the endpoint")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError) or "incomplete" in low:
+        return ConnectError(f"{host} cut the answer off before it was complete")
+    if "reset" in low or "aborted" in low or "remotedisconnected" in low:
+        return ConnectError(f"{host} closed the connection without an answer")
+    return ConnectError(f"cannot reach {host}: {text[:200]}")

@@ -1,0 +1,64 @@
+"""Request bodies and the text of answers (pure).
+
+Why so thin: the payload *is* the API. We add nothing the user did not ask for, so what ``-v`` prints
+is exactly what the service gets; only the v1 API needs the deployment added as ``model``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
+
+Messages = Union[str, Sequence[Mapping[str, Any]]]
+
+
+def normalize_messages(messages: Messages) -> list[dict[str, Any]]:
+    """A plain string becomes one user message; a list is checked so mistakes fail here, not as a 400."""
+    if isinstance(messages, str):
+        return [{"role": "user", "content": messages}]
+    if not isinstance(messages, Sequence) or not messages:
+        raise ValueError("messages must be a non-empty list of {'role': …, 'content': …} dicts, or a string")
+    out = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping) or "role" not in message:
+            raise ValueError(f"messages[{i}] must be a dict with a 'role' (system, user, assistant, tool)")
+        out.append(dict(message))
+    return out
+
+
+def chat_payload(messages: Messages, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"messages": [...], **params}``."""
+    return {"messages": normalize_messages(messages), **params}
+
+
+def completions_payload(prompt: str | Sequence[str], params: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"prompt": …, **params}``."""
+    if not isinstance(prompt, (str, list, tuple)):
+        raise ValueError("prompt must be a string or a list of strings")
+    return {"prompt": prompt if isinstance(prompt, str) else list(prompt), **params}
+
+
+def with_model(payload: Mapping[str, Any], deployment: str) -> dict[str, Any]:
+    """On the v1 API the deployment travels in the body as ``model`` (unless the caller set one)."""
+    body = dict(payload)
+    body.setdefault("model", deployment)
+    return body
+
+
+def streaming(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload with ``stream: true`` (an explicit ``stream_options`` is kept)."""
+    return {**payload, "stream": True}
+
+
+def answer_text(body: Any, index: int = 0) -> str | None:
+    """Text of choice ``index``: ``message.content`` for chat, ``text`` for completions; ``None`` if absent."""
+    if not isinstance(body, Mapping):
+        return None
+    for choice in body.get("choices") or ():
+        if not isinstance(choice, Mapping) or choice.get("index", 0) != index:
+            continue
+        message = choice.get("message")
+        if isinstance(message, Mapping):
+            return message.get("content")
+        return choice.get("text")
+    return None

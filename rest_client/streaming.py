@@ -1,0 +1,118 @@
+"""A streamed answer: an iterator of text deltas that also keeps what the wire said.
+
+Why a class and not a bare generator: the request is sent (and its errors raised) when ``stream_chat`` is
+called, not at the first ``next()``; and after the loop the caller can still read the headers, request id,
+attempts, the prompt filter results of Azure's first chunk, the finish reason, usage and time to first token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+import urllib3
+
+from .errors import ConnectError
+from .result import Result
+from .sse import chunk_text, iter_lines, iter_sse_json
+
+READ_SIZE = 8192
+
+
+def iter_raw_chunks(response: requests.Response) -> Iterator[bytes]:
+    """Bytes as they arrive. ``iter_content`` would wait for a full buffer on a close-delimited body."""
+    raw = response.raw
+    if getattr(raw, "chunked", False) or not hasattr(raw, "read1"):
+        yield from response.iter_content(chunk_size=None if getattr(raw, "chunked", False) else 1)
+        return
+    while True:
+        data = raw.read1(READ_SIZE, decode_content=True)
+        if not data:
+            return
+        yield data
+
+
+class Stream(Iterator[str]):
+    """Text deltas of choice 0, in order. Use as an iterator or a context manager (closes the connection)."""
+
+    def __init__(self, result: Result, *, started: float | None = None) -> None:
+        self.result = result
+        self.events: list[dict[str, Any]] = []
+        self.prompt_filter_results: list[Any] = []
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.time_to_first_token: float | None = None
+        self._parts: list[str] = []
+        self._started = time.perf_counter() if started is None else started
+        self._chunks = iter_raw_chunks(result.response)
+        self._events = iter_sse_json(iter_lines(self._chunks))
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            try:
+                event = next(self._events)
+            except StopIteration:
+                self._finish()
+                raise
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                self.close()
+                raise ConnectError(f"the stream was cut off after {len(self.events)} events: {exc}") from exc
+            self.events.append(event)
+            self._absorb(event)
+            text = chunk_text(event)
+            if text:
+                if self.time_to_first_token is None:
+                    self.time_to_first_token = time.perf_counter() - self._started
+                self._parts.append(text)
+                return text
+
+    def _absorb(self, event: dict[str, Any]) -> None:
+        filters = event.get("prompt_filter_results") or event.get("prompt_annotations")
+        if filters:
+            self.prompt_filter_results.extend(filters)
+        if event.get("usage"):
+            self.usage = event["usage"]
+        for choice in event.get("choices") or ():
+            if choice.get("index", 0) == 0 and choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+
+    @property
+    def text(self) -> str:
+        """All text received so far."""
+        return "".join(self._parts)
+
+    @property
+    def headers(self) -> requests.structures.CaseInsensitiveDict[str]:
+        return self.result.headers
+
+    @property
+    def request_id(self) -> str | None:
+        return self.result.request_id
+
+    def _finish(self) -> None:
+        """After ``[DONE]``: read the rest of the body (the chunked trailer) so the connection is reused."""
+        try:
+            for _ in self._chunks:
+                pass
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
+            pass  # nothing more to read; close() below drops the connection instead of pooling it
+        self.close()
+
+    def close(self) -> None:
+        """Release the connection: back to the pool when the body was read to its end, else closed."""
+        self.result.response.close()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"Stream(request_id={self.request_id!r}, events={len(self.events)}, "
+                f"finish_reason={self.finish_reason!r})")

@@ -1,0 +1,164 @@
+"""Endpoint parsing and URL building (pure functions, no I/O).
+
+Why this is its own module: most "404 Resource not found" tickets are a URL built wrong — a doubled
+``/openai``, a deployment name with a space, a missing ``api-version``. Every URL we send comes from here,
+so the rules live in one place and are tested as a table.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from .errors import ConfigError
+
+DEFAULT_API_VERSION = "2024-10-21"
+V1_SUFFIX = "/openai/v1"
+OPERATIONS = ("chat/completions", "completions", "embeddings")
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+@dataclass(frozen=True)
+class ParsedEndpoint:
+    """What an endpoint string says: the base URL to build on, and anything a pasted URL carried."""
+
+    endpoint: str
+    """``https://host[/prefix]`` for the dated API, or ``https://host[/prefix]/openai/v1`` for v1."""
+    deployment: str | None = None
+    operation: str | None = None
+    api_version: str | None = None
+
+    @property
+    def is_v1(self) -> bool:
+        return is_v1_endpoint(self.endpoint)
+
+
+def is_v1_endpoint(endpoint: str) -> bool:
+    """True when the endpoint selects the v1 API (model in the body, no api-version)."""
+    return endpoint.endswith(V1_SUFFIX)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Loopback names and addresses: the only hosts we send credentials to over plain http."""
+    if not host:
+        return False
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_secure_url(url: str) -> None:
+    """Refuse to attach credentials to ``http://`` unless the host is loopback (the emulator)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname)):
+        return
+    raise ConfigError(
+        f"refusing to send credentials to {parts.scheme}://{parts.hostname or '?'}: plain http is only "
+        "allowed for loopback (the emulator); use the https:// endpoint of your resource"
+    )
+
+
+def parse_endpoint(raw: str, *, source: str = "endpoint") -> ParsedEndpoint:
+    """Normalise every endpoint form users paste (see DESIGN.md) into one ``ParsedEndpoint``.
+
+    Accepted: ``https://NAME.openai.azure.com`` with or without ``/`` or ``/openai``; the
+    cognitiveservices.azure.com and services.ai.azure.com hosts; ``…/openai/v1`` (selects v1); and a portal
+    "target URI" ``…/openai/deployments/DEP/chat/completions?api-version=V``.
+    """
+    text = (raw or "").strip()
+    if "<" in text or ">" in text:
+        raise ConfigError(f"{source} {text!r} still holds a placeholder: put your resource's endpoint there, "
+                          "e.g. https://NAME.openai.azure.com")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        guess = f"https://{text.strip('/')}.openai.azure.com" if text and "/" not in text and "." not in text \
+            else "https://NAME.openai.azure.com"
+        raise ConfigError(f"{source} {text!r} is not an http(s) URL: use the form {guess}")
+    base = f"{parts.scheme}://{parts.netloc}"
+    segments = [s for s in parts.path.split("/") if s]
+    query = parse_qs(parts.query)
+    api_version = (query.get("api-version") or [None])[0]
+    try:
+        at = segments.index("openai")
+    except ValueError:
+        prefix = "/".join(segments)
+        return ParsedEndpoint(base + (f"/{prefix}" if prefix else ""), api_version=api_version)
+    root = base + "".join(f"/{s}" for s in segments[:at])
+    rest = segments[at + 1:]
+    if rest[:1] == ["v1"]:
+        operation = "/".join(rest[1:]) or None
+        return ParsedEndpoint(root + V1_SUFFIX, operation=_known_operation(operation, source, text))
+    if rest[:1] == ["deployments"] and len(rest) >= 2:
+        deployment = unquote(rest[1])
+        operation = "/".join(rest[2:]) or None
+        return ParsedEndpoint(root, deployment=deployment, operation=_known_operation(operation, source, text),
+                              api_version=api_version)
+    if rest:
+        raise ConfigError(f"{source} {text!r} has an unexpected path after /openai: give the resource URL, "
+                          "e.g. https://NAME.openai.azure.com")
+    return ParsedEndpoint(root, api_version=api_version)
+
+
+def _known_operation(operation: str | None, source: str, text: str) -> str | None:
+    if operation is None:
+        return None
+    try:
+        _check_operation(operation)
+    except ConfigError:
+        raise ConfigError(f"{source} {text!r} ends in {operation!r}, which is not an operation path such as "
+                          f"{' or '.join(OPERATIONS)}") from None
+    return operation
+
+
+def check_deployment_name(deployment: str | None) -> str:
+    """A deployment name must be a non-empty path segment that cannot walk the path (``.``/``..``)."""
+    if deployment is None or not str(deployment).strip():
+        raise ConfigError("no deployment given: set AZURE_OPENAI_DEPLOYMENT (chat) or "
+                          "AZURE_OPENAI_COMPLETIONS_DEPLOYMENT, or pass deployment=/--deployment")
+    if deployment in (".", ".."):
+        raise ConfigError(f"deployment name {deployment!r} is not allowed: it would change the URL path")
+    return deployment
+
+
+def build_deployment_url(endpoint: str, deployment: str, operation: str, api_version: str) -> str:
+    """``{endpoint}/openai/deployments/{deployment}/{operation}?api-version={v}`` — the dated API.
+
+    The deployment is one percent-encoded path segment (a ``/``, ``?``, ``#`` or space in it cannot change
+    the route), and api-version is always present: without it Azure answers 404 with no hint why.
+    """
+    if is_v1_endpoint(endpoint):
+        raise ConfigError("this endpoint selects the v1 API: build its URL with build_v1_url")
+    check_deployment_name(deployment)
+    _check_operation(operation)
+    if not api_version or not str(api_version).strip():
+        raise ConfigError("api-version is empty: set OPENAI_API_VERSION or --api-version, e.g. "
+                          f"{DEFAULT_API_VERSION}")
+    segment = quote(deployment, safe="")
+    return f"{endpoint.rstrip('/')}/openai/deployments/{segment}/{operation}?api-version={quote(api_version, safe='')}"
+
+
+def build_v1_url(endpoint: str, operation: str) -> str:
+    """``{endpoint}/{operation}`` on a ``…/openai/v1`` endpoint: no api-version, the model goes in the body."""
+    if not is_v1_endpoint(endpoint):
+        raise ConfigError("build_v1_url needs an endpoint ending in /openai/v1")
+    _check_operation(operation)
+    return f"{endpoint}/{operation}"
+
+
+def build_url(endpoint: str, deployment: str, operation: str, api_version: str) -> str:
+    """The URL for ``operation`` on ``deployment``, whichever API the endpoint selects."""
+    if is_v1_endpoint(endpoint):
+        check_deployment_name(deployment)
+        return build_v1_url(endpoint, operation)
+    return build_deployment_url(endpoint, deployment, operation, api_version)
+
+
+def _check_operation(operation: str) -> None:
+    segments = operation.split("/") if operation else []
+    if not segments or any(not s or s in (".", "..") or not s.replace("_", "").replace("-", "").isalnum()
+                           for s in segments):
+        raise ConfigError(f"operation {operation!r} is not a valid path such as 'chat/completions'")

@@ -1,0 +1,66 @@
+"""Fixtures shared by every test: a clean environment and the path to ../shared.
+
+Why autouse env cleaning: a developer's shell often has AZURE_* or OPENAI_* variables set; a test that
+silently picks them up would pass or fail for reasons that are not in the test.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = REPO_ROOT.parent / "shared"
+
+_ENV_PREFIXES = ("AZURE_", "OPENAI_", "IDENTITY_", "MSI_", "IMDS_")
+# Captured before any test cleans the environment: live tests put these back (and only they do).
+LIVE_ENV = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Remove Azure/OpenAI variables and run each test in an empty directory (no stray config.json)."""
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The read-only ../shared folder beside the repository (spec, recordings)."""
+    if not SHARED_DIR.is_dir():
+        pytest.fail(f"../shared not found at {SHARED_DIR}: clone the repo beside the shared folder")
+    return SHARED_DIR
+
+
+@pytest.fixture
+def server():
+    """A scripted loopback HTTP/1.1 server (see tests/helpers.py)."""
+    from tests.helpers import ScriptedServer
+
+    srv = ScriptedServer().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def fake_az(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fake ``az`` first on PATH that logs each run and prints a token."""
+    from tests.helpers import FakeAz
+
+    az = FakeAz(tmp_path / "fakebin")
+    monkeypatch.setenv("PATH", f"{az.folder}{os.pathsep}{os.environ.get('PATH', '')}")
+    return az
+
+
+@pytest.fixture
+def live_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """For tests marked ``live``: the caller's real Azure settings, or a skip when there are none."""
+    if not LIVE_ENV.get("AZURE_OPENAI_ENDPOINT"):
+        pytest.skip("live test: set AZURE_OPENAI_ENDPOINT (and a key or `az login`) to run against real Azure")
+    for name, value in LIVE_ENV.items():
+        monkeypatch.setenv(name, value)
+    return LIVE_ENV
