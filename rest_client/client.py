@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -58,12 +59,7 @@ class Client:
             self.auth: ApiKeyAuth | EntraTokenAuth = ApiKeyAuth(settings.api_key or "")
         else:
             self.auth = EntraTokenAuth(credential if credential is not None else make_credential(settings.auth))
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)  # tenacity retries
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
-        self.session.auth = self.auth
+        self.session = make_session(settings.endpoint, self.auth)
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         self._retrying = build_retrying(max_retries=settings.max_retries, max_retry_wait=settings.max_retry_wait)
 
@@ -184,6 +180,28 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client(endpoint={self.settings.endpoint!r}, auth={self.auth!r})"
+
+
+def make_session(endpoint: str, auth: requests.auth.AuthBase) -> requests.Session:
+    """One pooled session for one endpoint, with urllib3's retries off (tenacity retries).
+
+    Why ``trust_env`` is resolved here, once: with it on, requests re-reads the proxy and CA-bundle
+    environment on *every* request (~0.4 ms each on loopback, a quarter of a keep-alive call). All our
+    requests go to one host, so the answer cannot change between calls: HTTP(S)_PROXY / NO_PROXY and
+    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE are honoured as of the client's creation.
+    """
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+    session.auth = auth
+    session.proxies.update(requests.utils.get_environ_proxies(endpoint))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+    return session
 
 
 def _replace_settings(settings: Settings, overrides: Mapping[str, Any]) -> Settings:

@@ -222,3 +222,19 @@ def test_from_config_reads_the_file(server, tmp_path) -> None:
     with Client.from_config(str(tmp_path / "my.json")) as c:
         c.chat("x")
     assert server.requests[0].path == "/openai/deployments/from-file/chat/completions"
+
+
+def test_proxy_environment_is_honoured(server, monkeypatch) -> None:
+    """HTTP(S)_PROXY is read once, when the client is created: the request goes through the proxy."""
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.setenv("NO_PROXY", "")
+    with Client(endpoint="http://127.0.0.1:9", api_key=KEY, deployment="d") as c:  # nothing listens on :9
+        assert c.chat("hi").text == "Hello there."
+    assert server.requests[0].path == "/openai/deployments/d/chat/completions"  # arrived at the proxy
+
+
+def test_no_proxy_bypasses_the_proxy(server, monkeypatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a proxy that does not exist
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with Client(endpoint=server.url, api_key=KEY, deployment="d") as c:
+        assert c.chat("hi").status_code == 200
