@@ -2,40 +2,69 @@
 
 ``requests`` for HTTP, ``azure-identity`` for keyless auth (imported only when used), ``tenacity`` for
 retries — and every call reports what happened on the wire (status, headers, request id, attempts, timing).
+
+Names are loaded on first use (PEP 562), so ``python -m rest_client --help`` and ``import rest_client.emulator``
+do not pay for importing requests and tenacity.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .auth import ApiKeyAuth, EntraTokenAuth
-from .client import Client
-from .errors import (
-    COGNITIVE_SERVICES_SCOPE,
-    APIStatusError,
-    AuthenticationError,
-    BadRequestError,
-    ConfigError,
-    ConnectError,
-    ContentFilterError,
-    CredentialError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    RequestTimeoutError,
-    RestClientError,
-    ServerError,
-    TransportError,
-)
-from .result import Exchange, Result
-from .settings import Settings, load_settings
-from .streaming import Stream
-from .urls import DEFAULT_API_VERSION, build_deployment_url, build_v1_url
+_EXPORTS = {
+    ".auth": ("ApiKeyAuth", "EntraTokenAuth"),
+    ".client": ("Client",),
+    ".errors": ("COGNITIVE_SERVICES_SCOPE", "APIStatusError", "AuthenticationError", "BadRequestError",
+                "ConfigError", "ConnectError", "ContentFilterError", "CredentialError", "NotFoundError",
+                "PermissionDeniedError", "RateLimitError", "RequestTimeoutError", "RestClientError", "ServerError",
+                "TransportError"),
+    ".result": ("Exchange", "Result"),
+    ".settings": ("Settings", "load_settings"),
+    ".streaming": ("Stream",),
+    ".urls": ("DEFAULT_API_VERSION", "build_deployment_url", "build_v1_url"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = ["__version__", *sorted(_WHERE)]
 
-__all__ = [
-    "COGNITIVE_SERVICES_SCOPE", "DEFAULT_API_VERSION", "APIStatusError", "ApiKeyAuth", "AuthenticationError",
-    "BadRequestError", "Client", "ConfigError", "ConnectError", "ContentFilterError", "CredentialError",
-    "EntraTokenAuth", "Exchange", "NotFoundError", "PermissionDeniedError", "RateLimitError",
-    "RequestTimeoutError", "RestClientError", "Result", "ServerError", "Settings", "Stream", "TransportError",
-    "__version__", "build_deployment_url", "build_v1_url", "load_settings",
-]
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rest_client' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly (re-exports)
+    # ruff: noqa: F401
+    from .auth import ApiKeyAuth, EntraTokenAuth
+    from .client import Client
+    from .errors import (
+        COGNITIVE_SERVICES_SCOPE,
+        APIStatusError,
+        AuthenticationError,
+        BadRequestError,
+        ConfigError,
+        ConnectError,
+        ContentFilterError,
+        CredentialError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        RequestTimeoutError,
+        RestClientError,
+        ServerError,
+        TransportError,
+    )
+    from .result import Exchange, Result
+    from .settings import Settings, load_settings
+    from .streaming import Stream
+    from .urls import DEFAULT_API_VERSION, build_deployment_url, build_v1_url

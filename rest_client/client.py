@@ -99,11 +99,7 @@ class Client:
 
     def prepare(self, operation: str, payload: Mapping[str, Any], deployment: str) -> tuple[str, bytes]:
         """The URL and exact body bytes a call would send (what ``--dry-run`` and ``--curl`` show)."""
-        s = self.settings
-        check_deployment_name(deployment)
-        url = build_url(s.endpoint, deployment, operation, s.api_version)
-        body = with_model(payload, deployment) if s.is_v1 else dict(payload)
-        return url, json.dumps(body, allow_nan=False).encode("utf-8")
+        return prepare_call(self.settings, operation, payload, deployment)
 
     # -- the single I/O path -----------------------------------------------------------------------
     def _stream(self, operation: str, payload: Mapping[str, Any], deployment: str) -> Stream:
@@ -182,7 +178,16 @@ class Client:
         return f"Client(endpoint={self.settings.endpoint!r}, auth={self.auth!r})"
 
 
-def make_session(endpoint: str, auth: requests.auth.AuthBase) -> requests.Session:
+def prepare_call(settings: Settings, operation: str, payload: Mapping[str, Any],
+                 deployment: str) -> tuple[str, bytes]:
+    """URL and body bytes for one call: pure, so ``--dry-run`` needs no client, credential or token."""
+    check_deployment_name(deployment)
+    url = build_url(settings.endpoint, deployment, operation, settings.api_version)
+    body = with_model(payload, deployment) if settings.is_v1 else dict(payload)
+    return url, json.dumps(body, allow_nan=False).encode("utf-8")
+
+
+def make_session(endpoint: str, auth: requests.auth.AuthBase | None) -> requests.Session:
     """One pooled session for one endpoint, with urllib3's retries off (tenacity retries).
 
     Why ``trust_env`` is resolved here, once: with it on, requests re-reads the proxy and CA-bundle

@@ -6,6 +6,7 @@ connection mid-request and stream bytes with pauses, which werkzeug's server doe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import stat
@@ -174,7 +175,7 @@ class ScriptedServer:
 
 FAKE_AZ = '''#!{python}
 """A stand-in for the Azure CLI: logs its arguments, waits, prints a token like `az account get-access-token`."""
-import json, os, sys, time
+import hashlib, json, os, sys, time
 here = os.path.dirname(os.path.abspath(__file__))
 conf = json.load(open(os.path.join(here, "az.json")))
 with open(os.path.join(here, "az.log"), "a") as log:
@@ -185,7 +186,11 @@ if conf.get("fail"):
     sys.stderr.write(conf["fail"] + "\\n")
     sys.exit(1)
 expires = int(time.time() + conf.get("lifetime", 3600))
-print(json.dumps({{"accessToken": "{prefix}%d-%s" % (n, "x" * 40), "expiresOn": "2030-01-01 00:00:00.000000",
+token = conf.get("token") or "{prefix}%d-%s" % (n, hashlib.sha256(str(n).encode()).hexdigest()[:40])
+if "--query" in sys.argv:  # az account get-access-token --query accessToken -o tsv (what --curl uses)
+    print(token)
+    sys.exit(0)
+print(json.dumps({{"accessToken": token, "expiresOn": "2030-01-01 00:00:00.000000",
                   "expires_on": expires, "subscription": "sub", "tenant": "tenant", "tokenType": "Bearer"}}))
 '''
 
@@ -207,8 +212,11 @@ class FakeAz:
         script.chmod(script.stat().st_mode | stat.S_IEXEC)
         self.configure()
 
-    def configure(self, *, delay: float = 0.0, lifetime: float = 3600, fail: str | None = None) -> None:
-        (self.folder / "az.json").write_text(json.dumps({"delay": delay, "lifetime": lifetime, "fail": fail}))
+    def configure(self, *, delay: float = 0.0, lifetime: float = 3600, fail: str | None = None,
+                  token: str | None = None) -> None:
+        """How the next runs behave; ``token`` fixes the token printed (e.g. one the emulator issued)."""
+        (self.folder / "az.json").write_text(json.dumps({"delay": delay, "lifetime": lifetime, "fail": fail,
+                                                         "token": token}))
 
     @property
     def calls(self) -> list[list[str]]:
@@ -220,4 +228,4 @@ class FakeAz:
         return len(self.calls)
 
     def token(self, n: int) -> str:
-        return f"{self.PREFIX}{n}-{'x' * 40}"
+        return f"{self.PREFIX}{n}-{hashlib.sha256(str(n).encode()).hexdigest()[:40]}"

@@ -1,0 +1,123 @@
+"""How the CLI shows the wire: request lines, headers, attempts, curl commands (pure: returns strings).
+
+Conventions borrowed from ``curl -v``: ``>`` for what we send, ``<`` for what came back, ``*`` for
+what rest_client did in between (attempts, waits, the token). Secrets go through ``redact_headers``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import COGNITIVE_SERVICES_SCOPE
+from .redact import redact_headers
+
+AZ_TOKEN = ("$(az account get-access-token --resource " + COGNITIVE_SERVICES_SCOPE.removesuffix("/.default")
+            + " --query accessToken -o tsv)")
+LEGEND = ("* legend: apim-request-id = the id to quote to Azure support · x-ms-region = the region that answered · "
+          "x-ratelimit-remaining-requests/-tokens = quota left in the current window · retry-after(-ms) = how long "
+          "the service asks you to wait")
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """A request as it will go on the wire; the credential header carries a placeholder, never the secret."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    auth_kind: str  # "key" or "bearer"
+
+    def payload(self) -> Any:
+        return json.loads(self.body)
+
+
+def format_request(req: PlannedRequest, prefix: str = "> ") -> list[str]:
+    """Request line, redacted headers, blank line, pretty body."""
+    lines = [f"{prefix}{req.method} {req.url}"]
+    lines += [f"{prefix}{name}: {value}" for name, value in redact_headers(req.headers).items()]
+    lines.append(prefix.rstrip())
+    lines += [f"{prefix}{line}" for line in json.dumps(req.payload(), indent=2, ensure_ascii=False).splitlines()]
+    return lines
+
+
+def format_curl(req: PlannedRequest) -> str:
+    """A command that reproduces the request with real curl, secrets left to the shell to fill in."""
+    parts = [f"curl -sS -X {req.method} {shlex.quote(req.url)}"]
+    for name, value in req.headers.items():
+        low = name.lower()
+        if low in ("user-agent", "accept-encoding", "connection", "content-length"):
+            continue
+        if low == "api-key":
+            parts.append('-H "api-key: $AZURE_OPENAI_API_KEY"')
+        elif low == "authorization":
+            parts.append(f'-H "Authorization: Bearer {AZ_TOKEN}"')
+        else:
+            parts.append(f"-H {shlex.quote(f'{name}: {value}')}")
+    parts.append(f"--data-raw {shlex.quote(req.body.decode('utf-8'))}")
+    return " \\\n  ".join(parts)
+
+
+def status_line(version: int | None, status: int, reason: str | None) -> str:
+    """``HTTP/1.1 200 OK``, as curl -i prints it."""
+    ver = {10: "1.0", 11: "1.1", 20: "2"}.get(version or 11, "1.1")
+    return f"HTTP/{ver} {status} {reason or ''}".rstrip()
+
+
+def format_headers(headers: Iterable[tuple[str, str]], prefix: str = "") -> list[str]:
+    return [f"{prefix}{name}: {value}" for name, value in redact_headers(list(headers)).items()]
+
+
+def format_exchanges(exchanges: Sequence[Any]) -> list[str]:
+    """One line per attempt: status (or the network error), request id, the wait before it, its time."""
+    lines = []
+    for ex in exchanges:
+        what = f"HTTP {ex.status_code}" if ex.status_code is not None else f"no answer ({ex.error})"
+        line = f"* attempt {ex.attempt}: {what}"
+        if ex.request_id:
+            line += f", request {ex.request_id}"
+        if ex.wait_before:
+            line += f", after waiting {ex.wait_before:.2f} s"
+        line += f", took {ex.elapsed * 1000:.0f} ms"
+        if ex.reauthenticated:
+            line += " (401 → new token → resent once)"
+        lines.append(line)
+    return lines
+
+
+def format_token(status: Any) -> str:
+    """``* token: from AzureCliCredential, expires in 59 min 12 s (refresh in 54 min)``."""
+    if status is None:
+        return "* token: none fetched"
+    return (f"* token: from {status.source}, expires in {_duration(status.expires_in)} "
+            f"(refresh in {_duration(max(0.0, status.refresh_in))}; {status.credential_calls} credential call"
+            f"{'s' if status.credential_calls != 1 else ''})")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {sec} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def error_lines(error: BaseException) -> list[str]:
+    """One or two lines for stderr: what went wrong, then what to do (the hint)."""
+    hint = getattr(error, "hint", None)
+    message = str(error)
+    if hint and message.endswith(f" — {hint}"):
+        message = message[: -len(f" — {hint}")]
+    elif not hint and " — " in message:
+        message, hint = message.rsplit(" — ", 1)
+    lines = [f"error: {message}"]
+    if hint:
+        lines.append(f"hint: {hint}")
+    return lines
