@@ -183,12 +183,18 @@ class EntraTokenAuth(AuthBase):
             return r
         sent = (r.request.headers.get("Authorization") or "").partition(" ")[2]
         self.invalidate(sent)
-        logger.debug("401 with a bearer token: dropped it, fetching a new one and resending once")
+        fresh = self.get_token()
+        if fresh == sent:
+            # The credential's own cache (azure-identity keeps managed-identity tokens) handed back the
+            # rejected token: resending it would only repeat the 401.
+            logger.debug("401 with a bearer token: the credential returned the same token; not resending")
+            return r
+        logger.debug("401 with a bearer token: dropped it, got a new one, resending once")
         r.content  # noqa: B018 - read the (small) body so the connection goes back to the pool
         r.close()
         prep = r.request.copy()
         setattr(prep, _RESENT_MARK, True)
-        prep.headers["Authorization"] = f"Bearer {self.get_token()}"
+        prep.headers["Authorization"] = f"Bearer {fresh}"
         resent = r.connection.send(prep, **kwargs)
         resent.history.append(r)
         resent.request = prep

@@ -186,7 +186,9 @@ if conf.get("fail"):
     sys.stderr.write(conf["fail"] + "\\n")
     sys.exit(1)
 expires = int(time.time() + conf.get("lifetime", 3600))
-token = conf.get("token") or "{prefix}%d-%s" % (n, hashlib.sha256(str(n).encode()).hexdigest()[:40])
+tokens = conf.get("tokens") or []
+token = tokens[min(n, len(tokens)) - 1] if tokens else \
+    "{prefix}%d-%s" % (n, hashlib.sha256(str(n).encode()).hexdigest()[:40])
 if "--query" in sys.argv:  # az account get-access-token --query accessToken -o tsv (what --curl uses)
     print(token)
     sys.exit(0)
@@ -213,10 +215,11 @@ class FakeAz:
         self.configure()
 
     def configure(self, *, delay: float = 0.0, lifetime: float = 3600, fail: str | None = None,
-                  token: str | None = None) -> None:
-        """How the next runs behave; ``token`` fixes the token printed (e.g. one the emulator issued)."""
+                  tokens: list[str] | None = None) -> None:
+        """How the next runs behave; ``tokens[n-1]`` is printed by run n (the last one after that), e.g.
+        tokens the emulator issued; without it each run prints a new made-up token."""
         (self.folder / "az.json").write_text(json.dumps({"delay": delay, "lifetime": lifetime, "fail": fail,
-                                                         "token": token}))
+                                                         "tokens": tokens}))
 
     @property
     def calls(self) -> list[list[str]]:

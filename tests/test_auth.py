@@ -201,3 +201,11 @@ def test_azure_identity_is_imported_only_when_entra_auth_is_used() -> None:
             "auth='cli', deployment='d'); print(json.dumps(['azure.identity' in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == [True]
+
+
+def test_a_401_is_not_resent_when_the_credential_returns_the_same_token(server, fake_az) -> None:
+    fake_az.configure(tokens=[fake_az.token(1)])  # az's own cache answers with the rejected token
+    server.add(Reply(401, body=BEARER_401))
+    with cli_client(server) as client, pytest.raises(AuthenticationError):
+        client.chat("hi")
+    assert fake_az.runs == 2 and len(server.requests) == 1

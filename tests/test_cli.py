@@ -307,7 +307,7 @@ def test_curl_output_run_with_real_curl_gets_200_with_a_token(tmp_path: Path, fa
     from rest_client.emulator import Emulator
 
     with Emulator() as emu:
-        fake_az.configure(token=emu.issue_token())
+        fake_az.configure(tokens=[emu.issue_token()])
         env = {**clean_env(), "PATH": os.environ["PATH"], "AZURE_OPENAI_ENDPOINT": emu.endpoint,
                "AZURE_OPENAI_AUTH": "cli", "AZURE_OPENAI_DEPLOYMENT": emu.chat_deployment}
         command = subprocess.run([sys.executable, "-m", "rest_client", "--curl", "Hi"], env=env, cwd=tmp_path,
