@@ -1,0 +1,67 @@
+"""An Azure OpenAI look-alike on loopback, so every walkthrough, demo and test runs offline (like Azurite).
+
+It always says what it is: header ``x-emulator: rest_client`` and ``system_fingerprint: "emulator"``.
+Standard library only; it imports nothing of the client, so it can judge the client fairly.
+
+In process::
+
+    from rest_client.emulator import Emulator, Deployment
+    with Emulator() as emu:                       # 127.0.0.1, a free port, a random api key
+        emu.endpoint, emu.api_key, emu.chat_deployment, emu.completions_deployment, emu.identity_env
+
+From a shell: ``python -m rest_client.emulator [--port N] [--api-key K] [--token-lifetime S] …`` prints
+the endpoint, the key and copy-paste ``export`` lines, and stops cleanly on Ctrl-C.
+
+Routes (the service's own status codes and error bodies; sources in service_errors.py):
+    POST /openai/deployments/{deployment}/chat/completions|completions|embeddings?api-version=V
+        V from the table in versions.py (2022-12-01 … 2024-10-21 GA, previews up to 2025-04-01-preview);
+        missing → 404 "Resource not found", unknown → 400 "API version not supported".
+    POST /openai/v1/chat/completions|completions|embeddings   deployment in the body's ``model``;
+        api-version absent, ``preview``, ``latest`` or ``v1``.
+    GET  /msi/token?api-version=2019-08-01&resource=R         managed identity (App Service protocol).
+    /_emulator/...                                            control routes (see control.py).
+Unknown deployment → 404 DeploymentNotFound; chat payload to an instruct model (or completions to a chat
+model) → 400 OperationNotSupported; missing ``messages``/``prompt``/``input`` or body not JSON → 400.
+
+Auth: ``api-key: <emu.api_key>``, or ``Authorization: Bearer <token>`` with a token from the emulator's
+managed-identity endpoint or ``emu.issue_token()``. Bad or missing key → 401 ``{"error":{"code":"401",…}}``;
+expired, wrong-audience or foreign token → 401 ``{"statusCode":401,"message":"Unauthorized. Access token is
+missing, invalid, audience is incorrect …"}``. On /openai/v1 the key also works as a bearer token.
+``emu.identity_env`` (IDENTITY_ENDPOINT + IDENTITY_HEADER) makes the real azure-identity
+``DefaultAzureCredential`` / ``ManagedIdentityCredential`` fetch tokens from the emulator; their lifetime is
+``emu.token_lifetime`` (settable at runtime, e.g. 2.0 for refresh demos).
+
+Answers: bodies shaped like recorded Azure traffic and valid against the 2024-10-21 spec (``chatcmpl-…`` /
+``cmpl-…`` ids, ``created``, ``model``, ``usage``, ``content_filter_results``, ``prompt_filter_results``);
+headers ``apim-request-id``, ``x-request-id``, ``x-ms-region``, ``x-ms-deployment-name``,
+``x-ratelimit-limit-*`` / ``x-ratelimit-remaining-*``, ``openai-processing-ms``, ``x-ms-client-request-id``
+(echoed). Streams (``"stream": true``) are chunked server-sent events in the recorded order: a filter event
+with empty ``choices`` and blank id/model/object, a role event per choice, content events, a finish event
+per choice, a usage event when ``stream_options.include_usage``, then ``data: [DONE]``.
+
+Text: deterministic for the same prompt, seed and max_tokens; honours ``max_tokens`` (finish_reason
+"length"), ``n``, ``stop``; /completions defaults to 16 max tokens like the API. Tokens are an estimate:
+``ceil(characters / 4)`` (chat adds 4 per message + 3). Embeddings: deterministic unit vectors, 1536
+dimensions or ``dimensions``; ``encoding_format: "base64"`` supported.
+
+Rate limits per deployment: ``Deployment(rpm=…, tpm=…, window=60.0)`` allows ``rpm*window/60`` requests
+and ``tpm*window/60`` tokens per sliding window. The token cost is charged up front: prompt estimate +
+``max_tokens`` (default: 16 for completions, 90 for chat) × ``n``. Over budget → 429 with the service's
+message, ``retry-after`` (whole seconds) and ``retry-after-ms``.
+
+Faults for the next N inference requests, in process (``emu.add_fault(kind, times=…, …)``) or over
+``POST /_emulator/faults``: status, delay, reset, truncate, content_filter, unavailable, rate_limit
+(see faults.py). Log and counters: ``emu.log``, ``emu.counters``, ``GET /_emulator/log|counters``;
+entries hold a fingerprint of the credential, never the key or token. ``emu.reset()`` forgets it all.
+
+Modules: emulator (the object), server (HTTP), inference (the pipeline), routes (routing/validation),
+versions, deployments, identity (tokens), ratelimit, faults, responses (bodies), textgen, service_errors,
+control (/_emulator), journal (log/counters), wire (request/reply types).
+"""
+
+from __future__ import annotations
+
+from .deployments import Deployment
+from .emulator import Emulator
+
+__all__ = ["Deployment", "Emulator"]

@@ -1,0 +1,124 @@
+"""``python -m rest_client.emulator``: run the emulator in the foreground until Ctrl-C.
+
+Prints the endpoint, the api key and copy-paste ``export`` lines. The key is printed on purpose: it is a
+local throwaway that only this process accepts, and the user needs it for the exports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Any
+
+from .deployments import KINDS, Deployment, default_deployments
+from .emulator import Emulator
+
+
+def _deployment(spec: str) -> Deployment:
+    """``NAME[:KIND[:MODEL]]``, e.g. ``gpt-4o:chat`` or ``my-instruct:completions:gpt-35-turbo-instruct``."""
+    name, kind, model = ([*spec.split(":", 2), "", ""])[:3]
+    try:
+        return Deployment(name, model or name, kind or "chat")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m rest_client.emulator",
+        description="An Azure OpenAI look-alike on loopback for offline demos and tests (not Azure).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: a free one, printed at start)")
+    parser.add_argument("--api-key", help="the key clients must send (default: random)")
+    parser.add_argument("--token-lifetime", type=float, default=3600.0, help="managed-identity token lifetime, s")
+    parser.add_argument("--region", default="East US", help="value of the x-ms-region header")
+    parser.add_argument("--seed", type=int, default=0, help="seed mixed into every generated text")
+    parser.add_argument("--stream-delay", type=float, default=0.0, help="seconds between stream events")
+    parser.add_argument(
+        "--deployment",
+        action="append",
+        type=_deployment,
+        metavar="NAME[:KIND[:MODEL]]",
+        help=f"a deployment (repeatable; KIND one of {', '.join(KINDS)}); replaces the defaults",
+    )
+    parser.add_argument("--rpm", type=int, help="requests per minute for every deployment")
+    parser.add_argument("--tpm", type=int, help="tokens per minute for every deployment")
+    parser.add_argument("--window", type=float, default=60.0, help="rate-limit window in seconds (default 60)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print one line per request")
+    return parser
+
+
+def _print_request(entry: dict[str, Any]) -> None:
+    status = entry["status"] if entry["status"] is not None else "reset"
+    extras = " ".join(f"{key}={entry[key]}" for key in ("deployment", "auth", "fault") if entry.get(key))
+    print(f"{entry['method']} {entry['path']} → {status} {entry['duration_ms']:.1f} ms {extras}".rstrip(), flush=True)
+
+
+def _print_banner(emu: Emulator) -> None:
+    print(f"rest_client emulator (not Azure) listening on {emu.endpoint}")
+    print(f"  api key:      {emu.api_key}")
+    for deployment in emu.deployments.values():
+        print(f"  deployment:   {deployment.describe()}")
+    print(f"  control:      {emu.endpoint}/_emulator")
+    print("\n# key auth")
+    print(f"export AZURE_OPENAI_ENDPOINT={emu.endpoint}")
+    print(f"export AZURE_OPENAI_API_KEY={emu.api_key}")
+    if emu.chat_deployment:
+        print(f"export AZURE_OPENAI_DEPLOYMENT={emu.chat_deployment}")
+    if emu.completions_deployment:
+        print(f"export AZURE_OPENAI_COMPLETIONS_DEPLOYMENT={emu.completions_deployment}")
+    print("# keyless instead: DefaultAzureCredential gets tokens from the emulator (unset AZURE_OPENAI_API_KEY)")
+    for name, value in emu.identity_env.items():
+        print(f"export {name}={value}")
+    print("\nPress Ctrl-C to stop.", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    deployments = args.deployment or default_deployments()
+    if args.rpm is not None or args.tpm is not None or args.window != 60.0:
+        deployments = [
+            Deployment(
+                d.name,
+                d.model,
+                d.kind,
+                args.rpm if args.rpm is not None else d.rpm,
+                args.tpm if args.tpm is not None else d.tpm,
+                args.window,
+            )
+            for d in deployments
+        ]
+    try:
+        emu = Emulator(
+            host=args.host,
+            port=args.port,
+            api_key=args.api_key,
+            deployments=deployments,
+            token_lifetime=args.token_lifetime,
+            region=args.region,
+            seed=args.seed,
+            stream_delay=args.stream_delay,
+            on_request=_print_request if args.verbose else None,
+        ).start()
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot start the emulator on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        _print_banner(emu)
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+    print("emulator stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Deployments: the name a client puts in the URL, the model behind it, what it can do and its limits.
+
+A real Azure OpenAI resource answers a chat payload sent to an instruct model with 400
+OperationNotSupported; the ``kind`` field is what lets the emulator do the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .versions import CHAT, COMPLETIONS, EMBEDDINGS
+
+KINDS = ("chat", "completions", "embeddings")
+
+# What each kind of model serves. Current chat models (gpt-4o, gpt-4o-mini, …) reject /completions,
+# instruct models reject /chat/completions, embedding models serve only /embeddings.
+_OPERATIONS_BY_KIND = {"chat": (CHAT,), "completions": (COMPLETIONS,), "embeddings": (EMBEDDINGS,)}
+
+# Limits of the default deployments: high enough that demos and test suites never trip them by accident,
+# low enough that a runaway bulk loop meets a realistic 429.
+DEFAULT_RPM = 1000
+DEFAULT_TPM = 1_000_000
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One deployment of a model.
+
+    ``rpm`` / ``tpm`` are requests and tokens per minute (None = unlimited). They are enforced over a
+    sliding ``window`` of seconds, scaled: ``rpm * window / 60`` requests and ``tpm * window / 60`` tokens
+    per window (at least 1). Azure itself enforces RPM over short windows (about 1/6 of the minute budget
+    per 10 s), so ``window=10`` reproduces that burstiness; the default of 60 s is a plain per-minute budget.
+    """
+
+    name: str
+    model: str
+    kind: str = "chat"
+    rpm: int | None = None
+    tpm: int | None = None
+    window: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name:
+            raise ValueError(f"deployment name must be non-empty and contain no '/': {self.name!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"deployment kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        for field_name in ("rpm", "tpm"):
+            value = getattr(self, field_name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{field_name} must be a positive integer or None, not {value!r}")
+        if not self.window > 0:
+            raise ValueError(f"window must be > 0 seconds, not {self.window!r}")
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """The routes (``chat/completions``, ``completions``, ``embeddings``) this deployment serves."""
+        return _OPERATIONS_BY_KIND[self.kind]
+
+    @property
+    def requests_per_window(self) -> int | None:
+        """The request budget of one window, or None when unlimited."""
+        return None if self.rpm is None else max(1, round(self.rpm * self.window / 60.0))
+
+    @property
+    def tokens_per_window(self) -> int | None:
+        """The token budget of one window, or None when unlimited."""
+        return None if self.tpm is None else max(1, round(self.tpm * self.window / 60.0))
+
+    def describe(self) -> str:
+        """One line for humans: ``gpt-4o-mini (chat, model gpt-4o-mini, 1000 RPM / 1000000 TPM)``."""
+        limits = []
+        if self.rpm is not None:
+            limits.append(f"{self.rpm} RPM")
+        if self.tpm is not None:
+            limits.append(f"{self.tpm} TPM")
+        limit_text = f", {' / '.join(limits)}" if limits else ", unlimited"
+        if limits and self.window != 60.0:
+            limit_text += f" over {self.window:g} s windows"
+        return f"{self.name} ({self.kind}, model {self.model}{limit_text})"
+
+
+def default_deployments() -> list[Deployment]:
+    """One chat, one completions and one embeddings deployment, named after their models as the portal suggests."""
+    return [
+        Deployment("gpt-4o-mini", "gpt-4o-mini", "chat", rpm=DEFAULT_RPM, tpm=DEFAULT_TPM),
+        Deployment("gpt-35-turbo-instruct", "gpt-35-turbo-instruct", "completions", rpm=DEFAULT_RPM, tpm=DEFAULT_TPM),
+        Deployment("text-embedding-3-small", "text-embedding-3-small", "embeddings", rpm=DEFAULT_RPM, tpm=DEFAULT_TPM),
+    ]

@@ -1,0 +1,243 @@
+"""The inference pipeline: one request in, one planned reply out, in the order the service checks things.
+
+Order: route (path, api-version) → authentication → JSON body → deployment → operation supported by its
+model → payload validation → pending fault → rate limit → generated answer. Every answer carries the
+service's headers (``apim-request-id``, ``x-request-id``, ``x-ms-region``, …) and ``x-emulator``; once the
+deployment is known, also ``x-ms-deployment-name`` and the ``x-ratelimit-*`` headers.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from . import responses, routes, service_errors
+from .deployments import Deployment
+from .faults import Fault
+from .identity import fingerprint
+from .journal import new_entry
+from .ratelimit import Decision, limit_headers
+from .routes import Params, Route
+from .service_errors import ServiceError
+from .textgen import NATURAL_MAX_TOKENS, generate, unit_vector
+from .versions import CHAT, COMPLETIONS, OPERATION_IDS
+from .wire import RESET, SSE_TYPE, TRUNCATE, Reply, Request, StreamReply, json_reply
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+EMULATOR_HEADER = ("x-emulator", "rest_client")
+MAX_EMBEDDING_DIMENSIONS = 3072
+
+
+class InferenceService:
+    """Answers ``/openai/...`` requests for one emulator."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emu = emulator
+
+    def handle(self, request: Request) -> Reply | StreamReply:
+        """Answer one inference request and record it in the journal."""
+        started = time.perf_counter()
+        headers = {
+            "apim-request-id": str(uuid.uuid4()),
+            "x-request-id": str(uuid.uuid4()),
+            "x-ms-region": self.emu.region,
+            "x-content-type-options": "nosniff",
+            EMULATOR_HEADER[0]: EMULATOR_HEADER[1],
+        }
+        client_request_id = request.header("x-ms-client-request-id")
+        if client_request_id:
+            headers["x-ms-client-request-id"] = client_request_id
+        entry = new_entry(
+            id=headers["apim-request-id"],
+            time=time.time(),
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            client_request_id=client_request_id,
+            stream=False,
+        )
+        self.emu.journal.count("requests")
+        reply = self._process(request, headers, entry)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        reply.headers["openai-processing-ms"] = f"{elapsed_ms:.4f}"
+        reset = isinstance(reply, Reply) and reply.action == RESET
+        entry["status"] = None if reset else reply.status
+        entry["duration_ms"] = round(elapsed_ms, 3)
+        self.emu.journal.record(entry)
+        return reply
+
+    def _process(self, request: Request, headers: dict[str, str], entry: dict[str, Any]) -> Reply | StreamReply:
+        route = routes.match(request.method, request.path, request.query)
+        if isinstance(route, ServiceError):
+            return _error_reply(route, headers)
+        entry["operation"], entry["api_version"] = route.operation, route.api_version
+        auth_error = self._authenticate(request, route, entry)
+        if auth_error is not None:
+            return _error_reply(auth_error, headers)
+        payload = routes.parse_payload(request.body)
+        if isinstance(payload, ServiceError):
+            return _error_reply(payload, headers)
+        entry["body"] = payload
+        entry["stream"] = payload.get("stream") is True
+        name = route.deployment if not route.v1 else payload.get("model")
+        if route.v1 and not isinstance(name, str):
+            return _error_reply(service_errors.missing_parameter("model"), headers)
+        entry["deployment"] = name
+        deployment = self.emu.deployments.get(name)
+        if deployment is None:
+            return _error_reply(service_errors.deployment_not_found(), headers)
+        headers["x-ms-deployment-name"] = deployment.name
+        params = self._check(route, deployment, payload)
+        if isinstance(params, ServiceError):
+            headers.update(limit_headers(deployment, self.emu.limiter.remaining(deployment)))
+            return _error_reply(params, headers)
+        fault = self.emu.faults.take(deployment.name)
+        if fault is not None:
+            entry["fault"] = fault.kind
+            self.emu.journal.count("faults")
+            if fault.delay and self.emu.stopping.wait(fault.delay):
+                return Reply(0, headers, action=RESET)  # the emulator is stopping: drop the connection
+            faulted = self._fault_reply(fault, route, deployment, headers)
+            if faulted is not None:
+                return faulted
+        decision = self.emu.limiter.admit(deployment, _token_cost(route.operation, params))
+        headers.update(limit_headers(deployment, decision))
+        if not decision.allowed:
+            self.emu.journal.count("rate_limited")
+            error = service_errors.rate_limited(
+                OPERATION_IDS[route.operation], route.api_version, decision.retry_after, tokens=decision.tokens_exceeded
+            )
+            return _error_reply(error, headers)
+        reply = self._answer(route, deployment, params, headers)
+        if fault is not None and fault.kind == "truncate":
+            if isinstance(reply, StreamReply):
+                events = list(reply.events)
+                reply.events, reply.truncate_after = events, len(events) // 2
+            else:
+                reply.action = TRUNCATE
+        return reply
+
+    def _authenticate(self, request: Request, route: Route, entry: dict[str, Any]) -> ServiceError | None:
+        """None when the request carries the api-key or a valid emulator token; the service's 401 otherwise."""
+        key = request.header("api-key")
+        if key is not None:
+            entry["auth"], entry["credential"] = "key", fingerprint(key)
+            return None if _same(key, self.emu.api_key) else service_errors.invalid_key()
+        scheme, _, token = (request.header("authorization") or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return service_errors.invalid_key()
+        entry["credential"] = fingerprint(token)
+        if route.v1 and _same(token, self.emu.api_key):
+            entry["auth"] = "key"  # the v1 API also takes the key as a bearer (what openai.OpenAI sends)
+            return None
+        entry["auth"] = "bearer"
+        reason = self.emu.issuer.validate(token)
+        if reason is not None:
+            entry["auth_error"] = reason
+            return service_errors.invalid_token()
+        return None
+
+    @staticmethod
+    def _check(route: Route, deployment: Deployment, payload: dict[str, Any]) -> Params | ServiceError:
+        if route.operation not in deployment.operations:
+            return service_errors.operation_not_supported(route.operation, deployment.model)
+        params = routes.read_params(route.operation, payload)
+        if isinstance(params, Params) and params.dimensions > MAX_EMBEDDING_DIMENSIONS:
+            return service_errors.invalid_value(
+                "dimensions", f"expected a value <= {MAX_EMBEDDING_DIMENSIONS}, but got {params.dimensions} instead."
+            )
+        return params
+
+    def _fault_reply(self, fault: Fault, route: Route, deployment: Deployment, headers: dict[str, str]) -> Reply | None:
+        """The reply a fault stands in for; None when the request goes on (delay, truncate)."""
+        if fault.kind == "reset":
+            return Reply(0, headers, action=RESET)
+        if fault.kind == "status":
+            status, merged = fault.status or 500, {**headers, **fault.headers}
+            if fault.body is None:
+                return _error_reply(service_errors.generic_status(status), merged)
+            if isinstance(fault.body, str):
+                return Reply(status, {"Content-Type": "application/json", **merged}, fault.body.encode())
+            return json_reply(status, fault.body, merged)
+        retry_after = 1.0 if fault.retry_after is None else fault.retry_after
+        if fault.kind == "content_filter":
+            error = service_errors.content_filtered(fault.categories)
+        elif fault.kind == "unavailable":
+            error = service_errors.service_unavailable(retry_after)
+        elif fault.kind == "rate_limit":
+            # As the limiter answers when the token budget is spent: remaining headers at 0.
+            headers.update(limit_headers(deployment, Decision(False, retry_after, True, 0, 0)))
+            error = service_errors.rate_limited(
+                OPERATION_IDS[route.operation], route.api_version, retry_after, tokens=True
+            )
+        else:
+            return None
+        return _error_reply(error, {**headers, **fault.headers})
+
+    def _answer(
+        self, route: Route, deployment: Deployment, params: Params, headers: dict[str, str]
+    ) -> Reply | StreamReply:
+        """Generate the answer: chat, completions (one set of n choices per prompt) or embeddings."""
+        seed = self.emu.seed * 2**32 + params.seed
+        if route.operation not in (CHAT, COMPLETIONS):
+            vectors = [unit_vector(text, params.dimensions, seed=self.emu.seed) for text in params.texts]
+            body = responses.embeddings(deployment.model, vectors, params.prompt_tokens, params.encoding_format)
+            return json_reply(200, body, headers)
+        choices = [
+            generate(text, seed=seed, index=index, max_tokens=params.max_tokens, stop=params.stop)
+            for text in params.texts
+            for index in range(params.n)
+        ]
+        prompt_tokens = params.prompt_tokens
+        created = int(time.time())
+        if route.operation == CHAT:
+            completion_id = responses.new_id("chatcmpl-")
+            if params.stream:
+                events = responses.chat_stream(
+                    completion_id, created, deployment.model, choices, prompt_tokens, include_usage=params.include_usage
+                )
+                return self._stream(events, headers)
+            body = responses.chat_completion(completion_id, created, deployment.model, choices, prompt_tokens)
+            return json_reply(200, body, headers)
+        completion_id = responses.new_id("cmpl-")
+        if params.stream:
+            events = responses.completion_stream(
+                completion_id,
+                created,
+                deployment.model,
+                choices,
+                prompt_tokens,
+                prompt_count=len(params.texts),
+                include_usage=params.include_usage,
+            )
+            return self._stream(events, headers)
+        body = responses.text_completion(
+            completion_id, created, deployment.model, choices, prompt_tokens, len(params.texts)
+        )
+        return json_reply(200, body, headers)
+
+    def _stream(self, events: Iterable[str], headers: dict[str, str]) -> StreamReply:
+        self.emu.journal.count("streams")
+        return StreamReply(200, {"Content-Type": SSE_TYPE, **headers}, events, delay=self.emu.stream_delay)
+
+
+def _token_cost(operation: str, params: Params) -> int:
+    """Tokens charged up front: prompt estimate plus max_tokens (or its default) for every choice."""
+    if operation not in (CHAT, COMPLETIONS):
+        return params.prompt_tokens
+    per_choice = params.max_tokens if params.max_tokens is not None else NATURAL_MAX_TOKENS
+    return params.prompt_tokens + per_choice * params.n * len(params.texts)
+
+
+def _error_reply(error: ServiceError, headers: dict[str, str]) -> Reply:
+    return json_reply(error.status, error.body, {**headers, **error.headers})
+
+
+def _same(supplied: str, expected: str) -> bool:
+    return hmac.compare_digest(supplied.encode("utf-8"), expected.encode("utf-8"))

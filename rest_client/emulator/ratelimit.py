@@ -1,0 +1,117 @@
+"""Per-deployment rate limits: requests and tokens per sliding window, charged up front like Azure does.
+
+Azure counts a request's token cost before generating: the prompt estimate plus ``max_tokens`` (times ``n``),
+not what the answer turned out to use. The emulator does the same, so a client that sends a large
+``max_tokens`` sees its remaining-tokens header drop by that much and meets 429s where the service would.
+Remaining headers report the budget left in the current window after this request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+from .deployments import Deployment
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The limiter's verdict: allowed or not, how long to wait, and what remains (None = unlimited)."""
+
+    allowed: bool
+    retry_after: float = 0.0
+    tokens_exceeded: bool = False
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+
+
+class _Window:
+    """Entries (time, token cost) admitted within the last ``window`` seconds for one deployment."""
+
+    def __init__(self) -> None:
+        self.entries: deque[tuple[float, int]] = deque()
+        self.tokens = 0
+
+    def expire(self, now: float, window: float) -> None:
+        while self.entries and self.entries[0][0] <= now - window:
+            self.tokens -= self.entries.popleft()[1]
+
+
+class RateLimiter:
+    """Thread-safe sliding-window limiter for all deployments of one emulator."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._windows: dict[str, _Window] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()
+
+    def admit(self, deployment: Deployment, token_cost: int) -> Decision:
+        """Admit one request costing ``token_cost`` tokens, or say why not and for how long."""
+        max_requests = deployment.requests_per_window
+        max_tokens = deployment.tokens_per_window
+        if max_requests is None and max_tokens is None:
+            return Decision(True)
+        with self._lock:
+            now = self._clock()
+            window = self._windows.setdefault(deployment.name, _Window())
+            window.expire(now, deployment.window)
+            if max_requests is not None and len(window.entries) + 1 > max_requests:
+                # The oldest entry leaving the window frees one request slot.
+                wait = window.entries[0][0] + deployment.window - now
+                return self._refused(window, deployment, wait, tokens=False)
+            if max_tokens is not None and window.tokens + token_cost > max_tokens:
+                wait = self._wait_for_tokens(window, deployment, token_cost, now, max_tokens)
+                return self._refused(window, deployment, wait, tokens=True)
+            window.entries.append((now, token_cost))
+            window.tokens += token_cost
+            return Decision(True, **self._remaining(window, deployment))
+
+    def remaining(self, deployment: Deployment) -> Decision:
+        """What is left right now, without charging anything (for answers that are not admitted requests)."""
+        with self._lock:
+            window = self._windows.setdefault(deployment.name, _Window())
+            window.expire(self._clock(), deployment.window)
+            return Decision(True, **self._remaining(window, deployment))
+
+    @staticmethod
+    def _wait_for_tokens(window: _Window, deployment: Deployment, cost: int, now: float, max_tokens: int) -> float:
+        """Seconds until enough old entries leave the window for ``cost`` to fit (a full window if it never fits)."""
+        if cost > max_tokens:
+            return deployment.window
+        freed = 0
+        for stamp, tokens in window.entries:
+            freed += tokens
+            if window.tokens - freed + cost <= max_tokens:
+                return stamp + deployment.window - now
+        return deployment.window
+
+    def _refused(self, window: _Window, deployment: Deployment, wait: float, *, tokens: bool) -> Decision:
+        return Decision(False, max(wait, 0.001), tokens, **self._remaining(window, deployment))
+
+    @staticmethod
+    def _remaining(window: _Window, deployment: Deployment) -> dict[str, int | None]:
+        max_requests = deployment.requests_per_window
+        max_tokens = deployment.tokens_per_window
+        return {
+            "remaining_requests": None if max_requests is None else max(0, max_requests - len(window.entries)),
+            "remaining_tokens": None if max_tokens is None else max(0, max_tokens - window.tokens),
+        }
+
+
+def limit_headers(deployment: Deployment, decision: Decision) -> dict[str, str]:
+    """``x-ratelimit-limit-*`` (the per-window budget) and ``x-ratelimit-remaining-*`` for limited dimensions."""
+    headers = {}
+    if deployment.requests_per_window is not None:
+        headers["x-ratelimit-limit-requests"] = str(deployment.requests_per_window)
+        headers["x-ratelimit-remaining-requests"] = str(decision.remaining_requests)
+    if deployment.tokens_per_window is not None:
+        headers["x-ratelimit-limit-tokens"] = str(deployment.tokens_per_window)
+        headers["x-ratelimit-remaining-tokens"] = str(decision.remaining_tokens)
+    return headers

@@ -1,0 +1,216 @@
+"""The HTTP layer: a threading HTTP/1.1 server with keep-alive, and the handler that writes replies.
+
+Why these choices:
+- HTTP/1.1 keep-alive plus TCP_NODELAY: without NODELAY a keep-alive client stalls ~40 ms per call on
+  delayed ACKs, which would make every benchmark and retry test measure the kernel instead of the client.
+- Each reply goes out in as few writes as possible (head and body together), for the same reason.
+- The server tracks open connections so ``stop()`` can close idle keep-alive sockets, not just the
+  listening one; otherwise handler threads would wait on clients forever.
+- Nothing is logged to stderr: ``log_message`` and ``handle_error`` are silent, so tests and notebooks
+  stay clean, and no header (with its key or token) can ever reach a log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .wire import RESET, TRUNCATE, Reply, Request, StreamReply, json_reply, sse_event
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+SERVER_HEADER = "rest_client-emulator"
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that knows its emulator and every open connection."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, RequestHandler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can take seconds offline.
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        with self._connections_lock:
+            self._connections.add(sock)
+        self.emulator.journal.count("connections")
+        return sock, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay silent: a client that hangs up mid-answer is normal, and stderr belongs to the host program."""
+
+    def close_connections(self) -> None:
+        """Wake every handler blocked on a keep-alive socket by shutting the socket down."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for sock in connections:
+            with contextlib.suppress(OSError):  # already closed by its handler
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    """Reads one request at a time off a keep-alive connection, asks the emulator, writes the reply."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = SERVER_HEADER
+    sys_version = ""
+    disable_nagle_algorithm = True  # StreamRequestHandler.setup() sets TCP_NODELAY on the accepted socket
+    server: EmulatorHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent by design (see module docstring)."""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def _serve(self) -> None:
+        body = self._read_body()
+        if body is None:
+            self.close_connection = True  # the rest of the stream cannot be trusted to start a new request
+            self._send(json_reply(400, {"error": {"code": "BadRequest", "message": "Unreadable request body."}}))
+            return
+        url = urlsplit(self.path)
+        request = Request(
+            method=self.command,
+            path=url.path,
+            query=dict(parse_qsl(url.query, keep_blank_values=True)),
+            headers={name.lower(): value for name, value in self.headers.items()},
+            body=body,
+            client=str(self.client_address[0]),
+        )
+        reply = self.server.emulator.dispatch(request)
+        if isinstance(reply, StreamReply):
+            self._send_stream(reply)
+        else:
+            self._send(reply)
+
+    def _read_body(self) -> bytes | None:
+        """The request body (Content-Length or chunked); None when it cannot be read."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return None
+        if length < 0 or length > MAX_BODY_BYTES:
+            return None
+        body = self.rfile.read(length)
+        return body if len(body) == length else None
+
+    def _read_chunked(self) -> bytes | None:
+        parts = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                return None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            total += size
+            if total > MAX_BODY_BYTES:
+                return None
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def _head(self, status: int, headers: dict[str, str]) -> bytes:
+        """Status line and headers; also decides whether this connection stays open."""
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Unknown"
+        lines = [
+            f"{self.protocol_version} {status} {phrase}",
+            f"Date: {formatdate(usegmt=True)}",
+            f"Server: {SERVER_HEADER}",
+        ]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        if self.close_connection:
+            lines.append("Connection: close")
+        elif self.request_version == "HTTP/1.0":
+            lines.append("Connection: keep-alive")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+    def _send(self, reply: Reply) -> None:
+        if reply.action == RESET:
+            self._reset_connection()
+            return
+        headers = dict(reply.headers)
+        headers["Content-Length"] = str(len(reply.body))
+        head = self._head(reply.status, headers)
+        body = reply.body
+        if reply.action == TRUNCATE:
+            body = body[: len(body) // 2]
+            self.close_connection = True
+        self._write(head + body)
+
+    def _send_stream(self, reply: StreamReply) -> None:
+        chunked = self.request_version != "HTTP/1.0"
+        headers = dict(reply.headers)
+        if chunked:
+            headers["Transfer-Encoding"] = "chunked"
+        else:
+            self.close_connection = True  # an HTTP/1.0 client reads the stream until the connection closes
+        if not self._write(self._head(reply.status, headers)):
+            return
+        stopping = self.server.emulator.stopping
+        for sent, event in enumerate(reply.events):
+            if reply.truncate_after is not None and sent >= reply.truncate_after:
+                self.close_connection = True  # no terminating chunk: the client sees a cut stream
+                return
+            if sent and reply.delay and stopping.wait(reply.delay):
+                self.close_connection = True
+                return
+            data = sse_event(event)
+            if not self._write(b"%X\r\n%s\r\n" % (len(data), data) if chunked else data):
+                return
+        if chunked:
+            self._write(b"0\r\n\r\n")
+
+    def _write(self, data: bytes) -> bool:
+        try:
+            self.wfile.write(data)
+            return True
+        except OSError:
+            self.close_connection = True  # the client went away
+            return False
+
+    def _reset_connection(self) -> None:
+        """Abort the connection: SO_LINGER 0 makes close() send RST instead of FIN."""
+        sock = self.connection
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            # detach() first: the handler's rfile still holds the socket object, which would delay the close.
+            socket.socket(fileno=sock.detach()).close()

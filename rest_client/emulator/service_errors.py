@@ -1,0 +1,209 @@
+"""The error answers of the real service: status codes, body shapes and wording, with where each was seen.
+
+Sources (public reports quoting the service's own bodies; the recordings in ../shared where we have them):
+- 404 DeploymentNotFound: recordings azure-sdk-for-net/BadDeploymentFails(Azure).json (2023) and
+  openllmetry/test_chat_reasoning.yaml (2026, adds ``"type": "invalid_request_error"``).
+- 404 ``{"error":{"code":"404","message":"Resource not found"}}`` for a missing api-version:
+  ThinkInAIXYZ/deepchat#262 (2025), MicrosoftDocs/azure-docs#114602 (2023), andrewyng/aisuite#186.
+  (One 2026 report, MicrosoftLearning/mslearn-ai-vision#79, shows a newer 400 BadRequest "Missing required
+  query parameter: api-version"; unconfirmed, so the emulator keeps the long-documented 404.)
+- 400 ``{"error":{"code":"BadRequest","message":"API version not supported"}}`` for an unknown api-version:
+  hotovo/aider-desk#460 (2025).
+- 401 ``{"error":{"code":"401","message":"Access denied due to invalid subscription key or wrong API
+  endpoint. …"}}`` for a bad or missing key: microsoft/semantic-kernel#10337, SciSharp/BotSharp#386.
+- 401 ``{"statusCode":401,"message":"Unauthorized. Access token is missing, invalid, audience is incorrect
+  (https://cognitiveservices.azure.com), or have expired."}`` for a bad bearer token (note: the gateway's
+  shape, not ``{"error":…}``): Azure-Samples/azure-search-openai-demo#458, YILING0013/AI_NovelGenerator#26.
+- 400 OperationNotSupported "The chatCompletion operation does not work with the specified model, …":
+  run-llama/llama_index#16503, microsoft/graphrag#1557; "The completion operation …":
+  Azure-Samples/azure-search-openai-demo-csharp#158.
+- 429 "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version … have exceeded
+  token rate limit of your current OpenAI S0 pricing tier. Please retry after N seconds. …":
+  alex-wolf-ps/dbchatprov2#2, jasonacox/TinyLLM#17; "call rate limit" for requests: langchain-ai/langchain#12986.
+- 400 content_filter with ``innererror.content_filter_result``: recordings mirascope/test_refusal/*.
+- 400 "Missing required parameter: '…'." (invalid_request_error): langchain-ai/langgraphjs#405 (Azure, 2024).
+  Codes ``missing_required_parameter`` / ``invalid_type`` follow OpenAI's spelling (a guess for Azure).
+- 400 for a body that is not JSON: OpenAI's "We could not parse the JSON body of your request. …"
+  (ChatGPTNextWeb/NextChat#4064); that Azure passes the same text through is a guess.
+- 503 and default bodies of injected status faults: wording guessed, shape ``{"error":{"code","message"}}``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+COGNITIVE_SERVICES_AUDIENCE = "https://cognitiveservices.azure.com"
+_QUOTA_LINK = "https://aka.ms/oai/quotaincrease"
+_OPERATIONS_LINK = "https://go.microsoft.com/fwlink/?linkid=2197993"
+_CONTENT_POLICY_LINK = "https://go.microsoft.com/fwlink/?linkid=2198766"
+
+# Operation names as they appear in OperationNotSupported messages.
+_OPERATION_WORDS = {"chat/completions": "chatCompletion", "completions": "completion", "embeddings": "embeddings"}
+
+# Content-filter categories: severity-graded ones and detected/not-detected ones.
+SEVERITY_CATEGORIES = ("hate", "self_harm", "sexual", "violence")
+DETECTION_CATEGORIES = ("jailbreak", "protected_material_code", "protected_material_text", "profanity")
+SEVERITIES = ("safe", "low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class ServiceError:
+    """An error answer: status, JSON body and any extra headers (``retry-after``, …)."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _error(status: int, code: str, message: str) -> ServiceError:
+    return ServiceError(status, {"error": {"code": code, "message": message}})
+
+
+def resource_not_found() -> ServiceError:
+    """Azure's generic 404 for a path it does not route (also: missing api-version)."""
+    return _error(404, "404", "Resource not found")
+
+
+def api_version_not_supported() -> ServiceError:
+    return _error(400, "BadRequest", "API version not supported")
+
+
+def deployment_not_found() -> ServiceError:
+    return _error(
+        404,
+        "DeploymentNotFound",
+        "The API deployment for this resource does not exist. If you created the deployment within the last "
+        "5 minutes, please wait a moment and try again.",
+    )
+
+
+def invalid_key() -> ServiceError:
+    return _error(
+        401,
+        "401",
+        "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "
+        "for an active subscription and use a correct regional API endpoint for your resource.",
+    )
+
+
+def invalid_token() -> ServiceError:
+    message = (
+        f"Unauthorized. Access token is missing, invalid, audience is incorrect ({COGNITIVE_SERVICES_AUDIENCE}), "
+        "or have expired."
+    )
+    return ServiceError(401, {"statusCode": 401, "message": message})
+
+
+def operation_not_supported(operation: str, model: str) -> ServiceError:
+    word = _OPERATION_WORDS.get(operation, operation)
+    return _error(
+        400,
+        "OperationNotSupported",
+        f"The {word} operation does not work with the specified model, {model}. Please choose different model "
+        f"and try again. You can learn more about which models can be used with each operation here: "
+        f"{_OPERATIONS_LINK}.",
+    )
+
+
+def _invalid_request(message: str, param: str | None, code: str | None) -> ServiceError:
+    return ServiceError(
+        400, {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+    )
+
+
+def missing_parameter(name: str) -> ServiceError:
+    return _invalid_request(f"Missing required parameter: '{name}'.", name, "missing_required_parameter")
+
+
+def invalid_parameter(name: str, expected: str, got: Any) -> ServiceError:
+    return _invalid_request(
+        f"Invalid type for '{name}': expected {expected}, but got {type(got).__name__} instead.", name, "invalid_type"
+    )
+
+
+def invalid_value(name: str, message: str) -> ServiceError:
+    return _invalid_request(f"Invalid '{name}': {message}", name, "invalid_value")
+
+
+def invalid_json_body() -> ServiceError:
+    return _invalid_request(
+        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP "
+        "library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+        None,
+        None,
+    )
+
+
+def rate_limited(operation_id: str, api_version: str, retry_after_s: float, *, tokens: bool) -> ServiceError:
+    """429 with the service's message and both hints: ``retry-after`` (whole seconds) and ``retry-after-ms``."""
+    seconds = max(1, math.ceil(retry_after_s))
+    which = "token rate limit" if tokens else "call rate limit"
+    error = _error(
+        429,
+        "429",
+        f"Requests to the {operation_id} Operation under Azure OpenAI API version {api_version} have exceeded "
+        f"{which} of your current OpenAI S0 pricing tier. Please retry after {seconds} seconds. Please go here: "
+        f"{_QUOTA_LINK} if you would like to further increase the default rate limit.",
+    )
+    headers = {"retry-after": str(seconds), "retry-after-ms": str(max(1, math.ceil(retry_after_s * 1000)))}
+    return ServiceError(error.status, error.body, headers)
+
+
+def service_unavailable(retry_after_s: float) -> ServiceError:
+    error = _error(503, "503", "The service is temporarily unable to process your request. Please try again later.")
+    return ServiceError(error.status, error.body, {"retry-after": str(max(0, math.ceil(retry_after_s)))})
+
+
+def generic_status(status: int) -> ServiceError:
+    """The default body of an injected status fault: ``{"error":{"code":"500","message":"Internal Server Error"}}``."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return _error(status, str(status), phrase)
+
+
+def content_filter_categories(categories: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Prompt filter results, all ``safe`` except the given ones.
+
+    ``categories`` maps a severity category to a severity (``{"violence": "high"}``; anything but ``safe`` is
+    filtered) or a detection category to a bool (``{"jailbreak": True}``).
+    """
+    results: dict[str, dict[str, Any]] = {
+        "hate": {"filtered": False, "severity": "safe"},
+        "jailbreak": {"filtered": False, "detected": False},
+        "self_harm": {"filtered": False, "severity": "safe"},
+        "sexual": {"filtered": False, "severity": "safe"},
+        "violence": {"filtered": False, "severity": "safe"},
+    }
+    for name, value in (categories or {}).items():
+        if name in SEVERITY_CATEGORIES:
+            results[name] = {"filtered": value != "safe", "severity": value}
+        else:
+            results[name] = {"filtered": bool(value), "detected": bool(value)}
+    return results
+
+
+def content_filtered(categories: dict[str, Any] | None = None) -> ServiceError:
+    """The 400 ``content_filter`` body exactly as recorded (wire spelling ``innererror.content_filter_result``)."""
+    return ServiceError(
+        400,
+        {
+            "error": {
+                "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management "
+                "policy. Please modify your prompt and retry. To learn more about our content filtering policies "
+                f"please read our documentation: {_CONTENT_POLICY_LINK}",
+                "type": None,
+                "param": "prompt",
+                "code": "content_filter",
+                "status": 400,
+                "innererror": {
+                    "code": "ResponsibleAIPolicyViolation",
+                    "content_filter_result": content_filter_categories(categories),
+                },
+            }
+        },
+    )

@@ -1,0 +1,72 @@
+"""What travels between the HTTP handler and the emulator's logic: a parsed request and a planned reply.
+
+Keeping these plain data objects is what lets the inference pipeline stay free of sockets: it returns a
+``Reply`` (or a ``StreamReply``) and the handler alone decides how the bytes go out, or do not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON_TYPE = "application/json"
+SSE_TYPE = "text/event-stream; charset=utf-8"
+
+# Reply.action values for faults that break the transport instead of answering.
+RESET = "reset"  # close the connection with RST, send nothing
+TRUNCATE = "truncate"  # announce the full length, send part of the body, close
+
+
+@dataclass
+class Request:
+    """One HTTP request as the handler read it; header names are lower-cased."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes = b""
+    client: str = ""  # the peer's IP address
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass
+class Reply:
+    """A complete answer: status, headers, body bytes, and an optional transport fault to apply."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    action: str | None = None
+
+
+@dataclass
+class StreamReply:
+    """A server-sent-events answer: ``events`` are the ``data:`` payloads, written one by one.
+
+    ``delay`` is the pause between events; ``truncate_after`` (a count) stops the stream early and drops the
+    connection, which is how the truncate fault looks on a stream.
+    """
+
+    status: int
+    headers: dict[str, str]
+    events: Iterable[str]
+    delay: float = 0.0
+    truncate_after: int | None = None
+
+
+def json_reply(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Reply:
+    """A JSON answer with compact separators, like the service's own bodies."""
+    data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode("utf-8")
+    merged = {"Content-Type": JSON_TYPE}
+    merged.update(headers or {})
+    return Reply(status, merged, data)
+
+
+def sse_event(data: str) -> bytes:
+    """One server-sent event: ``data: …`` and a blank line."""
+    return f"data: {data}\n\n".encode()
