@@ -17,7 +17,7 @@ import time
 import traceback
 import warnings
 from dataclasses import replace
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from .errors import APIStatusError, ConfigError, CredentialError, RestClientError, TransportError
 
@@ -46,19 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Call an Azure OpenAI deployment and see everything on the wire.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("prompt", nargs="?", help='the prompt; "-" reads it from stdin')
-    conn = p.add_argument_group("connection")
-    conn.add_argument("--config", metavar="PATH", help="config.json to read (default: ./config.json if present)")
-    conn.add_argument("--endpoint", help="https://NAME.openai.azure.com, …/openai/v1, or a portal target URI")
-    conn.add_argument("--deployment", help="deployment name (not the model name)")
-    conn.add_argument("--api-version", help="api-version query parameter (default 2024-10-21)")
-    conn.add_argument("--auth", choices=("key", "cli", "default"),
-                      help="key: api-key header; cli: az login; default: DefaultAzureCredential")
-    conn.add_argument("--max-retries", type=int, metavar="N", help="retries after the first attempt (default 3)")
-    conn.add_argument("--emulator", action="store_true",
-                      help="start the built-in emulator in-process and use it keylessly (offline)")
-    op = p.add_argument_group("request").add_mutually_exclusive_group()
-    op.add_argument("--chat", action="store_true", help="force chat/completions")
-    op.add_argument("--completions", action="store_true", help="force completions")
+    add_connection_options(p)
+    add_operation_options(p)
     req = p.add_argument_group("parameters")
     req.add_argument("--system", metavar="TEXT", help="a system message (chat only)")
     req.add_argument("--max-tokens", type=int, metavar="N")
@@ -73,6 +62,26 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--dry-run", action="store_true", help="print the exact request and send nothing")
     out.add_argument("--curl", action="store_true", help="print an equivalent curl command and send nothing")
     return p
+
+
+def add_connection_options(p: argparse.ArgumentParser) -> None:
+    """The settings flags every command shares (prompt, bulk)."""
+    conn = p.add_argument_group("connection")
+    conn.add_argument("--config", metavar="PATH", help="config.json to read (default: ./config.json if present)")
+    conn.add_argument("--endpoint", help="https://NAME.openai.azure.com, …/openai/v1, or a portal target URI")
+    conn.add_argument("--deployment", help="deployment name (not the model name)")
+    conn.add_argument("--api-version", help="api-version query parameter (default 2024-10-21)")
+    conn.add_argument("--auth", choices=("key", "cli", "default"),
+                      help="key: api-key header; cli: az login; default: DefaultAzureCredential")
+    conn.add_argument("--max-retries", type=int, metavar="N", help="retries after the first attempt (default 3)")
+    conn.add_argument("--emulator", action="store_true",
+                      help="start the built-in emulator in-process and use it keylessly (offline)")
+
+
+def add_operation_options(p: argparse.ArgumentParser) -> None:
+    op = p.add_argument_group("operation").add_mutually_exclusive_group()
+    op.add_argument("--chat", action="store_true", help="force chat/completions")
+    op.add_argument("--completions", action="store_true", help="force completions")
 
 
 class Console:
@@ -97,14 +106,23 @@ class Console:
 
 def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Entry point of ``python -m rest_client`` and ``rest-client``; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bulk"]:  # `python -m rest_client -- bulk` still sends the prompt "bulk"
+        from .cli_bulk import bulk_main
+
+        return bulk_main(argv[1:], stdout=stdout, stderr=stderr)
     args = build_parser().parse_args(argv)
     con = Console(stdout or sys.stdout, stderr or sys.stderr, args.verbose)
+    return guarded(args, con, lambda emulator: run(args, read_prompt(args), con, emulator))
+
+
+def guarded(args: argparse.Namespace, con: Console, body: Callable[[Any], int]) -> int:
+    """Run a command body with the emulator (when asked) and turn every failure into its message and exit code."""
     emulator = None
     try:
-        prompt = read_prompt(args)
         if args.emulator:
             emulator = start_emulator(con, args)
-        return run(args, prompt, con, emulator)
+        return body(emulator)
     except KeyboardInterrupt:
         con.note("interrupted")
         return EXIT_INTERRUPTED
@@ -154,7 +172,7 @@ def start_emulator(con: Console, args: argparse.Namespace) -> Any:
     emulator.saved_env = {name: os.environ.get(name) for name in emulator.identity_env}
     os.environ.update(emulator.identity_env)
     con.note(f"note: answering from the built-in emulator at {emulator.endpoint} (offline, not Azure)")
-    if args.curl or args.dry_run:
+    if getattr(args, "curl", False) or getattr(args, "dry_run", False):
         con.note("note: this emulator stops when the command exits; for a curl command that works later, run "
                  "`python -m rest_client.emulator` in another terminal and use its endpoint")
     return emulator

@@ -10,12 +10,13 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from tenacity import Retrying
 
 from . import __version__
 from .auth import ApiKeyAuth, EntraTokenAuth, make_credential
@@ -27,6 +28,7 @@ from .errors import (
     error_from_response,
     request_id_from,
 )
+from .pacing import Pacer
 from .payloads import Messages, chat_payload, completions_payload, streaming, with_model
 from .result import Exchange, Result
 from .retry import CallRecord, build_retrying
@@ -34,6 +36,9 @@ from .retry_after import parse_retry_after
 from .settings import Settings, load_settings
 from .streaming import Stream
 from .urls import build_url, check_deployment_name, parse_endpoint
+
+if TYPE_CHECKING:
+    from .bulk import BulkRun
 
 logger = logging.getLogger("rest_client")
 
@@ -62,6 +67,8 @@ class Client:
         self.session = make_session(settings.endpoint, self.auth)
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         self._retrying = build_retrying(max_retries=settings.max_retries, max_retry_wait=settings.max_retry_wait)
+        self.pacer: Pacer | None = None
+        """When set, every attempt waits for the pacer's admission and reports back to it (see bulk)."""
 
     @classmethod
     def from_config(cls, path: str | None = None, **overrides: Any) -> Client:
@@ -101,17 +108,29 @@ class Client:
         """The URL and exact body bytes a call would send (what ``--dry-run`` and ``--curl`` show)."""
         return prepare_call(self.settings, operation, payload, deployment)
 
+    def bulk(self, items: Iterable[Any], *, concurrency: int = 8, operation: str | None = None,
+             deployment: str | None = None) -> BulkRun:
+        """Run many requests, paced to the deployment's rate limit; iterate for results as they complete.
+
+        ``items``: prompts (strings), ``{"prompt"|"messages": …, **params, "custom_id"?}`` dicts, or Azure Batch
+        request lines. See ``rest_client.bulk.run_bulk_file`` to run a JSONL file resumably.
+        """
+        from .bulk import BulkRun
+
+        return BulkRun(self, items, concurrency=concurrency, operation=operation, deployment=deployment)
+
     # -- the single I/O path -----------------------------------------------------------------------
     def _stream(self, operation: str, payload: Mapping[str, Any], deployment: str) -> Stream:
         url, body = self.prepare(operation, payload, deployment)
         started = time.perf_counter()
         return Stream(self._send(url, body, deployment=deployment, stream=True), started=started)
 
-    def _send(self, url: str, body: bytes, *, deployment: str | None = None, stream: bool = False) -> Result:
-        record = CallRecord()
+    def _send(self, url: str, body: bytes, *, deployment: str | None = None, stream: bool = False,
+              cost: float = 0.0, retrying: Retrying | None = None) -> Result:
+        record = CallRecord(cost=cost)
         started = time.perf_counter()
         try:
-            response = self._retrying(self._attempt, url, body, stream, record=record)
+            response = (retrying or self._retrying)(self._attempt, url, body, stream, record=record)
         except TransportError as exc:
             exc.exchanges = record.exchanges
             raise
@@ -123,6 +142,8 @@ class Client:
     def _attempt(self, url: str, body: bytes, stream: bool, *, record: CallRecord) -> requests.Response:
         wait_before, record.next_wait = record.next_wait, 0.0
         number = len(record.exchanges) + 1
+        pacer = self.pacer
+        ticket = pacer.acquire(record.cost) if pacer is not None else None
         t0 = time.perf_counter()
         try:
             response = self.session.post(url, data=body, headers={"Content-Type": "application/json"},
@@ -130,9 +151,13 @@ class Client:
             if stream and response.status_code >= 400:
                 response.content  # noqa: B018 - an error body is small; read it for the error message
         except requests.RequestException as exc:
+            if ticket is not None:
+                pacer.settle(ticket, None, {})  # type: ignore[union-attr]
             error = transport_error(exc, url, self.settings)
             record.exchanges.append(Exchange(number, None, time.perf_counter() - t0, wait_before, error=str(error)))
             raise error from exc
+        if ticket is not None:
+            pacer.settle(ticket, response.status_code, response.headers)  # type: ignore[union-attr]
         record.exchanges.append(Exchange(number, response.status_code, time.perf_counter() - t0, wait_before,
                                          request_id_from(response.headers), reauthenticated=bool(response.history)))
         if logger.isEnabledFor(logging.DEBUG):

@@ -34,6 +34,8 @@ class CallRecord:
     """Per-call state the policy fills in while one logical call runs (one per ``Client._send``)."""
 
     exchanges: list[Exchange] = field(default_factory=list)
+    cost: float = 0.0
+    """Tokens this call is charged up front (for a ``Pacer``)."""
     next_wait: float = 0.0
     hint_too_long: float | None = None
     """Set when the server asked for a wait above the cap: the seconds it asked for."""

@@ -1,0 +1,124 @@
+"""Bulk input lines and output lines (pure): the forms users have, and Azure Batch's output shape.
+
+Why Azure Batch's shapes: the same input file can later go to Azure's Batch API unchanged, and the output of a
+local bulk run reads like a batch output file — one line per input line, in completion order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+CHAT, COMPLETIONS, EMBEDDINGS = "chat/completions", "completions", "embeddings"
+BATCH_URLS = {"/chat/completions": CHAT, "/v1/chat/completions": CHAT, "/completions": COMPLETIONS,
+              "/v1/completions": COMPLETIONS, "/embeddings": EMBEDDINGS, "/v1/embeddings": EMBEDDINGS}
+
+
+@dataclass(frozen=True)
+class BulkItem:
+    """One request of a bulk run, or the reason its input line could not become one (``error``)."""
+
+    custom_id: str
+    line: int
+    operation: str = CHAT
+    body: Mapping[str, Any] | None = None
+    model: str | None = None
+    """The ``body.model`` of an Azure Batch line (a batch deployment); used when no deployment is configured."""
+    error: str | None = None
+
+
+def parse_item(value: Any, line: int, default_operation: str) -> BulkItem:
+    """One decoded input value → a ``BulkItem``. Accepted forms:
+
+    ``"a prompt"``; ``{"prompt": …, **params}``; ``{"messages": [...], **params}`` (each with an optional
+    ``custom_id``); and the Azure Batch request line ``{"custom_id", "method": "POST", "url", "body"}``.
+    A ``prompt`` follows the run's operation (a user message for chat); ``messages`` is always chat.
+    """
+    fallback_id = f"line-{line}"
+    if isinstance(value, str):
+        return BulkItem(fallback_id, line, default_operation, _prompt_body(value, {}, default_operation))
+    if not isinstance(value, Mapping):
+        return _bad(fallback_id, line, f"expected a string or an object, got {type(value).__name__}")
+    custom_id = value.get("custom_id", fallback_id)
+    if not isinstance(custom_id, str) or not custom_id:
+        return _bad(fallback_id, line, "custom_id must be a non-empty string")
+    if "url" in value or "body" in value:
+        return _batch_line(value, custom_id, line)
+    params = {k: v for k, v in value.items() if k not in ("custom_id", "prompt", "messages")}
+    if "messages" in value:
+        if not isinstance(value["messages"], list) or not value["messages"]:
+            return _bad(custom_id, line, "messages must be a non-empty list")
+        return BulkItem(custom_id, line, CHAT, {"messages": value["messages"], **params})
+    if "prompt" in value:
+        return BulkItem(custom_id, line, default_operation, _prompt_body(value["prompt"], params, default_operation))
+    return _bad(custom_id, line, 'no "prompt", "messages" or batch "body" in this line')
+
+
+def _prompt_body(prompt: Any, params: Mapping[str, Any], operation: str) -> dict[str, Any]:
+    if operation == CHAT:
+        return {"messages": [{"role": "user", "content": prompt}], **params}
+    if operation == EMBEDDINGS:
+        return {"input": prompt, **params}
+    return {"prompt": prompt, **params}
+
+
+def _batch_line(value: Mapping[str, Any], custom_id: str, line: int) -> BulkItem:
+    method, url, body = value.get("method", "POST"), value.get("url"), value.get("body")
+    if str(method).upper() != "POST":
+        return _bad(custom_id, line, f"method must be POST, not {method!r}")
+    operation = BATCH_URLS.get(str(url).split("?")[0])
+    if operation is None:
+        return _bad(custom_id, line, f"url {url!r} is not one of {', '.join(sorted(BATCH_URLS))}")
+    if not isinstance(body, Mapping):
+        return _bad(custom_id, line, "body must be an object")
+    model = body.get("model")
+    rest = {k: v for k, v in body.items() if k != "model"}
+    return BulkItem(custom_id, line, operation, rest, model=model if isinstance(model, str) else None)
+
+
+def _bad(custom_id: str, line: int, why: str) -> BulkItem:
+    return BulkItem(custom_id, line, error=f"line {line}: {why}")
+
+
+def read_items(lines: Iterable[str], default_operation: str) -> Iterator[BulkItem]:
+    """Decode JSONL; blank lines are skipped; a bad line becomes an item with an ``error``; ids stay unique."""
+    seen: dict[str, int] = {}
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            item = parse_item(json.loads(text), number, default_operation)
+        except ValueError as exc:
+            item = _bad(f"line-{number}", number, f"not valid JSON ({exc})")
+        if item.custom_id in seen:
+            item = _bad(f"line-{number}", number,
+                        f"custom_id {item.custom_id!r} is already used on line {seen[item.custom_id]}")
+        seen.setdefault(item.custom_id, number)
+        yield item
+
+
+def output_line(custom_id: str, *, status_code: int | None = None, request_id: str | None = None,
+                body: Any = None, error: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Azure Batch's output shape: ``{"custom_id", "response": {status_code, request_id, body}, "error"}``."""
+    response = None if status_code is None else {"status_code": status_code, "request_id": request_id,
+                                                  "body": body}
+    return {"custom_id": custom_id, "response": response, "error": dict(error) if error else None}
+
+
+def done_ids(lines: Iterable[str], *, failed_too: bool = True) -> set[str]:
+    """custom_ids present in an existing output file (the ones a rerun skips)."""
+    done = set()
+    for text in lines:
+        try:
+            record = json.loads(text)
+        except ValueError:
+            continue  # a line cut short by a kill: that item is not done
+        if not isinstance(record, dict) or not isinstance(record.get("custom_id"), str):
+            continue
+        response = record.get("response") or {}
+        ok = not record.get("error") and 200 <= int(response.get("status_code") or 0) < 300
+        if ok or failed_too:
+            done.add(record["custom_id"])
+    return done

@@ -1,0 +1,110 @@
+"""``python -m rest_client bulk INPUT.jsonl -o OUTPUT.jsonl``: a file of prompts at the rate limit's pace.
+
+Progress (tqdm) and the summary go to stderr; results go to the output file, one Azure-Batch-shaped line per
+input line, appended and flushed as each completes. Rerunning the same command skips what is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+from .cli import EXIT_API, EXIT_INTERRUPTED, EXIT_OK, Console, add_connection_options, guarded, load
+
+EXAMPLES = """\
+input lines (JSONL), any mix of:
+  "Once upon a time"                                        a prompt
+  {"custom_id": "a1", "prompt": "Hi", "max_tokens": 20}     a prompt with parameters
+  {"custom_id": "a2", "messages": [{"role": "user", "content": "Hi"}]}
+  {"custom_id": "a3", "method": "POST", "url": "/chat/completions", "body": {"model": "...", "messages": [...]}}
+                                                            an Azure Batch API line (same file works there)
+output lines (Azure Batch output shape):
+  {"custom_id": "a1", "response": {"status_code": 200, "request_id": "...", "body": {...}}, "error": null}
+
+examples:
+  python -m rest_client bulk prompts.jsonl -o answers.jsonl --concurrency 16
+  python -m rest_client bulk prompts.jsonl -o answers.jsonl --emulator      offline, to try it
+  python -m rest_client bulk prompts.jsonl -o answers.jsonl --retry-failed  redo the failed lines only
+  python -m rest_client -- bulk                                             sends the prompt "bulk"
+
+exit codes: 0 all ok, 1 some items failed, 2 usage/config/credential error, 3 network error, 130 interrupted.
+"""
+
+
+def build_bulk_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m rest_client bulk",
+        description="Run every line of a JSONL file through one deployment, paced to its rate limit; resumable.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", help="JSONL input file")
+    p.add_argument("-o", "--output", required=True, help="JSONL output file (appended; a rerun skips what is done)")
+    p.add_argument("--concurrency", type=int, default=8, metavar="N",
+                   help="at most N requests in flight (a cap: the pacer sends only as fast as the limit allows)")
+    p.add_argument("--retry-failed", action="store_true", help="drop failed lines from the output and redo them")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("-v", "--verbose", action="store_true", help="tracebacks on errors")
+    add_connection_options(p)
+    op = p.add_argument_group("operation for plain prompts").add_mutually_exclusive_group()
+    op.add_argument("--chat", action="store_true",
+                    help="prompts become a user message (the default when a chat deployment is configured)")
+    op.add_argument("--completions", action="store_true", help="prompts go to completions")
+    return p
+
+
+class Progress:
+    """A tqdm bar on stderr: done/total, rate, ETA, and the 429s seen so far."""
+
+    def __init__(self, stream: TextIO, enabled: bool) -> None:
+        self.stream, self.enabled = stream, enabled
+        self.bar: Any = None
+        self.failed = 0
+
+    def start(self, total: int, done: int) -> None:
+        if self.enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, unit="req", file=self.stream, dynamic_ncols=True,
+                            smoothing=0.1, desc="bulk")
+
+    def update(self, result: Any, run: Any) -> None:
+        self.failed += not result.ok
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"429s={run.pacer.rate_limited} failed={self.failed}", refresh=False)
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def bulk_main(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    args = build_bulk_parser().parse_args(argv)
+    args.dry_run = args.curl = False
+    con = Console(stdout or sys.stdout, stderr or sys.stderr, args.verbose)
+    return guarded(args, con, lambda emulator: run_bulk(args, con, emulator))
+
+
+def run_bulk(args: argparse.Namespace, con: Console, emulator: Any) -> int:
+    from .bulk import run_bulk_file
+    from .cli_wire import make_client
+    from .errors import ConfigError
+
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1")
+    settings = load(args, emulator, con)
+    operation = "chat/completions" if args.chat else "completions" if args.completions else None
+    progress = Progress(con.err, enabled=not args.no_progress)
+    try:
+        with make_client(settings, emulator) as client:
+            summary = run_bulk_file(client, args.input, args.output, concurrency=args.concurrency,
+                                    operation=operation, deployment=args.deployment,
+                                    retry_failed=args.retry_failed, on_start=progress.start,
+                                    on_result=progress.update)
+    finally:
+        progress.close()
+    for line in summary.lines():
+        con.note(line)
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if summary.failed == 0 else EXIT_API

@@ -1,0 +1,158 @@
+"""Bulk runs against the emulator with a small rate limit: all succeed, few 429s, nothing lost or doubled."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from rest_client import Client
+from rest_client.bulk import run_bulk_file
+from rest_client.cli import main
+from rest_client.emulator import Deployment, Emulator
+
+N = 120
+
+
+@pytest.fixture
+def limited():
+    """20 requests per 1 s window: 120 items take about 6 s, whatever the concurrency."""
+    with Emulator(deployments=[Deployment("chat", "gpt-4o-mini", kind="chat", rpm=1200, window=1.0),
+                               Deployment("instruct", "gpt-35-turbo-instruct", kind="completions")]) as emu:
+        yield emu
+
+
+def write_input(path: Path, n: int = N) -> Path:
+    path.write_text("".join(json.dumps({"custom_id": f"item-{i}", "prompt": f"Story number {i}",
+                                        "max_tokens": 20}) + "\n" for i in range(n)))
+    return path
+
+
+def output_ids(path: Path) -> Counter:
+    return Counter(json.loads(line)["custom_id"] for line in path.read_text().splitlines())
+
+
+def client_for(emu: Emulator) -> Client:
+    return Client(endpoint=emu.endpoint, api_key=emu.api_key, deployment="chat", completions_deployment="instruct")
+
+
+@pytest.mark.parametrize("concurrency", [8, 32])
+def test_120_items_all_succeed_with_few_429s(limited, tmp_path, concurrency) -> None:
+    source, target = write_input(tmp_path / "in.jsonl"), tmp_path / "out.jsonl"
+    with client_for(limited) as client:
+        summary = run_bulk_file(client, source, target, concurrency=concurrency)
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert summary.ok == N and summary.failed == 0 and len(lines) == N
+    assert all(line["response"]["status_code"] == 200 and line["error"] is None for line in lines)
+    assert set(output_ids(target)) == {f"item-{i}" for i in range(N)}
+    requests = limited.counters["requests"]
+    assert limited.counters["rate_limited"] < 0.05 * requests
+    assert summary.rate_limited == limited.counters["rate_limited"]
+    assert summary.tokens > 0 and lines[0]["response"]["request_id"]
+
+
+def test_client_bulk_yields_results_as_they_complete(limited) -> None:
+    with client_for(limited) as client:
+        results = list(client.bulk(["one", {"prompt": "two", "custom_id": "t"},
+                                    {"messages": [{"role": "user", "content": "three"}]}], concurrency=3))
+    assert sorted(r.custom_id for r in results) == ["line-1", "line-3", "t"]
+    assert all(r.ok and r.request_id for r in results)
+
+
+def test_api_errors_become_output_lines_and_the_run_goes_on(limited, tmp_path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('"good"\n{bad\n{"custom_id": "gone", "prompt": "x"}\n'
+                      '{"custom_id": "c", "method": "POST", "url": "/completions", "body": {"prompt": "p"}}\n')
+    limited.add_fault("status", status=404, body={"error": {"code": "DeploymentNotFound", "message": "no"}},
+                      times=1)
+    with client_for(limited) as client:
+        summary = run_bulk_file(client, source, tmp_path / "out.jsonl", concurrency=1)
+    lines = {json.loads(x)["custom_id"]: json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()}
+    assert set(lines) == {"line-1", "line-2", "gone", "c"}
+    assert lines["line-2"]["error"]["code"] == "invalid_input_line" and "line 2" in lines["line-2"]["error"]["message"]
+    assert lines["line-2"]["response"] is None
+    not_found = [x for x in lines.values() if x["response"] and x["response"]["status_code"] == 404]
+    assert len(not_found) == 1 and not_found[0]["response"]["body"]["error"]["code"] == "DeploymentNotFound"
+    assert lines["c"]["response"]["body"]["object"] == "text_completion"
+    assert (summary.ok, summary.failed) == (2, 2)
+
+
+def test_rerun_skips_done_ids_and_a_half_written_line_is_redone(limited, tmp_path) -> None:
+    source, target = write_input(tmp_path / "in.jsonl", 10), tmp_path / "out.jsonl"
+    with client_for(limited) as client:
+        run_bulk_file(client, source, target)
+        kept = target.read_text().splitlines()[:4]
+        target.write_text("\n".join(kept) + '\n{"custom_id": "item-9", "resp')  # as a kill would leave it
+        summary = run_bulk_file(client, source, target)
+    assert summary.skipped == 4 and summary.ok == 6
+    assert output_ids(target) == Counter({f"item-{i}": 1 for i in range(10)})
+
+
+def bulk_process(emu: Emulator, source: Path, target: Path, *extra: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "IDENTITY_"))}
+    env.update(AZURE_OPENAI_ENDPOINT=emu.endpoint, AZURE_OPENAI_API_KEY=emu.api_key, AZURE_OPENAI_DEPLOYMENT="chat")
+    return subprocess.Popen([sys.executable, "-m", "rest_client", "bulk", str(source), "-o", str(target),
+                             "--concurrency", "8", *extra], env=env, cwd=source.parent,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if path.exists() and path.read_text().count("\n") >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} did not reach {n} lines (exit {proc.poll()})")
+
+
+def test_killed_mid_run_then_rerun_every_id_exactly_once(limited, tmp_path) -> None:
+    source, target = write_input(tmp_path / "in.jsonl"), tmp_path / "out.jsonl"
+    proc = bulk_process(limited, source, target, "--no-progress")
+    wait_for_lines(target, 30, proc)
+    proc.kill()  # SIGKILL: no cleanup at all
+    proc.wait(10)
+    assert 30 <= target.read_text().count("\n") < N
+    rerun = bulk_process(limited, source, target, "--no-progress")
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert output_ids(target) == Counter({f"item-{i}": 1 for i in range(N)})
+    assert "skipped (already in the output)" in err
+
+
+def test_ctrl_c_finishes_in_flight_calls_writes_them_and_summarises(limited, tmp_path) -> None:
+    source, target = write_input(tmp_path / "in.jsonl"), tmp_path / "out.jsonl"
+    proc = bulk_process(limited, source, target)
+    wait_for_lines(target, 25, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted:" in err and "rerun the same command" in err and "Traceback" not in err
+    assert "bulk:" in err and "429s=" in err  # the progress bar was on stderr
+    written = [json.loads(line) for line in target.read_text().splitlines()]
+    assert len(written) < N and all(w["response"]["status_code"] == 200 for w in written)
+    answered = {e["body"]["messages"][0]["content"] for e in limited.log if e["status"] == 200}
+    assert {f"Story number {w['custom_id'].split('-')[1]}" for w in written} == answered  # nothing on the wire lost
+
+
+def test_unreadable_input_is_exit_2_with_one_line(tmp_path, capsys) -> None:
+    code = main(["bulk", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--emulator"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        f"error: cannot read the input file {tmp_path / 'missing.jsonl'}: No such file or directory"]
+    assert "Traceback" not in err
+
+
+def test_double_dash_sends_the_literal_prompt_bulk(server, monkeypatch) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", server.url)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "k" * 32)
+    monkeypatch.setenv("AZURE_OPENAI_DEPLOYMENT", "d")
+    assert main(["--", "bulk"]) == 0
+    assert server.requests[0].json()["messages"][0]["content"] == "bulk"
