@@ -33,6 +33,8 @@ examples:
   python -m rest_client --curl "Hi"                        the same request as a curl command
   python -m rest_client --dry-run --completions "Hi"       show the request, send nothing
   echo "Summarise this" | python -m rest_client -          prompt from stdin
+  python -m rest_client bulk in.jsonl -o out.jsonl         many prompts, paced to the rate limit (bulk --help)
+  python -m rest_client batch run in.jsonl -o out.jsonl    Azure's Batch API (batch --help)
 
 settings come from flags > environment (AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT, AZURE_OPENAI_API_KEY,
 OPENAI_API_VERSION, ...) > ./config.json > defaults.
@@ -111,6 +113,10 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
         from .cli_bulk import bulk_main
 
         return bulk_main(argv[1:], stdout=stdout, stderr=stderr)
+    if argv[:1] == ["batch"]:
+        from .cli_batch import batch_main
+
+        return batch_main(argv[1:], stdout=stdout, stderr=stderr)
     args = build_parser().parse_args(argv)
     con = Console(stdout or sys.stdout, stderr or sys.stderr, args.verbose)
     return guarded(args, con, lambda emulator: run(args, read_prompt(args), con, emulator))

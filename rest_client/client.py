@@ -38,6 +38,7 @@ from .streaming import Stream
 from .urls import build_url, check_deployment_name, parse_endpoint
 
 if TYPE_CHECKING:
+    from .batch_api import Batches, Files
     from .bulk import BulkRun
 
 logger = logging.getLogger("rest_client")
@@ -119,15 +120,31 @@ class Client:
 
         return BulkRun(self, items, concurrency=concurrency, operation=operation, deployment=deployment)
 
+    @property
+    def files(self) -> Files:
+        """Azure OpenAI's ``/files`` routes (batch input and output); see ``rest_client.batch_api``."""
+        from .batch_api import Files
+
+        return Files(self)
+
+    @property
+    def batches(self) -> Batches:
+        """Azure OpenAI's ``/batches`` routes; ``rest_client.batch.run_batch`` runs a whole file."""
+        from .batch_api import Batches
+
+        return Batches(self)
+
     # -- the single I/O path -----------------------------------------------------------------------
     def _stream(self, operation: str, payload: Mapping[str, Any], deployment: str) -> Stream:
         url, body = self.prepare(operation, payload, deployment)
         started = time.perf_counter()
         return Stream(self._send(url, body, deployment=deployment, stream=True), started=started)
 
-    def _send(self, url: str, body: bytes, *, deployment: str | None = None, stream: bool = False,
-              cost: float = 0.0, retrying: Retrying | None = None) -> Result:
-        record = CallRecord(cost=cost)
+    def _send(self, url: str, body: bytes | None, *, deployment: str | None = None, stream: bool = False,
+              cost: float = 0.0, retrying: Retrying | None = None, method: str = "POST",
+              content_type: str | None = "application/json") -> Result:
+        record = CallRecord(cost=cost, method=method,
+                            headers={"Content-Type": content_type} if content_type and body is not None else {})
         started = time.perf_counter()
         try:
             response = (retrying or self._retrying)(self._attempt, url, body, stream, record=record)
@@ -139,15 +156,15 @@ class Client:
             return Result(response, record.exchanges, elapsed)
         raise self._error(response, record, deployment)
 
-    def _attempt(self, url: str, body: bytes, stream: bool, *, record: CallRecord) -> requests.Response:
+    def _attempt(self, url: str, body: bytes | None, stream: bool, *, record: CallRecord) -> requests.Response:
         wait_before, record.next_wait = record.next_wait, 0.0
         number = len(record.exchanges) + 1
         pacer = self.pacer
         ticket = pacer.acquire(record.cost) if pacer is not None else None
         t0 = time.perf_counter()
         try:
-            response = self.session.post(url, data=body, headers={"Content-Type": "application/json"},
-                                         timeout=self._timeout, stream=stream)
+            response = self.session.request(record.method, url, data=body, headers=record.headers,
+                                            timeout=self._timeout, stream=stream)
             if stream and response.status_code >= 400:
                 response.content  # noqa: B018 - an error body is small; read it for the error message
         except requests.RequestException as exc:
@@ -161,7 +178,7 @@ class Client:
         record.exchanges.append(Exchange(number, response.status_code, time.perf_counter() - t0, wait_before,
                                          request_id_from(response.headers), reauthenticated=bool(response.history)))
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("POST %s -> %s (request %s, %.1f ms)", url, response.status_code,
+            logger.debug("%s %s -> %s (request %s, %.1f ms)", record.method, url, response.status_code,
                          request_id_from(response.headers), (time.perf_counter() - t0) * 1000)
         return response
 

@@ -36,6 +36,9 @@ class CallRecord:
     exchanges: list[Exchange] = field(default_factory=list)
     cost: float = 0.0
     """Tokens this call is charged up front (for a ``Pacer``)."""
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
+    """Per-call request headers (the body's Content-Type); the session adds the rest and auth."""
     next_wait: float = 0.0
     hint_too_long: float | None = None
     """Set when the server asked for a wait above the cap: the seconds it asked for."""

@@ -162,3 +162,26 @@ def _check_operation(operation: str) -> None:
     if not segments or any(not s or s in (".", "..") or not s.replace("_", "").replace("-", "").isalnum()
                            for s in segments):
         raise ConfigError(f"operation {operation!r} is not a valid path such as 'chat/completions'")
+
+
+def build_resource_url(endpoint: str, path: str, api_version: str, query: dict[str, object] | None = None) -> str:
+    """A resource-level route (``files``, ``batches/{id}/cancel``…), never under ``/deployments``.
+
+    Dated API: ``{endpoint}/openai/{path}?api-version=V&…``; v1: ``{endpoint}/{path}?…`` with no api-version.
+    Path segments (ids) are percent-encoded like deployment names.
+    """
+    segments = [s for s in path.split("/") if s]
+    if not segments or any(s in (".", "..") for s in segments):
+        raise ConfigError(f"resource path {path!r} is not valid")
+    encoded = "/".join(quote(s, safe="") for s in segments)
+    params = {k: v for k, v in (query or {}).items() if v is not None}
+    if is_v1_endpoint(endpoint):
+        base = f"{endpoint}/{encoded}"
+    else:
+        if not api_version:
+            raise ConfigError("api-version is empty: set OPENAI_API_VERSION or --api-version")
+        base = f"{endpoint.rstrip('/')}/openai/{encoded}"
+        params = {"api-version": api_version, **params}
+    if not params:
+        return base
+    return base + "?" + "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in params.items())

@@ -1,0 +1,92 @@
+"""Azure OpenAI's Files and Batches REST calls, on the dated (``?api-version=``) and v1 routes.
+
+Each call goes through ``Client._send`` — same retries, auth, error mapping and transparency — and returns the
+``Result``: ``result.json()`` is the plain object (File, Batch, list), ``status_code``/``headers``/
+``request_id``/``exchanges`` say what happened on the wire. Reach them as ``client.files`` / ``client.batches``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import urllib3
+
+from .urls import build_resource_url
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .result import Result
+
+BATCH_API_VERSION = "2024-10-21"
+"""The first GA version with files and batches; used when the configured version is older."""
+_OLDEST_BATCH_VERSION = "2024-07-01-preview"
+
+
+class _Resource:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def _url(self, path: str, **query: Any) -> str:
+        version = self._client.settings.api_version
+        if version < _OLDEST_BATCH_VERSION:  # ISO dates sort as strings: older versions have no batch routes
+            version = BATCH_API_VERSION
+        return build_resource_url(self._client.settings.endpoint, path, version, query)
+
+    def _get(self, path: str, **query: Any) -> Result:
+        return self._client._send(self._url(path, **query), None, method="GET")
+
+    def _delete(self, path: str) -> Result:
+        return self._client._send(self._url(path), None, method="DELETE")
+
+
+class Files(_Resource):
+    """``/openai/files``: upload batch input, read output, clean up."""
+
+    def upload(self, data: bytes | str | os.PathLike[str], *, filename: str | None = None,
+               purpose: str = "batch") -> Result:
+        """``POST files`` (multipart ``purpose`` + ``file``); the service answers 201 with the File."""
+        if isinstance(data, (str, os.PathLike)):
+            path = Path(data)
+            content, name = path.read_bytes(), filename or path.name
+        else:
+            content, name = data, filename or "batch_input.jsonl"
+        body, content_type = urllib3.encode_multipart_formdata(
+            {"purpose": purpose, "file": (name, content, "application/jsonl")})
+        return self._client._send(self._url("files"), body, content_type=content_type)
+
+    def get(self, file_id: str) -> Result:
+        return self._get(f"files/{file_id}")
+
+    def list(self, *, purpose: str | None = None) -> Result:
+        return self._get("files", purpose=purpose)
+
+    def content(self, file_id: str) -> Result:
+        """``GET files/{id}/content``: ``result.response.content`` holds the bytes (JSONL for batch output)."""
+        return self._get(f"files/{file_id}/content")
+
+    def delete(self, file_id: str) -> Result:
+        return self._delete(f"files/{file_id}")
+
+
+class Batches(_Resource):
+    """``/openai/batches``: create, follow, cancel, list."""
+
+    def create(self, input_file_id: str, *, endpoint: str = "/chat/completions", completion_window: str = "24h",
+               metadata: dict[str, str] | None = None) -> Result:
+        payload: dict[str, Any] = {"input_file_id": input_file_id, "endpoint": endpoint,
+                                   "completion_window": completion_window}
+        if metadata:
+            payload["metadata"] = metadata
+        return self._client._send(self._url("batches"), json.dumps(payload).encode())
+
+    def get(self, batch_id: str) -> Result:
+        return self._get(f"batches/{batch_id}")
+
+    def list(self, *, after: str | None = None, limit: int | None = None) -> Result:
+        return self._get("batches", after=after, limit=limit)
+
+    def cancel(self, batch_id: str) -> Result:
+        return self._client._send(self._url(f"batches/{batch_id}/cancel"), b"", content_type=None)
