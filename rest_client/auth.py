@@ -219,14 +219,15 @@ def credential_error(credential: Any, exc: BaseException) -> CredentialError:
     text = str(exc)
     low = text.lower()
     if "az login" in low or "please run 'az login'" in low:
-        hint = "run `az login` (add --tenant TENANT for another tenant), or use --auth key"
+        hint = "run `az login` (add --tenant TENANT for another tenant), or use key auth (auth='key' / --auth key)"
     elif "azure cli not found" in low or "not installed" in low or "'az' is not recognized" in low:
-        hint = "install the Azure CLI and run `az login`, or use --auth key with AZURE_OPENAI_API_KEY"
+        hint = ("install the Azure CLI and run `az login`, or use key auth (auth='key' / --auth key) with "
+                "AZURE_OPENAI_API_KEY")
     elif "aadsts70011" in low or ("scope" in low and "invalid" in low):
         hint = f"the scope must be exactly {COGNITIVE_SERVICES_SCOPE}"
     elif name == "DefaultAzureCredential" or "defaultazurecredential" in low:
         hint = ("no credential in the DefaultAzureCredential chain worked: run `az login`, set up a managed "
-                "identity, or use --auth key")
+                "identity, or use key auth (auth='key' / --auth key)")
     else:
         hint = "check the identity can get tokens for " + COGNITIVE_SERVICES_SCOPE
     return CredentialError(f"{name} could not get a token: {_first_line(exc)[:300]} — {hint}")

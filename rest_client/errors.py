@@ -86,7 +86,7 @@ class APIStatusError(RestClientError):
 
     def __str__(self) -> str:
         head = f"HTTP {self.status_code}"
-        if self.code:
+        if self.code and self.code != str(self.status_code):  # Azure often repeats the status as the code
             head += f" {self.code}"
         if self.request_id:
             head += f" (request {self.request_id})"

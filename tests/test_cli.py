@@ -161,7 +161,7 @@ def test_429_until_retries_run_out_is_exit_1(configured) -> None:
                              headers={"retry-after-ms": "10"}))
     code, _, err = run("--max-retries", "2", "x")
     assert code == 1 and len(configured.requests) == 3
-    assert err.startswith("error: HTTP 429 429: Rate limit is exceeded.\nhint: over the deployment's rate limit")
+    assert err.startswith("error: HTTP 429: Rate limit is exceeded.\nhint: over the deployment's rate limit")
     assert "gave up after 3 attempts" in err and "Traceback" not in err
 
 

@@ -127,3 +127,8 @@ def test_config_error_is_a_value_error() -> None:
     from rest_client import ConnectError, RequestTimeoutError
 
     assert issubclass(ConnectError, ConnectionError) and issubclass(RequestTimeoutError, TimeoutError)
+
+
+def test_a_code_that_only_repeats_the_status_is_not_shown_twice() -> None:
+    err = error_from_response(429, {"apim-request-id": "r"}, '{"error": {"code": "429", "message": "slow down"}}')
+    assert str(err).startswith("HTTP 429 (request r): slow down — ") and err.code == "429"
