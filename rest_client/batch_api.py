@@ -89,4 +89,4 @@ class Batches(_Resource):
         return self._get("batches", after=after, limit=limit)
 
     def cancel(self, batch_id: str) -> Result:
-        return self._client._send(self._url(f"batches/{batch_id}/cancel"), b"", content_type=None)
+        return self._client._send(self._url(f"batches/{batch_id}/cancel"), b"")

@@ -24,8 +24,7 @@ def plan_request(settings: Any, operation: str, payload: dict[str, Any], deploym
     credential header holding a placeholder, so no token is fetched and no secret is ever held here."""
     url, body = prepare_call(settings, operation, payload, deployment)
     with make_session(settings.endpoint, None) as session:
-        prepared = session.prepare_request(requests.Request("POST", url, data=body,
-                                                            headers={"Content-Type": "application/json"}))
+        prepared = session.prepare_request(requests.Request("POST", url, data=body))
     headers = dict(prepared.headers)
     auth_kind = "key" if settings.auth == "key" else "bearer"
     if auth_kind == "key":

@@ -146,7 +146,14 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
 
 
 def request_id_from(headers: Mapping[str, str]) -> str | None:
-    """The id to quote to support: ``apim-request-id``, else ``x-request-id``."""
+    """The id to quote to support: ``apim-request-id``, else ``x-request-id``.
+
+    Looks the usual spelling up first (a case-insensitive mapping such as requests' answers it at once, and
+    this runs on every call); only a plain dict with other casing needs the scan.
+    """
+    found = headers.get("apim-request-id") or headers.get("x-request-id")
+    if found:
+        return found
     lowered = {k.lower(): v for k, v in headers.items()}
     return lowered.get("apim-request-id") or lowered.get("x-request-id") or None
 

@@ -37,7 +37,7 @@ class CallRecord:
     cost: float = 0.0
     """Tokens this call is charged up front (for a ``Pacer``)."""
     method: str = "POST"
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str | None] = field(default_factory=dict)
     """Per-call request headers (the body's Content-Type); the session adds the rest and auth."""
     next_wait: float = 0.0
     hint_too_long: float | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .errors import ConfigError
@@ -39,6 +40,7 @@ def is_v1_endpoint(endpoint: str) -> bool:
     return endpoint.endswith(V1_SUFFIX)
 
 
+@lru_cache(maxsize=64)
 def is_loopback_host(host: str | None) -> bool:
     """Loopback names and addresses: the only hosts we send credentials to over plain http."""
     if not host:
@@ -53,6 +55,8 @@ def is_loopback_host(host: str | None) -> bool:
 
 def check_secure_url(url: str) -> None:
     """Refuse to attach credentials to ``http://`` unless the host is loopback (the emulator)."""
+    if url.startswith("https://"):
+        return
     parts = urlsplit(url)
     if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname)):
         return
