@@ -66,7 +66,7 @@ def main() -> None:
     rows = []
     for workers in (8, 32):
         for name, run in contenders:
-            dep = Deployment("chat", "gpt-4o-mini", kind="chat", rpm=per_window * 60 / window, window=window)
+            dep = Deployment("chat", "gpt-4o-mini", kind="chat", rpm=round(per_window * 60 / window), window=window)
             with Emulator(deployments=[dep]) as emu:
                 t0 = time.perf_counter()
                 failed, times = run(emu, prompts, workers)

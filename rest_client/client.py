@@ -259,7 +259,7 @@ def make_session(endpoint: str, auth: requests.auth.AuthBase | None) -> requests
     session.auth = auth
     session.proxies.update(requests.utils.get_environ_proxies(endpoint))
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
+    if bundle and endpoint.startswith("https://"):  # requests stats the path on every request: only where used
         session.verify = bundle
     session.trust_env = False
     return session

@@ -21,6 +21,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable
@@ -147,6 +148,7 @@ class Pacer:
         self.rate_limited = 0
         self.sent = 0
         self._closed = False
+        self._queue: deque[object] = deque()
         self.token_bias = 0.0
         """Tokens the service charges per request beyond our estimate (e.g. its default for an unset
         max_tokens), measured on the first answer, when that request was alone on the wire."""
@@ -159,23 +161,35 @@ class Pacer:
 
     # -- admission -------------------------------------------------------------------------------
     def acquire(self, tokens: float = 0.0) -> Ticket:
-        """Block until a send costing one request and ``tokens`` tokens fits, then charge it."""
+        """Block until a send costing one request and ``tokens`` tokens fits, then charge it.
+
+        First come, first served: only the longest-waiting caller is considered, so no worker starves while
+        others keep winning the race for each freed slot.
+        """
+        me = object()
         with self._cond:
-            while True:
-                if self._closed:
-                    raise PacerClosed("the run is stopping; this request was not sent")
-                now = self._clock()
-                self.requests.prune(now)
-                self.tokens.prune(now)
-                ready, probe = self._ready_at(now, tokens)
-                if ready <= now:
-                    ticket = Ticket(now, tokens, probe, (self.requests.charge(Charge(now, 1.0)),
-                                                         self.tokens.charge(Charge(now, tokens + self.token_bias))))
-                    self._in_flight += 1
-                    self._probing = self._probing or probe
-                    self.sent += 1
-                    return ticket
-                self._cond.wait(min(ready - now, UNKNOWN_WAIT_POLL) if ready != math.inf else UNKNOWN_WAIT_POLL)
+            self._queue.append(me)
+            try:
+                while True:
+                    if self._closed:
+                        raise PacerClosed("the run is stopping; this request was not sent")
+                    now = self._clock()
+                    ready, probe = math.inf, False
+                    if self._queue[0] is me:
+                        self.requests.prune(now)
+                        self.tokens.prune(now)
+                        ready, probe = self._ready_at(now, tokens)
+                    if ready <= now:
+                        ticket = Ticket(now, tokens, probe, (self.requests.charge(Charge(now, 1.0)),
+                                                             self.tokens.charge(Charge(now, tokens + self.token_bias))))
+                        self._in_flight += 1
+                        self._probing = self._probing or probe
+                        self.sent += 1
+                        return ticket
+                    self._cond.wait(min(ready - now, UNKNOWN_WAIT_POLL))
+            finally:
+                self._queue.remove(me)
+                self._cond.notify_all()  # the next in line may go now
 
     def _ready_at(self, now: float, tokens: float) -> tuple[float, bool]:
         tokens += self.token_bias
