@@ -11,11 +11,13 @@ Exit codes: 0 success, 1 API error after retries (or an answer cut by the conten
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 import traceback
 import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, Callable, TextIO
 
@@ -124,11 +126,9 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
 
 def guarded(args: argparse.Namespace, con: Console, body: Callable[[Any], int]) -> int:
     """Run a command body with the emulator (when asked) and turn every failure into its message and exit code."""
-    emulator = None
     try:
-        if args.emulator:
-            emulator = start_emulator(con, args)
-        return body(emulator)
+        with emulator_session(con, args) as emulator:
+            return body(emulator)
     except KeyboardInterrupt:
         con.note("interrupted")
         return EXIT_INTERRUPTED
@@ -144,9 +144,6 @@ def guarded(args: argparse.Namespace, con: Console, body: Callable[[Any], int]) 
         if args.verbose:
             con.note("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip())
         return exit_code(exc)
-    finally:
-        if emulator is not None:
-            stop_emulator(emulator)
 
 
 def exit_code(exc: BaseException) -> int:
@@ -170,27 +167,31 @@ def read_prompt(args: argparse.Namespace) -> str:
     return prompt
 
 
-def start_emulator(con: Console, args: argparse.Namespace) -> Any:
-    """The in-process emulator, and the environment that points managed identity at it (until it stops)."""
+@contextlib.contextmanager
+def emulator_session(con: Console, args: argparse.Namespace) -> Iterator[Any]:
+    """With ``--emulator``: the in-process emulator, and the environment pointing managed identity at it — both
+    undone on the way out. Without it: ``None``."""
+    if not args.emulator:
+        yield None
+        return
     from .emulator import Emulator
 
     emulator = Emulator().start()
-    emulator.saved_env = {name: os.environ.get(name) for name in emulator.identity_env}
+    saved = {name: os.environ.get(name) for name in emulator.identity_env}
     os.environ.update(emulator.identity_env)
     con.note(f"note: answering from the built-in emulator at {emulator.endpoint} (offline, not Azure)")
     if getattr(args, "curl", False) or getattr(args, "dry_run", False):
         con.note("note: this emulator stops when the command exits; for a curl command that works later, run "
                  "`python -m rest_client.emulator` in another terminal and use its endpoint")
-    return emulator
-
-
-def stop_emulator(emulator: Any) -> None:
-    emulator.stop()
-    for name, value in emulator.saved_env.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def load(args: argparse.Namespace, emulator: Any, con: Console) -> Any:
