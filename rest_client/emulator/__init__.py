@@ -8,6 +8,7 @@ In process::
     from rest_client.emulator import Emulator, Deployment
     with Emulator() as emu:                       # 127.0.0.1, a free port, a random api key
         emu.endpoint, emu.api_key, emu.chat_deployment, emu.completions_deployment, emu.identity_env
+        emu.batch_deployment                      # "gpt-4o-mini-batch", for batch files' body.model
 
 From a shell: ``python -m rest_client.emulator [--port N] [--api-key K] [--token-lifetime S] …`` prints
 the endpoint, the key and copy-paste ``export`` lines, and stops cleanly on Ctrl-C.
@@ -18,6 +19,10 @@ Routes (the service's own status codes and error bodies; sources in service_erro
         missing → 404 "Resource not found", unknown → 400 "API version not supported".
     POST /openai/v1/chat/completions|completions|embeddings   deployment in the body's ``model``;
         api-version absent, ``preview``, ``latest`` or ``v1``.
+    POST|GET /openai/files, GET|DELETE /openai/files/{id}, GET /openai/files/{id}/content
+    POST|GET /openai/batches, GET /openai/batches/{id}, POST /openai/batches/{id}/cancel
+        the Batch API, ``?api-version=`` 2024-07-01-preview or later (GA 2024-10-21), or under /openai/v1/
+        with none (see "Batch API" below and batch_api.py).
     GET  /msi/token?api-version=2019-08-01&resource=R         managed identity (App Service protocol).
     /_emulator/...                                            control routes (see control.py).
 Unknown deployment → 404 DeploymentNotFound; chat payload to an instruct model (or completions to a chat
@@ -49,19 +54,42 @@ and ``tpm*window/60`` tokens per sliding window. The token cost is charged up fr
 ``max_tokens`` (default: 16 for completions, 90 for chat) × ``n``. Over budget → 429 with the service's
 message, ``retry-after`` (whole seconds) and ``retry-after-ms``.
 
-Faults for the next N inference requests, in process (``emu.add_fault(kind, times=…, …)``) or over
+Batch API (shapes and quirks of ../shared/azure-batch-api.md and the recordings it cites):
+- ``Deployment(name, model, kind="batch", max_enqueued_tokens=…)`` is a GlobalBatch deployment: batch files
+  name it in ``body.model``; a direct call to it is 400 OperationNotSupported; its quota is enqueued tokens
+  (default 1,000,000,000; over it, create answers 400 ``token_limit_exceeded``).
+- Files: upload (multipart ``purpose`` + ``file``) → 201 + ``Location`` (v1: 200); a valid JSONL file is
+  ``processed`` at once, one with a non-JSON line ``pending`` then ``error`` with ``status_details``
+  "Validation of jsonl file failed: Line N: …". Output and error files: purpose ``batch_output``, named
+  ``batch_<id>_results.jsonl`` / ``batch_<id>_errors.jsonl``.
+- Batches: create → 200 ``validating`` (``deployment-enqueued-tokens`` headers) → ``in_progress`` →
+  ``finalizing`` → ``completed``, or ``failed`` with ``errors.data[].code`` (invalid_json_line, too_many_tasks,
+  url_mismatch, model_not_found, model_mismatch, invalid_request, duplicate_custom_id, empty_file,
+  empty_batch), or ``cancelling`` → ``cancelled``. File ids are ``""`` until completed, null after a cancel or
+  failure; partial results of a cancelled batch stay listed under purpose ``batch_output`` (batches.py).
+- One background thread per emulator runs the lines through the same pipeline as direct calls, in shuffled
+  order, at ``emu.batch_settings`` pace (defaults: validating 0.3 s, 500 lines/s, finalizing 0.2 s; a
+  200-line batch completes in about a second); settable in process or via ``PATCH /_emulator/config``.
+
+Faults for the next N requests, in process (``emu.add_fault(kind, times=…, route=…, …)``) or over
 ``POST /_emulator/faults``: status, delay, reset, truncate, content_filter, unavailable, rate_limit
-(see faults.py). Log and counters: ``emu.log``, ``emu.counters``, ``GET /_emulator/log|counters``;
-entries hold a fingerprint of the credential, never the key or token. ``emu.reset()`` forgets it all.
+(see faults.py). ``route`` None (default) means inference requests; ``"files"``, ``"batches"``, one
+operation (``"batches.retrieve"``, ``"files.create"``, …) or ``"*"`` aim at the Batch API's routes, and
+``"batches.line"`` fails lines of batch jobs. Log and counters: ``emu.log``, ``emu.counters``,
+``GET /_emulator/log|counters``; entries hold a fingerprint of the credential, never the key or token.
+``emu.reset()`` forgets log, counters, rate-limit windows and faults (files and batches stay).
 
 Modules: emulator (the object), server (HTTP), inference (the pipeline), routes (routing/validation),
 versions, deployments, identity (tokens), ratelimit, faults, responses (bodies), textgen, service_errors,
-control (/_emulator), journal (log/counters), wire (request/reply types).
+control (/_emulator), journal (log/counters), wire (request/reply types); for the Batch API: batch_api
+(its HTTP routes), files (file store), multipart (upload parsing), batches (jobs, settings, Batch object),
+batch_validation (file and line checks), batch_worker (the background thread).
 """
 
 from __future__ import annotations
 
+from .batches import BatchSettings
 from .deployments import Deployment
 from .emulator import Emulator
 
-__all__ = ["Deployment", "Emulator"]
+__all__ = ["BatchSettings", "Deployment", "Emulator"]

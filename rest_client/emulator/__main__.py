@@ -7,6 +7,7 @@ local throwaway that only this process accepts, and the user needs it for the ex
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
@@ -17,7 +18,8 @@ from .emulator import Emulator
 
 
 def _deployment(spec: str) -> Deployment:
-    """``NAME[:KIND[:MODEL]]``, e.g. ``gpt-4o:chat`` or ``my-instruct:completions:gpt-35-turbo-instruct``."""
+    """``NAME[:KIND[:MODEL]]``, e.g. ``gpt-4o:chat``, ``my-instruct:completions:gpt-35-turbo-instruct`` or
+    ``gpt-4o-mini-batch:batch:gpt-4o-mini``."""
     name, kind, model = ([*spec.split(":", 2), "", ""])[:3]
     try:
         return Deployment(name, model or name, kind or "chat")
@@ -47,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rpm", type=int, help="requests per minute for every deployment")
     parser.add_argument("--tpm", type=int, help="tokens per minute for every deployment")
     parser.add_argument("--window", type=float, default=60.0, help="rate-limit window in seconds (default 60)")
+    parser.add_argument(
+        "--batch-lines-per-second", type=float, help="pace of batch jobs' in_progress phase (default 500)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print one line per request")
     return parser
 
@@ -80,14 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     deployments = args.deployment or default_deployments()
     if args.rpm is not None or args.tpm is not None or args.window != 60.0:
-        deployments = [
-            Deployment(
-                d.name,
-                d.model,
-                d.kind,
-                args.rpm if args.rpm is not None else d.rpm,
-                args.tpm if args.tpm is not None else d.tpm,
-                args.window,
+        deployments = [  # batch deployments have an enqueued-token quota instead of RPM/TPM
+            d
+            if d.is_batch
+            else dataclasses.replace(
+                d,
+                rpm=args.rpm if args.rpm is not None else d.rpm,
+                tpm=args.tpm if args.tpm is not None else d.tpm,
+                window=args.window,
             )
             for d in deployments
         ]
@@ -102,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             stream_delay=args.stream_delay,
             on_request=_print_request if args.verbose else None,
+            batch_settings=(
+                {"lines_per_second": args.batch_lines_per_second} if args.batch_lines_per_second is not None else None
+            ),
         ).start()
     except (OSError, ValueError) as exc:
         print(f"error: cannot start the emulator on {args.host}:{args.port}: {exc}", file=sys.stderr)

@@ -11,12 +11,14 @@ an emulator bound to another interface still refuses control requests from other
     POST   /_emulator/faults     JSON with the fields of Emulator.add_fault → 201 {"fault": {...}}
     DELETE /_emulator/faults     {"cleared": n}
     POST   /_emulator/reset      clears log, counters, rate-limit windows and faults
-    GET    /_emulator/config     {"token_lifetime": s, "stream_delay": s, ...}
-    PATCH  /_emulator/config     JSON {"token_lifetime": 2.0} and/or {"stream_delay": 0.05} (POST works too)
+    GET    /_emulator/config     {"token_lifetime": s, "stream_delay": s, ..., "batch": {BatchSettings fields}}
+    PATCH  /_emulator/config     JSON {"token_lifetime": 2.0}, {"stream_delay": 0.05} and/or
+                                 {"batch": {"lines_per_second": 20, ...}} (POST works too; all or nothing)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 from typing import TYPE_CHECKING, Any
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from .emulator import Emulator
 
 PREFIX = "/_emulator"
-SETTABLE = ("token_lifetime", "stream_delay")
+SETTABLE = ("token_lifetime", "stream_delay", "batch")
 ROUTES = (
     "GET /_emulator",
     "GET /_emulator/log",
@@ -72,7 +74,15 @@ def describe(emu: Emulator) -> dict[str, Any]:
         "emulator": "rest_client",
         "endpoint": emu.endpoint,
         "deployments": [
-            {"name": d.name, "model": d.model, "kind": d.kind, "rpm": d.rpm, "tpm": d.tpm, "window": d.window}
+            {
+                "name": d.name,
+                "model": d.model,
+                "kind": d.kind,
+                "rpm": d.rpm,
+                "tpm": d.tpm,
+                "window": d.window,
+                "max_enqueued_tokens": d.enqueued_token_limit if d.is_batch else None,
+            }
             for d in emu.deployments.values()
         ],
         "api_versions": list(GA_VERSIONS + PREVIEW_VERSIONS),
@@ -109,13 +119,23 @@ def _config(emu: Emulator, request: Request) -> Reply:
     unknown = set(fields) - set(SETTABLE)
     if unknown:
         return _problem(400, f"cannot set {', '.join(sorted(unknown))}; settable: {', '.join(SETTABLE)}")
+    batch = fields.pop("batch", None)
     for name, value in fields.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return _problem(400, f"{name} must be a number of seconds, not {value!r}")
         if name == "stream_delay" and value < 0:
             return _problem(400, "stream_delay must be >= 0")
+    if batch is not None:
+        if not isinstance(batch, dict):
+            return _problem(400, 'batch must be an object of batch settings, e.g. {"lines_per_second": 20}')
+        try:
+            dataclasses.replace(emu.batch_settings).update(batch)  # a dry run: nothing changes unless all is valid
+        except ValueError as exc:
+            return _problem(400, str(exc))
     for name, value in fields.items():
         setattr(emu, name, float(value))
+    if batch is not None:
+        emu.batch_settings.update(batch)
     return _ok(emu.config())
 
 

@@ -2,6 +2,11 @@
 
 A real Azure OpenAI resource answers a chat payload sent to an instruct model with 400
 OperationNotSupported; the ``kind`` field is what lets the emulator do the same.
+
+Kind ``batch`` is a GlobalBatch deployment (SKU ``GlobalBatch`` / ``DataZoneBatch``): it serves chat completions
+only through the Batch API (``/openai/batches``), has no RPM/TPM but a quota of *enqueued tokens*, and answers a
+direct (synchronous) call with 400 OperationNotSupported. Only a batch deployment may be named in a batch file's
+``body.model``; a standard one makes the batch fail with ``invalid_request``, as the service does.
 """
 
 from __future__ import annotations
@@ -10,16 +15,20 @@ from dataclasses import dataclass
 
 from .versions import CHAT, COMPLETIONS, EMBEDDINGS
 
-KINDS = ("chat", "completions", "embeddings")
+KINDS = ("chat", "completions", "embeddings", "batch")
 
 # What each kind of model serves. Current chat models (gpt-4o, gpt-4o-mini, …) reject /completions,
 # instruct models reject /chat/completions, embedding models serve only /embeddings.
-_OPERATIONS_BY_KIND = {"chat": (CHAT,), "completions": (COMPLETIONS,), "embeddings": (EMBEDDINGS,)}
+# A batch deployment serves no synchronous route at all: its chat completions run through batch jobs only.
+_OPERATIONS_BY_KIND = {"chat": (CHAT,), "completions": (COMPLETIONS,), "embeddings": (EMBEDDINGS,), "batch": ()}
+BATCH_OPERATIONS = (CHAT,)  # what the lines of a batch job may ask a batch deployment for
 
 # Limits of the default deployments: high enough that demos and test suites never trip them by accident,
 # low enough that a runaway bulk loop meets a realistic 429.
 DEFAULT_RPM = 1000
 DEFAULT_TPM = 1_000_000
+# The documented default enqueued-token quota of a gpt-4o-mini GlobalBatch deployment (1B; gpt-4o: 200M).
+DEFAULT_MAX_ENQUEUED_TOKENS = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,9 @@ class Deployment:
     sliding ``window`` of seconds, scaled: ``rpm * window / 60`` requests and ``tpm * window / 60`` tokens
     per window (at least 1). Azure itself enforces RPM over short windows (about 1/6 of the minute budget
     per 10 s), so ``window=10`` reproduces that burstiness; the default of 60 s is a plain per-minute budget.
+
+    ``max_enqueued_tokens`` (kind ``batch`` only) is the deployment's batch quota: the prompt tokens of all its
+    batches that have not reached a terminal state; None = the documented default, 1,000,000,000.
     """
 
     name: str
@@ -38,6 +50,7 @@ class Deployment:
     rpm: int | None = None
     tpm: int | None = None
     window: float = 60.0
+    max_enqueued_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -50,11 +63,26 @@ class Deployment:
                 raise ValueError(f"{field_name} must be a positive integer or None, not {value!r}")
         if not self.window > 0:
             raise ValueError(f"window must be > 0 seconds, not {self.window!r}")
+        quota = self.max_enqueued_tokens
+        if quota is not None:
+            if self.kind != "batch":
+                raise ValueError("max_enqueued_tokens only applies to deployments of kind 'batch'")
+            if not isinstance(quota, int) or isinstance(quota, bool) or quota < 1:
+                raise ValueError(f"max_enqueued_tokens must be a positive integer or None, not {quota!r}")
 
     @property
     def operations(self) -> tuple[str, ...]:
         """The routes (``chat/completions``, ``completions``, ``embeddings``) this deployment serves."""
         return _OPERATIONS_BY_KIND[self.kind]
+
+    @property
+    def is_batch(self) -> bool:
+        return self.kind == "batch"
+
+    @property
+    def enqueued_token_limit(self) -> int:
+        """The batch quota in enqueued tokens (the default when none was given)."""
+        return self.max_enqueued_tokens if self.max_enqueued_tokens is not None else DEFAULT_MAX_ENQUEUED_TOKENS
 
     @property
     def requests_per_window(self) -> int | None:
@@ -73,6 +101,8 @@ class Deployment:
             limits.append(f"{self.rpm} RPM")
         if self.tpm is not None:
             limits.append(f"{self.tpm} TPM")
+        if self.is_batch:
+            limits.append(f"{self.enqueued_token_limit} enqueued tokens")
         limit_text = f", {' / '.join(limits)}" if limits else ", unlimited"
         if limits and self.window != 60.0:
             limit_text += f" over {self.window:g} s windows"
@@ -80,9 +110,10 @@ class Deployment:
 
 
 def default_deployments() -> list[Deployment]:
-    """One chat, one completions and one embeddings deployment, named after their models as the portal suggests."""
+    """One chat, one completions, one embeddings and one GlobalBatch deployment, named as the portal suggests."""
     return [
         Deployment("gpt-4o-mini", "gpt-4o-mini", "chat", rpm=DEFAULT_RPM, tpm=DEFAULT_TPM),
         Deployment("gpt-35-turbo-instruct", "gpt-35-turbo-instruct", "completions", rpm=DEFAULT_RPM, tpm=DEFAULT_TPM),
         Deployment("text-embedding-3-small", "text-embedding-3-small", "embeddings", rpm=DEFAULT_RPM, tpm=DEFAULT_TPM),
+        Deployment("gpt-4o-mini-batch", "gpt-4o-mini", "batch"),
     ]

@@ -5,12 +5,16 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from . import control
+from .batch_api import BatchAPI, is_resource_path
+from .batch_worker import BatchWorker
+from .batches import BatchSettings, BatchStore
 from .deployments import Deployment, default_deployments
 from .faults import FaultQueue, make_fault
+from .files import FileStore
 from .identity import IDENTITY_PATH, TokenIssuer
 from .inference import EMULATOR_HEADER, InferenceService
 from .journal import Journal, new_entry
@@ -30,16 +34,22 @@ class Emulator:
             once started).
         api_key: the key clients must send as ``api-key``; random per instance unless given.
         deployments: a list of ``Deployment``; default: ``gpt-4o-mini`` (chat), ``gpt-35-turbo-instruct``
-            (completions) and ``text-embedding-3-small`` (embeddings), each 1000 RPM / 1,000,000 TPM.
+            (completions) and ``text-embedding-3-small`` (embeddings), each 1000 RPM / 1,000,000 TPM, and
+            ``gpt-4o-mini-batch`` (kind ``batch``: GlobalBatch, for the Batch API only).
         token_lifetime: seconds a managed-identity token lives (settable later: ``emu.token_lifetime = 2``).
         region: the ``x-ms-region`` header.
         seed: mixed into every generated text and embedding (same prompt + seed + max_tokens → same text).
         stream_delay: seconds between stream events (settable later), for visible streaming in demos.
         on_request: called with each log entry (a dict) right after it is recorded, from the server thread.
+        batch_settings: a ``BatchSettings`` or a dict of its fields: how fast batch jobs move (defaults finish a
+            200-line batch in about a second) and which documented variant of behaviour they show; settable
+            later (``emu.batch_settings.lines_per_second = 20``) and over ``PATCH /_emulator/config``.
 
     Use ``with Emulator() as emu:`` or ``emu = Emulator().start()`` … ``emu.stop()``. While running:
     ``endpoint``, ``api_key``, ``chat_deployment``, ``completions_deployment``, ``embeddings_deployment``,
-    ``identity_env``; ``issue_token()``, ``add_fault()``, ``clear_faults()``, ``log``, ``counters``, ``reset()``.
+    ``batch_deployment``, ``identity_env``; ``issue_token()``, ``add_fault()``, ``clear_faults()``, ``log``,
+    ``counters``, ``reset()``. The Batch API's state: ``files`` (a FileStore), ``batches`` (a BatchStore),
+    driven by one background thread that lives from ``start()`` to ``stop()``.
     """
 
     def __init__(
@@ -54,6 +64,7 @@ class Emulator:
         seed: int = 0,
         stream_delay: float = 0.0,
         on_request: Callable[[dict[str, Any]], None] | None = None,
+        batch_settings: BatchSettings | Mapping[str, Any] | None = None,
     ) -> None:
         chosen = list(deployments) if deployments is not None else default_deployments()
         if not chosen or not all(isinstance(d, Deployment) for d in chosen):
@@ -75,7 +86,13 @@ class Emulator:
         self.faults = FaultQueue()
         self.issuer = TokenIssuer()
         self.stopping = threading.Event()
+        self.batch_settings = _batch_settings(batch_settings)
+        self.files = FileStore()
+        self.batches = BatchStore()
+        self.last_batch_worker_error: str | None = None
         self._inference = InferenceService(self)
+        self._batch_api = BatchAPI(self)
+        self._batch_worker = BatchWorker(self)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
@@ -98,6 +115,7 @@ class Emulator:
             )
             self._server = server
             self._thread.start()
+            self._batch_worker.start()
         return self
 
     def stop(self) -> None:
@@ -107,6 +125,7 @@ class Emulator:
             if server is None:
                 return
             self.stopping.set()  # wakes delays and stream pauses
+            self._batch_worker.stop()  # batches pause where they are; they resume if the emulator starts again
             server.shutdown()
             server.close_connections()
             server.server_close()  # also joins the handler threads
@@ -150,6 +169,16 @@ class Emulator:
     def embeddings_deployment(self) -> str | None:
         return self._first_of_kind("embeddings")
 
+    @property
+    def batch_deployment(self) -> str | None:
+        """The first GlobalBatch deployment: the name batch files put in ``body.model``."""
+        return self._first_of_kind("batch")
+
+    @property
+    def inference(self) -> InferenceService:
+        """The inference pipeline (the batch worker runs its lines through it)."""
+        return self._inference
+
     def _first_of_kind(self, kind: str) -> str | None:
         return next((d.name for d in self.deployments.values() if d.kind == kind), None)
 
@@ -168,6 +197,7 @@ class Emulator:
             "stream_delay": self.stream_delay,
             "region": self.region,
             "seed": self.seed,
+            "batch": self.batch_settings.to_dict(),
         }
 
     # faults, log, counters -------------------------------------------------------------------------------
@@ -184,8 +214,14 @@ class Emulator:
         categories: dict[str, Any] | None = None,
         retry_after: float | None = None,
         deployment: str | None = None,
+        route: str | None = None,
     ) -> dict[str, Any]:
-        """Queue a fault for the next ``times`` inference requests (see faults.py for the kinds); returns it."""
+        """Queue a fault for the next ``times`` requests; returns it (see faults.py for the kinds).
+
+        ``route`` picks the requests: None = inference only (the default, as always); ``"files"``,
+        ``"batches"``, one operation such as ``"batches.retrieve"`` or ``"files.create"``, ``"*"`` for any,
+        or ``"batches.line"`` for lines a batch job runs.
+        """
         if deployment is not None and deployment not in self.deployments:
             raise ValueError(f"no deployment named {deployment!r}; known: {', '.join(self.deployments)}")
         fault = make_fault(
@@ -198,6 +234,7 @@ class Emulator:
             categories=categories,
             retry_after=retry_after,
             deployment=deployment,
+            route=route,
         )
         self.faults.add(fault)
         return fault.to_dict()
@@ -213,11 +250,13 @@ class Emulator:
 
     @property
     def counters(self) -> dict[str, int]:
-        """A copy of the counters: requests, connections, token_requests, streams, faults, rate_limited."""
+        """A copy of the counters: requests, connections, token_requests, streams, faults, rate_limited,
+        file_requests, batch_requests, batch_lines, batch_worker_errors."""
         return self.journal.counters()
 
     def reset(self) -> None:
-        """Forget the log, counters, rate-limit windows and pending faults (deployments and key stay)."""
+        """Forget the log, counters, rate-limit windows and pending faults (deployments, key, files and batches
+        stay: they are the resource's data, like on Azure; ``emu.files.clear()`` / ``emu.batches.clear()``)."""
         self.journal.reset()
         self.limiter.reset()
         self.faults.clear()
@@ -225,12 +264,14 @@ class Emulator:
     # dispatch (called from server threads) -----------------------------------------------------------------
 
     def dispatch(self, request: Request) -> Reply | StreamReply:
-        """Route one request to the control routes, the managed-identity endpoint or the inference pipeline."""
+        """Route one request to the control routes, the managed-identity endpoint, files/batches or inference."""
         try:
             if control.is_control_path(request.path):
                 return control.handle(self, request)
             if request.path == IDENTITY_PATH:
                 return self._token(request)
+            if is_resource_path(request.path):
+                return self._batch_api.handle(request)
             return self._inference.handle(request)
         except Exception as exc:  # a bug in the emulator: say so in a 500 rather than drop the connection
             body = {"error": {"code": "EmulatorError", "message": f"{type(exc).__name__}: {exc}"}}
@@ -252,3 +293,13 @@ class Emulator:
             )
         )
         return reply
+
+
+def _batch_settings(given: BatchSettings | Mapping[str, Any] | None) -> BatchSettings:
+    """A BatchSettings of its own for this emulator, from an instance, a dict of its fields, or the defaults."""
+    settings = BatchSettings()
+    if isinstance(given, BatchSettings):
+        settings.update(given.to_dict())
+    elif given is not None:
+        settings.update(dict(given))
+    return settings

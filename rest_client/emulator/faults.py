@@ -1,9 +1,23 @@
-"""Faults on demand: what can go wrong on the next N inference requests, and the queue that holds them.
+"""Faults on demand: what can go wrong on the next N requests, and the queue that holds them.
 
-A fault is consumed by an inference request that passed routing, authentication and validation, i.e.
-one the emulator would otherwise have answered. So a typo'd test request does not eat a fault meant for
-the real call, and a fault scoped to ``deployment`` waits for a request to that deployment.
+A fault is consumed by a request that passed routing, authentication and validation, i.e. one the emulator
+would otherwise have answered. So a typo'd test request does not eat a fault meant for the real call, and a
+fault scoped to ``deployment`` waits for a request to that deployment.
 Faults are served first-in first-out; each applies ``times`` times, then disappears.
+
+Which requests a fault waits for is its ``route`` (default None = inference requests only, as before the
+Batch API existed, so a fault meant for a chat call is never eaten by a batch poll):
+- None or ``"inference"``: /chat/completions, /completions, /embeddings (dated and v1);
+- ``"files"`` / ``"batches"``: any request on /openai/files… or /openai/batches… (dated and v1);
+- one operation: ``files.create`` (upload), ``files.list``, ``files.retrieve``, ``files.content``,
+  ``files.delete``, ``batches.create``, ``batches.list``, ``batches.retrieve`` (a poll), ``batches.cancel``;
+- ``"*"``: any request above;
+- ``"batches.line"``: not a request but the next line a batch job processes: kinds ``status``,
+  ``content_filter``, ``unavailable`` and ``rate_limit`` turn that line into a failed one (its status and
+  error body go to the batch's error file). ``deployment`` may scope it to one batch deployment.
+On files/batches routes ``reset`` drops the request unprocessed (nothing stored), while ``truncate`` processes
+it and cuts the answer, so a client cannot tell whether its upload or batch exists: the case that creates
+duplicates if a client retries blindly.
 
 Kinds:
 - ``status``: answer ``status`` with ``headers`` and ``body`` (str sent as is, dict/list as JSON; default
@@ -27,7 +41,33 @@ from typing import Any
 from .service_errors import DETECTION_CATEGORIES, SEVERITIES, SEVERITY_CATEGORIES
 
 FAULT_KINDS = ("status", "delay", "reset", "truncate", "content_filter", "unavailable", "rate_limit")
-FAULT_FIELDS = ("kind", "times", "status", "headers", "body", "delay", "categories", "retry_after", "deployment")
+FAULT_FIELDS = (
+    "kind",
+    "times",
+    "status",
+    "headers",
+    "body",
+    "delay",
+    "categories",
+    "retry_after",
+    "deployment",
+    "route",
+)
+INFERENCE = "inference"
+BATCH_LINE = "batches.line"
+RESOURCE_OPERATIONS = (
+    "files.create",
+    "files.list",
+    "files.retrieve",
+    "files.content",
+    "files.delete",
+    "batches.create",
+    "batches.list",
+    "batches.retrieve",
+    "batches.cancel",
+)
+FAULT_ROUTES = (INFERENCE, "*", "files", "batches", *RESOURCE_OPERATIONS, BATCH_LINE)
+_LINE_KINDS = ("status", "content_filter", "unavailable", "rate_limit")
 
 
 @dataclass
@@ -43,7 +83,19 @@ class Fault:
     categories: dict[str, Any] | None = None
     retry_after: float | None = None
     deployment: str | None = None
+    route: str | None = None
     remaining: int = 0
+
+    def applies_to(self, operation: str, deployment: str | None) -> bool:
+        """True when this fault waits for ``operation`` (see the module docstring) on ``deployment``."""
+        if self.deployment is not None and self.deployment != deployment:
+            return False
+        route = self.route or INFERENCE
+        if route == "*":
+            return operation != BATCH_LINE
+        if route in ("files", "batches"):
+            return operation.startswith(route + ".") and operation != BATCH_LINE
+        return route == operation
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,6 +136,7 @@ def make_fault(kind: str = "status", **fields: Any) -> Fault:
     deployment = fields.get("deployment")
     if deployment is not None and not isinstance(deployment, str):
         raise ValueError(f"deployment must be a deployment name, not {deployment!r}")
+    route = _check_route(kind, fields.get("route"), deployment)
     return Fault(
         kind=kind,
         times=times,
@@ -94,8 +147,24 @@ def make_fault(kind: str = "status", **fields: Any) -> Fault:
         categories=dict(categories) if categories else None,
         retry_after=retry_after,
         deployment=deployment,
+        route=route,
         remaining=times,
     )
+
+
+def _check_route(kind: str, route: Any, deployment: str | None) -> str | None:
+    """The validated ``route`` filter (None stays None: inference requests only)."""
+    if route is None:
+        return None
+    if route not in FAULT_ROUTES:
+        raise ValueError(f"route must be one of {', '.join(FAULT_ROUTES)}, not {route!r}")
+    if deployment is not None and route not in (INFERENCE, "*", BATCH_LINE):
+        raise ValueError(f"deployment= scopes inference requests or batch lines; route {route!r} has no deployment")
+    if route == BATCH_LINE and kind not in _LINE_KINDS:
+        raise ValueError(f"a fault on route {BATCH_LINE!r} must be of kind {', '.join(_LINE_KINDS)}, not {kind!r}")
+    if kind == "content_filter" and route not in (INFERENCE, BATCH_LINE):
+        raise ValueError("content_filter faults apply to inference requests and batch lines only")
+    return route
 
 
 def _non_negative(name: str, value: Any) -> float | None:
@@ -132,11 +201,11 @@ class FaultQueue:
         with self._lock:
             self._faults.append(fault)
 
-    def take(self, deployment: str | None) -> Fault | None:
-        """Consume one application of the first fault matching ``deployment``; a copy of it, or None."""
+    def take(self, deployment: str | None, operation: str = INFERENCE) -> Fault | None:
+        """Consume one application of the first fault for ``operation`` on ``deployment``; a copy of it, or None."""
         with self._lock:
             for fault in self._faults:
-                if fault.deployment is None or fault.deployment == deployment:
+                if fault.applies_to(operation, deployment):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)

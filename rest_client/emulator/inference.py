@@ -22,7 +22,7 @@ from .journal import new_entry
 from .ratelimit import Decision, limit_headers
 from .routes import Params, Route
 from .service_errors import ServiceError
-from .textgen import NATURAL_MAX_TOKENS, generate, unit_vector
+from .textgen import NATURAL_MAX_TOKENS, Generated, generate, unit_vector
 from .versions import CHAT, COMPLETIONS, OPERATION_IDS
 from .wire import RESET, SSE_TYPE, TRUNCATE, Reply, Request, StreamReply, json_reply
 
@@ -123,28 +123,12 @@ class InferenceService:
         return reply
 
     def _authenticate(self, request: Request, route: Route, entry: dict[str, Any]) -> ServiceError | None:
-        """None when the request carries the api-key or a valid emulator token; the service's 401 otherwise."""
-        key = request.header("api-key")
-        if key is not None:
-            entry["auth"], entry["credential"] = "key", fingerprint(key)
-            return None if _same(key, self.emu.api_key) else service_errors.invalid_key()
-        scheme, _, token = (request.header("authorization") or "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            return service_errors.invalid_key()
-        entry["credential"] = fingerprint(token)
-        if route.v1 and _same(token, self.emu.api_key):
-            entry["auth"] = "key"  # the v1 API also takes the key as a bearer (what openai.OpenAI sends)
-            return None
-        entry["auth"] = "bearer"
-        reason = self.emu.issuer.validate(token)
-        if reason is not None:
-            entry["auth_error"] = reason
-            return service_errors.invalid_token()
-        return None
+        return authenticate(self.emu, request, v1=route.v1, entry=entry)
 
     @staticmethod
     def _check(route: Route, deployment: Deployment, payload: dict[str, Any]) -> Params | ServiceError:
+        if deployment.is_batch:
+            return service_errors.batch_deployment_called_directly(route.operation, deployment.name)
         if route.operation not in deployment.operations:
             return service_errors.operation_not_supported(route.operation, deployment.model)
         params = routes.read_params(route.operation, payload)
@@ -153,6 +137,31 @@ class InferenceService:
                 "dimensions", f"expected a value <= {MAX_EMBEDDING_DIMENSIONS}, but got {params.dimensions} instead."
             )
         return params
+
+    def answer_batch_line(self, deployment: Deployment, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Status and body for one line of a batch job: the same checks, generator and body as a synchronous
+        chat call to that model, so batch output is indistinguishable from direct answers. Never streamed
+        (UNCERTAIN: a line asking ``"stream": true`` is answered as a plain completion)."""
+        params = routes.read_params(CHAT, payload)
+        if isinstance(params, ServiceError):
+            return params.status, params.body
+        body = responses.chat_completion(
+            responses.new_id("chatcmpl-"),
+            int(time.time()),
+            deployment.model,
+            self._generate(params),
+            params.prompt_tokens,
+        )
+        return 200, body
+
+    def _generate(self, params: Params) -> list[Generated]:
+        """The choices for ``params``: ``n`` per prompt text, deterministic for the emulator's seed."""
+        seed = self.emu.seed * 2**32 + params.seed
+        return [
+            generate(text, seed=seed, index=index, max_tokens=params.max_tokens, stop=params.stop)
+            for text in params.texts
+            for index in range(params.n)
+        ]
 
     def _fault_reply(self, fault: Fault, route: Route, deployment: Deployment, headers: dict[str, str]) -> Reply | None:
         """The reply a fault stands in for; None when the request goes on (delay, truncate)."""
@@ -184,16 +193,11 @@ class InferenceService:
         self, route: Route, deployment: Deployment, params: Params, headers: dict[str, str]
     ) -> Reply | StreamReply:
         """Generate the answer: chat, completions (one set of n choices per prompt) or embeddings."""
-        seed = self.emu.seed * 2**32 + params.seed
         if route.operation not in (CHAT, COMPLETIONS):
             vectors = [unit_vector(text, params.dimensions, seed=self.emu.seed) for text in params.texts]
             body = responses.embeddings(deployment.model, vectors, params.prompt_tokens, params.encoding_format)
             return json_reply(200, body, headers)
-        choices = [
-            generate(text, seed=seed, index=index, max_tokens=params.max_tokens, stop=params.stop)
-            for text in params.texts
-            for index in range(params.n)
-        ]
+        choices = self._generate(params)
         prompt_tokens = params.prompt_tokens
         created = int(time.time())
         if route.operation == CHAT:
@@ -225,6 +229,31 @@ class InferenceService:
     def _stream(self, events: Iterable[str], headers: dict[str, str]) -> StreamReply:
         self.emu.journal.count("streams")
         return StreamReply(200, {"Content-Type": SSE_TYPE, **headers}, events, delay=self.emu.stream_delay)
+
+
+def authenticate(emu: Emulator, request: Request, *, v1: bool, entry: dict[str, Any]) -> ServiceError | None:
+    """None when the request carries the api-key or a valid emulator token; the service's 401 otherwise.
+
+    Shared by every /openai route (inference, files, batches); records auth and credential fingerprint in ``entry``.
+    """
+    key = request.header("api-key")
+    if key is not None:
+        entry["auth"], entry["credential"] = "key", fingerprint(key)
+        return None if _same(key, emu.api_key) else service_errors.invalid_key()
+    scheme, _, token = (request.header("authorization") or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return service_errors.invalid_key()
+    entry["credential"] = fingerprint(token)
+    if v1 and _same(token, emu.api_key):
+        entry["auth"] = "key"  # the v1 API also takes the key as a bearer (what openai.OpenAI sends)
+        return None
+    entry["auth"] = "bearer"
+    reason = emu.issuer.validate(token)
+    if reason is not None:
+        entry["auth_error"] = reason
+        return service_errors.invalid_token()
+    return None
 
 
 def _token_cost(operation: str, params: Params) -> int:

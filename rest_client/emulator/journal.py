@@ -11,12 +11,16 @@ from collections.abc import Callable
 from typing import Any
 
 COUNTER_NAMES = (
-    "requests",  # inference requests (/openai/...), whatever their answer
+    "requests",  # requests to /openai/... (inference, files, batches), whatever their answer
     "connections",  # TCP connections accepted
     "token_requests",  # calls to the managed-identity endpoint
     "streams",  # answers sent as server-sent events
     "faults",  # faults applied
     "rate_limited",  # 429s sent by the rate limiter (not by rate_limit faults)
+    "file_requests",  # requests to /openai/files... (dated and v1)
+    "batch_requests",  # requests to /openai/batches... (dated and v1)
+    "batch_lines",  # batch lines run by the background worker (not requests: never in the log)
+    "batch_worker_errors",  # exceptions in the batch worker (a bug: see emu.last_batch_worker_error)
 )
 MAX_LOG_ENTRIES = 10_000  # oldest entries go first, so a long benchmark cannot eat memory
 # Every log entry has these keys (None when not applicable), so readers never meet a KeyError.
@@ -26,7 +30,8 @@ ENTRY_KEYS = (
     "method",
     "path",
     "query",
-    "operation",  # "chat/completions", "completions", "embeddings", "token" (managed identity) or None
+    "operation",  # "chat/completions", "completions", "embeddings", "token" (managed identity),
+    # "files.create|list|retrieve|content|delete", "batches.create|list|retrieve|cancel", or None
     "deployment",
     "api_version",
     "status",  # None when the connection was reset instead of answered
@@ -34,7 +39,7 @@ ENTRY_KEYS = (
     "credential",  # "sha256:…" fingerprint of the key or token, never the value
     "auth_error",  # why a token was refused: "expired", "wrong audience", "bad signature", "malformed"
     "client_request_id",
-    "body",  # the JSON payload
+    "body",  # the JSON payload (files.create: purpose, filename and size only, never the file)
     "stream",
     "fault",  # kind of the fault applied, if any
     "duration_ms",  # time to plan the answer (for a stream: until its first byte)

@@ -26,6 +26,11 @@ Sources (public reports quoting the service's own bodies; the recordings in ../s
 - 400 for a body that is not JSON: OpenAI's "We could not parse the JSON body of your request. …"
   (ChatGPTNextWeb/NextChat#4064); that Azure passes the same text through is a guess.
 - 503 and default bodies of injected status faults: wording guessed, shape ``{"error":{"code","message"}}``.
+Files and batches (../shared/azure-batch-api.md):
+- 400 ``token_limit_exceeded`` at batch create ("fail fast" regions): code from OpenAI and the docs' sample,
+  body shape ``{"error":{"code","message"}}`` as that document suggests; wording guessed.
+- 404 for an unknown file or batch id, 409 for cancelling a finished batch, 400 for an unusable upload and
+  400 OperationNotSupported for a synchronous call to a batch deployment: all guessed (Azure's shape).
 """
 
 from __future__ import annotations
@@ -207,3 +212,42 @@ def content_filtered(categories: dict[str, Any] | None = None) -> ServiceError:
             }
         },
     )
+
+
+# Files and batches ------------------------------------------------------------------------------------------
+
+
+def object_not_found(kind: str, object_id: str) -> ServiceError:
+    """404 for an unknown (or deleted) file or batch id. Wording guessed; Azure's ``{"error":{code,message}}``."""
+    return _error(404, "NotFound", f"{kind} with id '{object_id}' was not found.")
+
+
+def batch_deployment_called_directly(operation: str, deployment: str) -> ServiceError:
+    """A synchronous call to a GlobalBatch deployment (guessed wording; the code is the service's usual one)."""
+    word = _OPERATION_WORDS.get(operation, operation)
+    return _error(
+        400,
+        "OperationNotSupported",
+        f"The {word} operation does not work with the deployment {deployment}: it is a batch (GlobalBatch) "
+        "deployment. Submit its requests as a batch job (/openai/files, then /openai/batches).",
+    )
+
+
+def token_limit_exceeded(deployment: str, requested: int, enqueued: int, limit: int) -> ServiceError:
+    """400 at batch create when the file's tokens do not fit the deployment's enqueued-token quota (fail fast)."""
+    return _error(
+        400,
+        "token_limit_exceeded",
+        f"Enqueued token limit reached for {deployment}: this batch needs {requested} enqueued tokens, "
+        f"{enqueued} of {limit} are already in use by unfinished batches. Wait for them to finish (or cancel "
+        "some), then retry with exponential backoff.",
+    )
+
+
+def batch_not_cancellable(batch_id: str, status: str) -> ServiceError:
+    return _error(409, "conflict", f"Batch '{batch_id}' cannot be cancelled: its status is '{status}'.")
+
+
+def invalid_upload(message: str) -> ServiceError:
+    """400 for a files upload the service cannot use (not multipart/form-data, unreadable parts)."""
+    return _invalid_request(message, None, "invalid_request")

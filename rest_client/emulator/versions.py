@@ -41,6 +41,13 @@ LATEST_GA = GA_VERSIONS[-1]
 # (reported in microsoft/sample-app-aoai-chatGPT#131).
 _CHAT_SINCE = "2023-03-15"
 
+# Files and batches (/openai/files, /openai/batches): the Batch API arrived with 2024-07-01-preview (its REST
+# reference lists purpose "batch", quoted in betalgo/openai#628) and is GA in 2024-10-21; traffic is recorded
+# from 2024-10-01-preview on. Older versions answer the generic 404. UNCERTAIN: Files for assistants and
+# fine-tuning existed on some earlier previews; the emulator serves files only where batches exist.
+_BATCH_SINCE = "2024-07-01"
+_BATCH_GA = ("2024-10-21",)
+
 # The v1 API (/openai/v1/...) takes no dated version; these values are accepted for compatibility.
 V1_ACCEPTED = frozenset({"", "v1", "preview", "latest"})
 
@@ -59,3 +66,8 @@ def serves(version: str, operation: str) -> bool:
     if operation == CHAT:
         return version[:10] >= _CHAT_SINCE
     return True
+
+
+def serves_batch(version: str) -> bool:
+    """True when the dated ``version`` has the files and batches routes."""
+    return version in _BATCH_GA or (version.endswith("-preview") and version[:10] >= _BATCH_SINCE)

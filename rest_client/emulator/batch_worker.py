@@ -1,0 +1,239 @@
+"""The one background thread per emulator that moves batch jobs through their lifecycle and runs their lines.
+
+Why one thread that ticks, rather than a thread per batch or work done inside polls: time moves the jobs on
+whether or not anybody polls (as on Azure), many batches cost one thread, and ``emu.stop()`` has one thing
+to join. Each tick (every TICK_SECONDS) looks at every unfinished batch:
+
+- ``validating``: halfway through ``validating_seconds`` the input file is validated (batch_validation) and
+  ``request_counts.total`` filled in; at the end the batch goes ``in_progress``, or ``failed`` with ``errors``;
+- ``in_progress``: lines run at ``lines_per_second`` through the emulator's own pipeline
+  (``InferenceService.answer_batch_line``: same validation, generator and bodies as a synchronous call), in
+  an order shuffled deterministically from the seed and the file's bytes: output order is not input order,
+  as on Azure. A line the model rejects (e.g. no ``messages``) becomes a 4xx line of the error file;
+- ``finalizing`` → ``completed``: the output and error files are written (both, even when empty);
+- ``cancelling`` → ``cancelled``: lines stop; those already run are kept in partial files (see batches.py).
+
+Heavy work (validation, generation) happens outside the store's lock, so polls are answered meanwhile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from . import service_errors
+from .batch_validation import BatchLine, BatchPlan, batch_error, validate_batch
+from .batches import BatchJob
+from .faults import BATCH_LINE, Fault
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+TICK_SECONDS = 0.02
+MAX_LINES_PER_TICK = 5_000  # keeps one huge batch from starving the others for long
+
+
+class BatchWorker:
+    """Drives every batch of one emulator; ``start()`` / ``stop()`` follow the emulator's."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emu = emulator
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_tick = time.monotonic()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._last_tick = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="rest_client-emulator-batches", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(TICK_SECONDS):
+            self.tick()
+
+    def tick(self) -> None:
+        """Advance every unfinished batch by the time since the last tick."""
+        now = time.monotonic()
+        elapsed, self._last_tick = now - self._last_tick, now
+        for job in self.emu.batches.active():
+            if self._stop.is_set():
+                return
+            try:
+                self._advance(job, now, elapsed)
+            except Exception as exc:  # a bug must neither kill the thread nor stall the other batches: say so
+                self.emu.journal.count("batch_worker_errors")
+                self.emu.last_batch_worker_error = f"{job.id}: {type(exc).__name__}: {exc}"
+
+    def _advance(self, job: BatchJob, now: float, elapsed: float) -> None:
+        settings = self.emu.batch_settings
+        lock = self.emu.batches.lock
+        with lock:
+            status, in_phase = job.status, now - job.phase_started
+        if status == "validating":
+            self._validate(job, in_phase, settings.validating_seconds)
+        elif status == "in_progress":
+            self._run_lines(job, elapsed)
+        elif status == "finalizing" and in_phase >= settings.finalizing_seconds:
+            self._complete(job)
+        elif status == "cancelling" and in_phase >= settings.cancelling_seconds:
+            self._finish_cancel(job)
+
+    # validating -------------------------------------------------------------------------------------------
+
+    def _validate(self, job: BatchJob, in_phase: float, validating_seconds: float) -> None:
+        if job.plan is None and in_phase >= validating_seconds / 2:
+            plan = self._checked(job)
+            with self.emu.batches.lock:
+                if job.status == "validating":
+                    job.plan = plan
+                    if isinstance(plan, BatchPlan):
+                        job.counts["total"] = len(plan.lines)
+        with self.emu.batches.lock:
+            if job.status != "validating" or job.plan is None or in_phase < validating_seconds:
+                return
+            if isinstance(job.plan, BatchPlan):
+                job.order = _processing_order(len(job.plan.lines), self.emu.seed, job.input_data)
+                job.enter("in_progress")
+            else:
+                job.errors = {"object": "list", "data": job.plan}
+                job.output_file_id = job.error_file_id = None
+                job.enter("failed")
+
+    def _checked(self, job: BatchJob) -> BatchPlan | list[dict[str, Any]]:
+        settings = self.emu.batch_settings
+        plan = validate_batch(
+            job.input_data,
+            endpoint=job.endpoint,
+            completion_window=job.completion_window,
+            deployments=self.emu.deployments,
+            max_requests=settings.max_requests_per_file,
+        )
+        if isinstance(plan, BatchPlan) and not settings.quota_fail_fast:
+            # The older behaviour: an over-quota batch validates, then fails (code as OpenAI's; UNCERTAIN).
+            deployment = self.emu.deployments[plan.deployment]
+            held = self.emu.batches.enqueued_tokens(plan.deployment)
+            if held > deployment.enqueued_token_limit:
+                message = (
+                    f"Enqueued token limit reached for {plan.deployment}: {held} tokens are enqueued, the limit is "
+                    f"{deployment.enqueued_token_limit}."
+                )
+                return [batch_error("token_limit_exceeded", message)]
+        return plan
+
+    # in_progress ------------------------------------------------------------------------------------------
+
+    def _run_lines(self, job: BatchJob, elapsed: float) -> None:
+        settings = self.emu.batch_settings
+        with self.emu.batches.lock:
+            plan = job.plan
+            if job.status != "in_progress" or not isinstance(plan, BatchPlan):
+                return
+            left = len(job.order) - job.next_index
+            job.credit = min(job.credit + elapsed * settings.lines_per_second, float(left))
+            take = min(int(job.credit), MAX_LINES_PER_TICK)
+            indices = job.order[job.next_index : job.next_index + take]
+            job.next_index += take
+            job.credit -= take
+        results = [self._line_result(plan.deployment, plan.lines[i]) for i in indices]
+        self.emu.journal.count("batch_lines", len(results))
+        with self.emu.batches.lock:
+            for ok, text in results:  # kept even if a cancel came meanwhile: that work is done
+                (job.output_lines if ok else job.error_lines).append(text)
+            if settings.progressive_counts:
+                job.counts["completed"], job.counts["failed"] = job.processed()
+            if job.status == "in_progress" and job.next_index >= len(job.order):
+                job.counts["completed"], job.counts["failed"] = job.processed()
+                job.enter("finalizing")
+
+    def _line_result(self, deployment_name: str, line: BatchLine) -> tuple[bool, str]:
+        """(succeeded, output line) for one request: ``{"custom_id","response":{…},"error":null}``.
+
+        Key order and ``json.dumps``' default separators are those of the recorded output file; there is no
+        top-level ``id`` (OpenAI has one, Azure does not). Failed lines use the same shape with a 4xx
+        ``status_code`` and the error body (UNCERTAIN: Azure's error-file lines were never recorded).
+        """
+        deployment = self.emu.deployments.get(deployment_name)
+        fault = self.emu.faults.take(deployment_name, BATCH_LINE)
+        if fault is not None:
+            self.emu.journal.count("faults")
+            status, body = _faulted_line(fault)
+        elif deployment is None:  # removed since validation; cannot happen with the public API
+            error = service_errors.deployment_not_found()
+            status, body = error.status, error.body
+        else:
+            status, body = self.emu.inference.answer_batch_line(deployment, line.body)
+        response = {"body": body, "request_id": str(uuid.uuid4()), "status_code": status}
+        text = json.dumps({"custom_id": line.custom_id, "response": response, "error": None})
+        return status < 400, text + "\n"
+
+    # finishing --------------------------------------------------------------------------------------------
+
+    def _complete(self, job: BatchJob) -> None:
+        with self.emu.batches.lock:
+            if job.status != "finalizing":
+                return
+            outputs, errors = "".join(job.output_lines), "".join(job.error_lines)
+        output, error = self._write_files(job, outputs, errors)
+        with self.emu.batches.lock:
+            if job.status != "finalizing":  # cancelled meanwhile: the cancel path owns the files now
+                self.emu.files.delete(output)
+                self.emu.files.delete(error)
+                return
+            job.output_file_id, job.error_file_id = output, error
+            job.enter("completed")
+
+    def _finish_cancel(self, job: BatchJob) -> None:
+        with self.emu.batches.lock:
+            if job.status != "cancelling":
+                return
+            outputs, errors = "".join(job.output_lines), "".join(job.error_lines)
+            job.counts["completed"], job.counts["failed"] = job.processed()
+        files: tuple[str | None, str | None] = (None, None)
+        if outputs or errors:  # completed work is kept; nothing at all is written for an untouched batch
+            files = self._write_files(job, outputs, errors)
+        with self.emu.batches.lock:
+            if self.emu.batch_settings.cancelled_file_ids:
+                job.output_file_id, job.error_file_id = files
+            else:
+                job.output_file_id = job.error_file_id = None
+            job.enter("cancelled")
+
+    def _write_files(self, job: BatchJob, outputs: str, errors: str) -> tuple[str, str]:
+        output = self.emu.files.add_output(f"{job.id}_results.jsonl", outputs.encode("utf-8"))
+        error = self.emu.files.add_output(f"{job.id}_errors.jsonl", errors.encode("utf-8"))
+        return output.id, error.id
+
+
+def _processing_order(count: int, seed: int, data: bytes) -> list[int]:
+    """A shuffle of ``range(count)``: deterministic for the same emulator seed and input bytes."""
+    order = list(range(count))
+    random.Random(f"{seed}:{hashlib.sha256(data).hexdigest()}").shuffle(order)
+    return order
+
+
+def _faulted_line(fault: Fault) -> tuple[int, Any]:
+    """The status and body a ``batches.line`` fault gives its line (as the same fault would on a direct call)."""
+    retry_after = 1.0 if fault.retry_after is None else fault.retry_after
+    if fault.kind == "content_filter":
+        error = service_errors.content_filtered(fault.categories)
+    elif fault.kind == "unavailable":
+        error = service_errors.service_unavailable(retry_after)
+    elif fault.kind == "rate_limit":
+        error = service_errors.rate_limited("ChatCompletions_Create", "batch", retry_after, tokens=True)
+    elif fault.body is not None:  # kind "status" with the body to use (a string is kept as a JSON string)
+        return fault.status or 500, fault.body
+    else:
+        error = service_errors.generic_status(fault.status or 500)
+    return error.status, error.body
