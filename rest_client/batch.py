@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .batch_lines import prepare_batch_input
 from .bulk_io import CHAT
-from .errors import ConfigError, RestClientError
+from .errors import ConfigError, RestClientError, TransportError
 
 if TYPE_CHECKING:
     from .client import Client
@@ -82,12 +82,21 @@ def submit_batch(client: Client, raw: bytes, *, deployment: str | None, operatio
     state = dict(state or {})
     prepared = prepare_batch_input(raw, deployment=deployment, default_operation=operation)
     state.update(deployment=prepared.deployment, endpoint=prepared.endpoint)
+    # An upload from an interrupted run may already have a batch (the run died before recording its id).
+    existing = client.batches.find_for_file(state["input_file_id"]) if state.get("input_file_id") else None
     if not state.get("input_file_id"):
         state["input_file_id"] = client.files.upload(prepared.content).json()["id"]
         if save:
             save(state)
-    wait_for_file(client, state["input_file_id"], poll_first=poll_first)
-    batch = client.batches.create(state["input_file_id"], endpoint=prepared.endpoint).json()
+    if existing is None:
+        wait_for_file(client, state["input_file_id"], poll_first=poll_first)
+        try:
+            existing = client.batches.create(state["input_file_id"], endpoint=prepared.endpoint).json()
+        except TransportError:
+            # The answer was lost, not necessarily the request: adopt the batch if it was created, else retry.
+            existing = client.batches.find_for_file(state["input_file_id"]) or \
+                client.batches.create(state["input_file_id"], endpoint=prepared.endpoint).json()
+    batch = existing
     state["batch_id"] = batch["id"]
     if save:
         save(state)
@@ -134,10 +143,21 @@ def _results_by_id(client: Client, file_id: Any) -> dict[str, dict[str, Any]]:
     return found
 
 
+def result_file_ids(client: Client, batch: dict[str, Any]) -> list[str]:
+    """The batch's output and error files. A cancelled batch shows null ids on Azure while its finished lines
+    are kept in ``batch_output`` files named after it, so those are looked up when the ids are missing."""
+    ids = [str(batch[key]) for key in ("output_file_id", "error_file_id") if batch.get(key)]
+    if ids or batch.get("status") not in ("cancelled", "expired"):
+        return ids
+    listed = client.files.list(purpose="batch_output").json().get("data") or []
+    return [f["id"] for f in listed if str(f.get("filename") or "").startswith(str(batch.get("id")))]
+
+
 def collect(client: Client, batch: dict[str, Any], custom_ids: list[str], output: Path) -> BatchOutcome:
     """Write one line per custom_id, in input order: the output file's line, the error file's, or 'not run'."""
-    results = _results_by_id(client, batch.get("output_file_id"))
-    results.update(_results_by_id(client, batch.get("error_file_id")))
+    results: dict[str, dict[str, Any]] = {}
+    for file_id in result_file_ids(client, batch):
+        results.update(_results_by_id(client, file_id))
     outcome = BatchOutcome(batch, output)
     tmp = output.with_name(output.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as out:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import urllib3
 
+from .retry import build_retrying
 from .urls import build_resource_url
 
 if TYPE_CHECKING:
@@ -80,13 +81,24 @@ class Batches(_Resource):
                                    "completion_window": completion_window}
         if metadata:
             payload["metadata"] = metadata
-        return self._client._send(self._url("batches"), json.dumps(payload).encode())
+        # Not retried after a lost answer: the batch may exist already (see batch.submit_batch).
+        client = self._client
+        once = build_retrying(max_retries=client.settings.max_retries, max_retry_wait=client.settings.max_retry_wait,
+                              retry_transport=False)
+        return client._send(self._url("batches"), json.dumps(payload).encode(), retrying=once)
 
     def get(self, batch_id: str) -> Result:
         return self._get(f"batches/{batch_id}")
 
     def list(self, *, after: str | None = None, limit: int | None = None) -> Result:
         return self._get("batches", after=after, limit=limit)
+
+    def find_for_file(self, input_file_id: str, *, limit: int = 100) -> dict[str, Any] | None:
+        """The most recent batch created from ``input_file_id`` (to adopt it instead of creating another)."""
+        for batch in self.list(limit=limit).json().get("data") or []:
+            if batch.get("input_file_id") == input_file_id:
+                return batch
+        return None
 
     def cancel(self, batch_id: str) -> Result:
         return self._client._send(self._url(f"batches/{batch_id}/cancel"), b"")

@@ -55,9 +55,13 @@ def _response_of(state: RetryCallState) -> requests.Response | None:
     return outcome.result()
 
 
-def build_retrying(*, max_retries: int, max_retry_wait: float,
-                   sleep: Callable[[float], None] | None = None) -> Retrying:
-    """A tenacity ``Retrying`` whose wrapped function takes a ``record=CallRecord`` keyword."""
+def build_retrying(*, max_retries: int, max_retry_wait: float, sleep: Callable[[float], None] | None = None,
+                   retry_transport: bool = True) -> Retrying:
+    """A tenacity ``Retrying`` whose wrapped function takes a ``record=CallRecord`` keyword.
+
+    ``retry_transport=False`` is for calls that are not idempotent (creating a batch): a request whose answer
+    was lost may have taken effect, so the caller checks before sending it again.
+    """
     # 0.5, 1, 2, 4, 8, 8 … s plus up to 0.5 s of jitter (composed from APIs stable across tenacity 8 and 9).
     backoff = wait_exponential(multiplier=BACKOFF_INITIAL, max=BACKOFF_MAX) + wait_random(0, BACKOFF_JITTER)
 
@@ -66,7 +70,7 @@ def build_retrying(*, max_retries: int, max_retry_wait: float,
         if outcome is None:
             return False
         if outcome.failed:
-            return isinstance(outcome.exception(), TransportError)
+            return retry_transport and isinstance(outcome.exception(), TransportError)
         response = outcome.result()
         if response.status_code not in RETRYABLE_STATUS:
             return False
