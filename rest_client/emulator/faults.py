@@ -27,7 +27,7 @@ Kinds:
 - ``truncate``: send headers with the full Content-Length but only half the body, then close
   (on a stream: half the events, no terminating chunk).
 - ``content_filter``: the recorded 400 ``content_filter`` body, ``categories`` e.g. ``{"violence": "high"}``.
-- ``unavailable``: 503 with ``retry-after: <retry_after>`` (default 1 s).
+- ``unavailable``: 503 with ``retry-after: <retry_after>`` (whole seconds) and ``retry-after-ms`` (default 1 s).
 - ``rate_limit``: 429 exactly as the rate limiter sends it, retrying after ``retry_after`` (default 1 s).
 ``delay`` given with any other kind waits that long before acting.
 """

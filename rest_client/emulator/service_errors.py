@@ -159,7 +159,9 @@ def rate_limited(operation_id: str, api_version: str, retry_after_s: float, *, t
 
 def service_unavailable(retry_after_s: float) -> ServiceError:
     error = _error(503, "503", "The service is temporarily unable to process your request. Please try again later.")
-    return ServiceError(error.status, error.body, {"retry-after": str(max(0, math.ceil(retry_after_s)))})
+    # retry-after in whole seconds as HTTP wants it, and -ms so a sub-second fault waits what it says
+    return ServiceError(error.status, error.body, {"retry-after": str(max(0, math.ceil(retry_after_s))),
+                                                   "retry-after-ms": str(max(0, round(retry_after_s * 1000)))})
 
 
 def generic_status(status: int) -> ServiceError:

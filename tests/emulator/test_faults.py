@@ -260,3 +260,16 @@ def test_socket_level_reset_is_seen_as_connection_reset(emulator: Emulator) -> N
         with pytest.raises(ConnectionResetError):
             while sock.recv(4096):
                 pass
+
+
+def test_unavailable_fault_sends_retry_after_ms_for_sub_second_waits() -> None:
+    import requests
+
+    from rest_client.emulator import Emulator
+
+    with Emulator() as emu:
+        emu.add_fault("unavailable", retry_after=0.3)
+        r = requests.post(f"{emu.endpoint}/openai/deployments/{emu.chat_deployment}/chat/completions",
+                          params={"api-version": "2024-10-21"}, headers={"api-key": emu.api_key},
+                          json={"messages": [{"role": "user", "content": "x"}]}, timeout=10)
+    assert r.status_code == 503 and r.headers["retry-after"] == "1" and r.headers["retry-after-ms"] == "300"
