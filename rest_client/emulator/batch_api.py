@@ -22,7 +22,6 @@ unknown ``input_file_id`` at create); an input file of another purpose, a bad ``
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 from urllib.parse import unquote
@@ -32,8 +31,7 @@ from .batch_validation import estimate_enqueued_tokens, normalize_endpoint
 from .deployments import DEFAULT_MAX_ENQUEUED_TOKENS
 from .faults import Fault
 from .files import list_body, upload_from_form
-from .inference import EMULATOR_HEADER, authenticate
-from .journal import new_entry
+from .inference import authenticate, request_context
 from .multipart import MultipartError, parse_form_data
 from .service_errors import ServiceError
 from .versions import KNOWN_VERSIONS, V1_ACCEPTED, is_known, serves_batch
@@ -135,24 +133,7 @@ class BatchAPI:
 
     def handle(self, request: Request) -> Reply:
         started = time.perf_counter()
-        headers = {
-            "apim-request-id": str(uuid.uuid4()),
-            "x-ms-region": self.emu.region,
-            "x-content-type-options": "nosniff",
-            EMULATOR_HEADER[0]: EMULATOR_HEADER[1],
-        }
-        client_request_id = request.header("x-ms-client-request-id")
-        if client_request_id:
-            headers["x-ms-client-request-id"] = client_request_id
-        entry = new_entry(
-            id=headers["apim-request-id"],
-            time=time.time(),
-            method=request.method,
-            path=request.path,
-            query=dict(request.query),
-            client_request_id=client_request_id,
-            stream=False,
-        )
+        headers, entry = request_context(request, self.emu.region, x_request_id=False)
         self.emu.journal.count("requests")
         files = request.path.startswith(("/openai/files", "/openai/v1/files"))
         self.emu.journal.count("file_requests" if files else "batch_requests")

@@ -225,15 +225,10 @@ def _processing_order(count: int, seed: int, data: bytes) -> list[int]:
 
 def _faulted_line(fault: Fault) -> tuple[int, Any]:
     """The status and body a ``batches.line`` fault gives its line (as the same fault would on a direct call)."""
-    retry_after = 1.0 if fault.retry_after is None else fault.retry_after
-    if fault.kind == "content_filter":
-        error = service_errors.content_filtered(fault.categories)
-    elif fault.kind == "unavailable":
-        error = service_errors.service_unavailable(retry_after)
-    elif fault.kind == "rate_limit":
-        error = service_errors.rate_limited("ChatCompletions_Create", "batch", retry_after, tokens=True)
-    elif fault.body is not None:  # kind "status" with the body to use (a string is kept as a JSON string)
+    error = service_errors.fault_error(fault.kind, fault.categories, fault.retry_after, "ChatCompletions_Create",
+                                       "batch")
+    if error is None and fault.body is not None:  # kind "status" with the body to use (a string stays a string)
         return fault.status or 500, fault.body
-    else:
+    if error is None:
         error = service_errors.generic_status(fault.status or 500)
     return error.status, error.body

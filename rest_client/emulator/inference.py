@@ -30,6 +30,21 @@ if TYPE_CHECKING:
     from .emulator import Emulator
 
 EMULATOR_HEADER = ("x-emulator", "rest_client")
+
+
+def request_context(request: Request, region: str, *, x_request_id: bool = True) -> tuple[dict[str, str], dict]:
+    """The headers every answer carries (ids, region, the emulator's name) and the request's log entry."""
+    headers = {"apim-request-id": str(uuid.uuid4())}
+    if x_request_id:
+        headers["x-request-id"] = str(uuid.uuid4())
+    headers.update({"x-ms-region": region, "x-content-type-options": "nosniff",
+                    EMULATOR_HEADER[0]: EMULATOR_HEADER[1]})
+    client_request_id = request.header("x-ms-client-request-id")
+    if client_request_id:
+        headers["x-ms-client-request-id"] = client_request_id
+    entry = new_entry(id=headers["apim-request-id"], time=time.time(), method=request.method, path=request.path,
+                      query=dict(request.query), client_request_id=client_request_id, stream=False)
+    return headers, entry
 MAX_EMBEDDING_DIMENSIONS = 3072
 
 
@@ -42,25 +57,7 @@ class InferenceService:
     def handle(self, request: Request) -> Reply | StreamReply:
         """Answer one inference request and record it in the journal."""
         started = time.perf_counter()
-        headers = {
-            "apim-request-id": str(uuid.uuid4()),
-            "x-request-id": str(uuid.uuid4()),
-            "x-ms-region": self.emu.region,
-            "x-content-type-options": "nosniff",
-            EMULATOR_HEADER[0]: EMULATOR_HEADER[1],
-        }
-        client_request_id = request.header("x-ms-client-request-id")
-        if client_request_id:
-            headers["x-ms-client-request-id"] = client_request_id
-        entry = new_entry(
-            id=headers["apim-request-id"],
-            time=time.time(),
-            method=request.method,
-            path=request.path,
-            query=dict(request.query),
-            client_request_id=client_request_id,
-            stream=False,
-        )
+        headers, entry = request_context(request, self.emu.region)
         self.emu.journal.count("requests")
         reply = self._process(request, headers, entry)
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -174,19 +171,12 @@ class InferenceService:
             if isinstance(fault.body, str):
                 return Reply(status, {"Content-Type": "application/json", **merged}, fault.body.encode())
             return json_reply(status, fault.body, merged)
-        retry_after = 1.0 if fault.retry_after is None else fault.retry_after
-        if fault.kind == "content_filter":
-            error = service_errors.content_filtered(fault.categories)
-        elif fault.kind == "unavailable":
-            error = service_errors.service_unavailable(retry_after)
-        elif fault.kind == "rate_limit":
-            # As the limiter answers when the token budget is spent: remaining headers at 0.
-            headers.update(limit_headers(deployment, Decision(False, retry_after, True, 0, 0)))
-            error = service_errors.rate_limited(
-                OPERATION_IDS[route.operation], route.api_version, retry_after, tokens=True
-            )
-        else:
+        error = service_errors.fault_error(fault.kind, fault.categories, fault.retry_after,
+                                           OPERATION_IDS[route.operation], route.api_version)
+        if error is None:
             return None
+        if fault.kind == "rate_limit":  # as the limiter answers when the token budget is spent: remaining at 0
+            headers.update(limit_headers(deployment, Decision(False, fault.retry_after or 1.0, True, 0, 0)))
         return _error_reply(error, {**headers, **fault.headers})
 
     def _answer(

@@ -253,3 +253,16 @@ def batch_not_cancellable(batch_id: str, status: str) -> ServiceError:
 def invalid_upload(message: str) -> ServiceError:
     """400 for a files upload the service cannot use (not multipart/form-data, unreadable parts)."""
     return _invalid_request(message, None, "invalid_request")
+
+
+def fault_error(kind: str, categories: dict[str, Any] | None, retry_after: float | None, operation_id: str,
+                api_version: str) -> ServiceError | None:
+    """The error answer an injected fault of ``kind`` stands for; ``None`` for kinds that are not one."""
+    wait = 1.0 if retry_after is None else retry_after
+    if kind == "content_filter":
+        return content_filtered(categories)
+    if kind == "unavailable":
+        return service_unavailable(wait)
+    if kind == "rate_limit":
+        return rate_limited(operation_id, api_version, wait, tokens=True)
+    return None
