@@ -8,10 +8,13 @@ lets in-flight calls finish and writes them before returning.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -111,6 +114,7 @@ class BulkRun:
         if client.pacer is None:
             client.pacer = Pacer()
         self.pacer: Pacer = client.pacer
+        self._rate_limited_before = self.pacer.rate_limited  # the pacer outlives runs on the same client
         self.concurrency = concurrency
         self.operation = default_operation(client, operation)
         self.deployment = deployment
@@ -119,6 +123,7 @@ class BulkRun:
                                         max_retry_wait=max(client.settings.max_retry_wait, BULK_MAX_RETRY_WAIT))
         self._stopping = threading.Event()
         self._pending: set[Future[BulkResult | None]] = set()
+        self._ready: deque[Future[BulkResult | None]] = deque()
 
     def __iter__(self) -> Iterator[BulkResult]:
         source = (item if isinstance(item, BulkItem) else parse_item(item, n, self.operation)
@@ -134,32 +139,41 @@ class BulkRun:
                         exhausted = True
                     else:
                         self._pending.add(pool.submit(self._run_one, item))
-                if not self._pending:
+                if not self._pending and not self._ready:
                     return
-                done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    result = future.result()
-                    if result is not None:
-                        yield result
+                result = self._next_result()
+                if result is not None:
+                    yield result
         finally:
             pool.shutdown(wait=False)
+
+    @property
+    def rate_limited(self) -> int:
+        """429 answers during this run (the client's pacer also counts earlier runs)."""
+        return self.pacer.rate_limited - self._rate_limited_before
+
+    def _next_result(self) -> BulkResult | None:
+        """One finished call, waiting for one if needed. Finished futures are kept in ``_ready`` until handed
+        out, so an interruption between two of them loses neither (``drain`` hands out the rest)."""
+        if not self._ready:
+            done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
+            self._ready.extend(done)
+        future = self._ready.popleft()
+        return None if future.cancelled() else future.result()
 
     def stop(self) -> None:
         """Send nothing new: queued items are dropped, workers waiting for the pacer give up."""
         self._stopping.set()
         self.pacer.close()
         for future in list(self._pending):
-            if future.cancel():
-                self._pending.discard(future)
+            future.cancel()  # only queued ones can be; a cancelled future is skipped when it comes out
 
     def drain(self) -> Iterator[BulkResult]:
         """After ``stop``: the results of the calls that were already on the wire."""
-        while self._pending:
-            done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                result = None if future.cancelled() else future.result()
-                if result is not None:
-                    yield result
+        while self._pending or self._ready:
+            result = self._next_result()
+            if result is not None:
+                yield result
 
     def _deployment_for(self, item: BulkItem) -> str | None:
         s = self.client.settings
@@ -228,6 +242,28 @@ def _custom_id(line: str) -> str | None:
         return None
 
 
+@contextlib.contextmanager
+def _ctrl_c_stops(run: BulkRun) -> Iterator[threading.Event]:
+    """While a file runs, the first Ctrl-C stops sending instead of raising: calls on the wire finish and are
+    written (an exception could land between an answer and its line). A second Ctrl-C raises as usual."""
+    stopped = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopped
+        return
+
+    def on_ctrl_c(signum: int, frame: Any) -> None:
+        if stopped.is_set():
+            raise KeyboardInterrupt
+        stopped.set()
+        run.stop()
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield stopped
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_bulk_file(client: Client, input_path: str | os.PathLike[str], output_path: str | os.PathLike[str], *,
                   concurrency: int = 8, operation: str | None = None, deployment: str | None = None,
                   retry_failed: bool = False,
@@ -262,14 +298,16 @@ def run_bulk_file(client: Client, input_path: str | os.PathLike[str], output_pat
             if on_result:
                 on_result(result, run)
 
-        try:
-            for result in run:
-                write(result)
-        except KeyboardInterrupt:
-            summary.interrupted = True
-            run.stop()
-            for result in run.drain():
-                write(result)
+        with _ctrl_c_stops(run) as stopped:
+            try:
+                for result in run:
+                    write(result)
+            except KeyboardInterrupt:  # not in the main thread, or a second Ctrl-C
+                stopped.set()
+                run.stop()
+                for result in run.drain():
+                    write(result)
+        summary.interrupted = stopped.is_set()
     summary.wall = time.perf_counter() - started
-    summary.rate_limited = run.pacer.rate_limited
+    summary.rate_limited = run.rate_limited
     return summary

@@ -46,13 +46,15 @@ def parse_item(value: Any, line: int, default_operation: str) -> BulkItem:
         return _bad(fallback_id, line, "custom_id must be a non-empty string")
     if "url" in value or "body" in value:
         return _batch_line(value, custom_id, line)
-    params = {k: v for k, v in value.items() if k not in ("custom_id", "prompt", "messages")}
+    params = {k: v for k, v in value.items() if k not in ("custom_id", "prompt", "messages", "model")}
+    model = value.get("model") if isinstance(value.get("model"), str) else None  # like a batch line's body.model
     if "messages" in value:
         if not isinstance(value["messages"], list) or not value["messages"]:
             return _bad(custom_id, line, "messages must be a non-empty list")
-        return BulkItem(custom_id, line, CHAT, {"messages": value["messages"], **params})
+        return BulkItem(custom_id, line, CHAT, {"messages": value["messages"], **params}, model=model)
     if "prompt" in value:
-        return BulkItem(custom_id, line, default_operation, _prompt_body(value["prompt"], params, default_operation))
+        return BulkItem(custom_id, line, default_operation, _prompt_body(value["prompt"], params, default_operation),
+                        model=model)
     return _bad(custom_id, line, 'no "prompt", "messages" or batch "body" in this line')
 
 

@@ -70,7 +70,7 @@ class Progress:
     def update(self, result: Any, run: Any) -> None:
         self.failed += not result.ok
         if self.bar is not None:
-            self.bar.set_postfix_str(f"429s={run.pacer.rate_limited} failed={self.failed}", refresh=False)
+            self.bar.set_postfix_str(f"429s={run.rate_limited} failed={self.failed}", refresh=False)
             self.bar.update(1)
 
     def close(self) -> None:

@@ -69,3 +69,11 @@ def test_too_many_lines_and_too_many_bytes(monkeypatch) -> None:
     monkeypatch.setattr(mod, "MAX_BYTES", 10)
     with pytest.raises(BatchValidationError, match="at most 200 MB"):
         prepare_batch_input(jsonl("a long enough prompt"), deployment="d")
+
+
+def test_a_model_parameter_on_a_bulk_line_counts_as_its_deployment() -> None:
+    raw = jsonl({"custom_id": "a", "prompt": "Hi"}, {"custom_id": "b", "prompt": "Hi", "model": "x"})
+    with pytest.raises(BatchValidationError, match=r"line 2: body\.model 'x' differs from the deployment 'dep'"):
+        prepare_batch_input(raw, deployment="dep")
+    same = prepare_batch_input(jsonl({"custom_id": "b", "prompt": "Hi", "model": "dep"}), deployment="dep")
+    assert json.loads(same.content)["body"]["model"] == "dep"

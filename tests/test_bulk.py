@@ -156,3 +156,11 @@ def test_double_dash_sends_the_literal_prompt_bulk(server, monkeypatch) -> None:
     monkeypatch.setenv("AZURE_OPENAI_DEPLOYMENT", "d")
     assert main(["--", "bulk"]) == 0
     assert server.requests[0].json()["messages"][0]["content"] == "bulk"
+
+
+def test_summaries_count_only_their_own_run_on_a_reused_client(limited, tmp_path) -> None:
+    with client_for(limited) as client:
+        first = run_bulk_file(client, write_input(tmp_path / "a.jsonl", 30), tmp_path / "a.out", concurrency=8)
+        again = run_bulk_file(client, tmp_path / "a.jsonl", tmp_path / "a.out")  # all skipped: nothing sent
+    assert first.rate_limited == limited.counters["rate_limited"] >= 1
+    assert again.rate_limited == 0 and again.skipped == 30

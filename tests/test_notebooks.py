@@ -41,6 +41,8 @@ EXPECTED_NOTEBOOKS = [
     "04_retries_and_rate_limits.ipynb",
     "05_streaming.ipynb",
     "06_token_lifecycle.ipynb",
+    "07_bulk_runs.ipynb",
+    "08_azure_batch.ipynb",
 ]
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 GREETING = {
