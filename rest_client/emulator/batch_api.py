@@ -31,7 +31,7 @@ from .batch_validation import estimate_enqueued_tokens, normalize_endpoint
 from .deployments import DEFAULT_MAX_ENQUEUED_TOKENS
 from .faults import Fault
 from .files import list_body, upload_from_form
-from .inference import authenticate, request_context
+from .inference import authenticate, fault_reply, request_context
 from .multipart import MultipartError, parse_form_data
 from .service_errors import ServiceError
 from .versions import KNOWN_VERSIONS, V1_ACCEPTED, is_known, serves_batch
@@ -316,23 +316,7 @@ def _error_reply(error: ServiceError, headers: dict[str, str]) -> Reply:
 
 
 def _fault_reply(fault: Fault, route: ResourceRoute, headers: dict[str, str]) -> Reply | None:
-    """The reply a fault stands in for; None when the request goes on (delay, truncate)."""
-    if fault.kind == "reset":
-        return Reply(0, headers, action=RESET)
-    if fault.kind == "status":
-        status, merged = fault.status or 500, {**headers, **fault.headers}
-        if fault.body is None:
-            return _error_reply(service_errors.generic_status(status), merged)
-        if isinstance(fault.body, str):
-            return Reply(status, {"Content-Type": "application/json", **merged}, fault.body.encode())
-        return _json(status, fault.body, merged)
-    retry_after = 1.0 if fault.retry_after is None else fault.retry_after
-    if fault.kind == "unavailable":
-        error = service_errors.service_unavailable(retry_after)
-    elif fault.kind == "rate_limit":
-        error = service_errors.rate_limited(
-            _OPERATION_IDS[route.operation], route.api_version, retry_after, tokens=False
-        )
-    else:
-        return None
-    return _error_reply(error, {**headers, **fault.headers})
+    """The reply a fault stands in for; None when the request goes on (delay, truncate). A 429 here is about
+    calls, not tokens."""
+    return fault_reply(fault, {**headers, "Content-Type": JSON_UTF8}, operation_id=_OPERATION_IDS[route.operation],
+                       api_version=route.api_version, tokens=False)

@@ -32,6 +32,23 @@ if TYPE_CHECKING:
 EMULATOR_HEADER = ("x-emulator", "rest_client")
 
 
+def fault_reply(fault: Fault, headers: dict[str, str], *, operation_id: str, api_version: str,
+                tokens: bool = True) -> Reply | None:
+    """The reply an injected fault stands in for, the same on every route; None when the request goes on."""
+    if fault.kind == "reset":
+        return Reply(0, headers, action=RESET)
+    if fault.kind == "status":
+        status, merged = fault.status or 500, {**headers, **fault.headers}
+        if fault.body is None:
+            return _error_reply(service_errors.generic_status(status), merged)
+        if isinstance(fault.body, str):
+            return Reply(status, {"Content-Type": "application/json", **merged}, fault.body.encode())
+        return json_reply(status, fault.body, merged)
+    error = service_errors.fault_error(fault.kind, fault.categories, fault.retry_after, operation_id, api_version,
+                                       tokens=tokens)
+    return None if error is None else _error_reply(error, {**headers, **fault.headers})
+
+
 def request_context(request: Request, region: str, *, x_request_id: bool = True) -> tuple[dict[str, str], dict]:
     """The headers every answer carries (ids, region, the emulator's name) and the request's log entry."""
     headers = {"apim-request-id": str(uuid.uuid4())}
@@ -162,22 +179,9 @@ class InferenceService:
 
     def _fault_reply(self, fault: Fault, route: Route, deployment: Deployment, headers: dict[str, str]) -> Reply | None:
         """The reply a fault stands in for; None when the request goes on (delay, truncate)."""
-        if fault.kind == "reset":
-            return Reply(0, headers, action=RESET)
-        if fault.kind == "status":
-            status, merged = fault.status or 500, {**headers, **fault.headers}
-            if fault.body is None:
-                return _error_reply(service_errors.generic_status(status), merged)
-            if isinstance(fault.body, str):
-                return Reply(status, {"Content-Type": "application/json", **merged}, fault.body.encode())
-            return json_reply(status, fault.body, merged)
-        error = service_errors.fault_error(fault.kind, fault.categories, fault.retry_after,
-                                           OPERATION_IDS[route.operation], route.api_version)
-        if error is None:
-            return None
         if fault.kind == "rate_limit":  # as the limiter answers when the token budget is spent: remaining at 0
             headers.update(limit_headers(deployment, Decision(False, fault.retry_after or 1.0, True, 0, 0)))
-        return _error_reply(error, {**headers, **fault.headers})
+        return fault_reply(fault, headers, operation_id=OPERATION_IDS[route.operation], api_version=route.api_version)
 
     def _answer(
         self, route: Route, deployment: Deployment, params: Params, headers: dict[str, str]

@@ -256,7 +256,7 @@ def invalid_upload(message: str) -> ServiceError:
 
 
 def fault_error(kind: str, categories: dict[str, Any] | None, retry_after: float | None, operation_id: str,
-                api_version: str) -> ServiceError | None:
+                api_version: str, *, tokens: bool = True) -> ServiceError | None:
     """The error answer an injected fault of ``kind`` stands for; ``None`` for kinds that are not one."""
     wait = 1.0 if retry_after is None else retry_after
     if kind == "content_filter":
@@ -264,5 +264,5 @@ def fault_error(kind: str, categories: dict[str, Any] | None, retry_after: float
     if kind == "unavailable":
         return service_unavailable(wait)
     if kind == "rate_limit":
-        return rate_limited(operation_id, api_version, wait, tokens=True)
+        return rate_limited(operation_id, api_version, wait, tokens=tokens)
     return None
