@@ -276,4 +276,5 @@ def test_notebooks_are_what_build_py_writes() -> None:
     assert sorted(build.NOTEBOOKS) == EXPECTED_NOTEBOOKS
     stale = [name for name in build.NOTEBOOKS
              if (NOTEBOOK_DIR / name).read_text(encoding="utf-8") != build.render(name)]
-    assert not stale, f"edited by hand? {stale} differ from notebooks/_build.py: edit it, then run it"
+    assert not stale, (f"edited by hand? {stale} differ from notebooks/_cells: edit the cells there, then run "
+                       "notebooks/_build.py")
