@@ -1,6 +1,6 @@
 """Test doubles that are real processes and sockets: a scripted HTTP/1.1 server and a fake ``az``.
 
-Why a hand-written server next to pytest-httpserver: tests here need to count TCP connections, reset a
+Why a hand-written server instead of pytest-httpserver: tests here need to count TCP connections, reset a
 connection mid-request and stream bytes with pauses, which werkzeug's server does not expose.
 """
 
