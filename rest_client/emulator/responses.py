@@ -190,7 +190,9 @@ def chat_stream(
         completion_id, created, model, "chat.completion.chunk", **({"usage": None} if include_usage else {})
     )
 
-    def choice(index: int, delta: dict[str, Any], finish: str | None, filters: dict[str, Any]) -> dict[str, Any]:
+    def choice(index: int, piece: str | dict[str, Any] | None, finish: str | None,
+               filters: dict[str, Any]) -> dict[str, Any]:
+        delta = piece if isinstance(piece, dict) else {} if piece is None else {"content": piece}
         return {
             "content_filter_results": filters,
             "delta": delta,
@@ -202,13 +204,7 @@ def chat_stream(
     yield _filter_chunk(1)
     for index in range(len(choices)):
         yield chunk([choice(index, {"content": "", "refusal": None, "role": "assistant"}, None, {})])
-    for index, piece in _interleaved(choices):
-        yield chunk([choice(index, {"content": piece}, None, choice_filter_results())])
-    for index, generated in enumerate(choices):
-        yield chunk([choice(index, {}, generated.finish_reason, {})])
-    if include_usage:
-        yield chunk([], usage=usage(prompt_tokens, sum(c.tokens for c in choices)))
-    yield "[DONE]"
+    yield from _content_to_done(chunk, choice, choices, prompt_tokens, include_usage)
 
 
 def completion_stream(
@@ -227,20 +223,27 @@ def completion_stream(
     """
     chunk = _chunker(completion_id, created, model, "text_completion")
 
-    def choice(index: int, text: str, finish: str | None, filters: dict[str, Any]) -> dict[str, Any]:
+    def choice(index: int, piece: str | None, finish: str | None, filters: dict[str, Any]) -> dict[str, Any]:
         return {
             "content_filter_results": filters,
             "finish_reason": finish,
             "index": index,
             "logprobs": None,
-            "text": text,
+            "text": piece or "",
         }
 
     yield _filter_chunk(prompt_count)
+    yield from _content_to_done(chunk, choice, choices, prompt_tokens, include_usage)
+
+
+def _content_to_done(chunk: Callable[..., str], choice: Callable[..., dict[str, Any]],
+                     choices: Sequence[Generated], prompt_tokens: int, include_usage: bool) -> Iterator[str]:
+    """The recorded tail of every stream: content interleaved across choices (``piece``), one finish event per
+    choice (``piece=None``), the usage event when asked for, then ``[DONE]``."""
     for index, piece in _interleaved(choices):
         yield chunk([choice(index, piece, None, choice_filter_results())])
     for index, generated in enumerate(choices):
-        yield chunk([choice(index, "", generated.finish_reason, {})])
+        yield chunk([choice(index, None, generated.finish_reason, {})])
     if include_usage:
         yield chunk([], usage=usage(prompt_tokens, sum(c.tokens for c in choices)))
     yield "[DONE]"
