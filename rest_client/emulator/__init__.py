@@ -79,11 +79,14 @@ operation (``"batches.retrieve"``, ``"files.create"``, …) or ``"*"`` aim at th
 ``GET /_emulator/log|counters``; entries hold a fingerprint of the credential, never the key or token.
 ``emu.reset()`` forgets log, counters, rate-limit windows and faults (files and batches stay).
 
-Modules: emulator (the object), server (HTTP), inference (the pipeline), routes (routing/validation),
-versions, deployments, identity (tokens), ratelimit, faults, responses (bodies), textgen, service_errors,
-control (/_emulator), journal (log/counters), wire (request/reply types); for the Batch API: batch_api
-(its HTTP routes), files (file store), multipart (upload parsing), batches (jobs, settings, Batch object),
-batch_validation (file and line checks), batch_worker (the background thread).
+Modules: emulator (the object: creates the shared state and wires the parts), server (HTTP), inference (the
+pipeline), routes (routing/validation), versions, deployments, identity (tokens; ``Auth``, the key and issuer
+every route checks), ratelimit, faults, responses (bodies), textgen, service_errors, control (``Controls``:
+faults, log, reset, config, in process and over /_emulator), journal (log/counters), tunables (the live
+settings: token lifetime, stream delay, region, seed), wire (request/reply types); for the Batch API:
+batch_api (its HTTP routes), files (file store), multipart (upload parsing), batches (jobs, settings, Batch
+object), batch_validation (file and line checks), batch_worker (the background thread).
+No part receives the ``Emulator``: each gets the narrow state objects it reads, so imports form no cycle.
 """
 
 from __future__ import annotations

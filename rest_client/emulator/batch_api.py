@@ -17,28 +17,34 @@ Every answer carries ``apim-request-id``, ``x-ms-region``, ``x-emulator`` and JS
 Guesses (UNCERTAIN; the docs and traffic are silent): unknown file or batch id → 404 ``NotFound`` (also for an
 unknown ``input_file_id`` at create); an input file of another purpose, a bad ``endpoint`` or ``metadata`` →
 400; cancelling a finished batch → 409; v1 answers the same shapes as the dated routes.
+
+``BatchAPI`` gets the narrow state it reads (deployments, auth, tunables, journal, faults, the stop event, the
+file and batch stores, the batch settings, the endpoint), never the whole ``Emulator``.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 from urllib.parse import unquote
 
 from . import routes, service_errors
 from .batch_validation import estimate_enqueued_tokens, normalize_endpoint
-from .deployments import DEFAULT_MAX_ENQUEUED_TOKENS
-from .faults import Fault
-from .files import list_body, upload_from_form
-from .inference import authenticate, fault_reply, request_context
+from .batches import BatchSettings, BatchStore
+from .deployments import DEFAULT_MAX_ENQUEUED_TOKENS, Deployment
+from .faults import Fault, FaultQueue
+from .files import FileStore, list_body, upload_from_form
+from .identity import Auth
+from .inference import fault_reply, request_context
+from .journal import Journal
 from .multipart import MultipartError, parse_form_data
 from .service_errors import ServiceError
+from .tunables import Tunables
 from .versions import KNOWN_VERSIONS, V1_ACCEPTED, is_known, serves_batch
 from .wire import RESET, TRUNCATE, Reply, Request, json_reply
-
-if TYPE_CHECKING:
-    from .emulator import Emulator
 
 JSON_UTF8 = "application/json; charset=utf-8"
 Answer = Union[Reply, ServiceError]  # what an operation handler returns
@@ -128,19 +134,41 @@ class Call:
 class BatchAPI:
     """Answers files and batches requests for one emulator and records them in its journal."""
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.emu = emulator
+    def __init__(
+        self,
+        *,
+        deployments: Mapping[str, Deployment],
+        auth: Auth,
+        tunables: Tunables,
+        journal: Journal,
+        faults: FaultQueue,
+        stopping: threading.Event,
+        files: FileStore,
+        batches: BatchStore,
+        settings: BatchSettings,
+        endpoint: Callable[[], str],
+    ) -> None:
+        self.deployments = deployments
+        self.auth = auth
+        self.tunables = tunables
+        self.journal = journal
+        self.faults = faults
+        self.stopping = stopping
+        self.files = files
+        self.batches = batches
+        self.settings = settings
+        self.endpoint = endpoint  # the emulator's base URL, known only once it listens (for Location headers)
 
     def handle(self, request: Request) -> Reply:
         started = time.perf_counter()
-        headers, entry = request_context(request, self.emu.region, x_request_id=False)
-        self.emu.journal.count("requests")
+        headers, entry = request_context(request, self.tunables.region, x_request_id=False)
+        self.journal.count("requests")
         files = request.path.startswith(("/openai/files", "/openai/v1/files"))
-        self.emu.journal.count("file_requests" if files else "batch_requests")
+        self.journal.count("file_requests" if files else "batch_requests")
         reply = self._process(request, headers, entry)
         entry["status"] = None if reply.action == RESET else reply.status
         entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        self.emu.journal.record(entry)
+        self.journal.record(entry)
         return reply
 
     def _process(self, request: Request, headers: dict[str, str], entry: dict[str, Any]) -> Reply:
@@ -150,14 +178,14 @@ class BatchAPI:
         entry["operation"], entry["api_version"] = route.operation, route.api_version
         if route.operation.startswith("files.") and not route.v1:
             headers["api-supported-versions"] = SUPPORTED_VERSIONS
-        auth_error = authenticate(self.emu, request, v1=route.v1, entry=entry)
+        auth_error = self.auth.check(request, v1=route.v1, entry=entry)
         if auth_error is not None:
             return _error_reply(auth_error, headers)
-        fault = self.emu.faults.take(None, route.operation)
+        fault = self.faults.take(None, route.operation)
         if fault is not None:
             entry["fault"] = fault.kind
-            self.emu.journal.count("faults")
-            if fault.delay and self.emu.stopping.wait(fault.delay):
+            self.journal.count("faults")
+            if fault.delay and self.stopping.wait(fault.delay):
                 return Reply(0, headers, action=RESET)  # the emulator is stopping: drop the connection
             faulted = _fault_reply(fault, route, headers)
             if faulted is not None:
@@ -181,28 +209,28 @@ class BatchAPI:
             fields = parse_form_data(call.request.header("content-type"), call.request.body)
         except MultipartError as exc:
             return service_errors.invalid_upload(str(exc))
-        stored = upload_from_form(fields, self.emu.batch_settings.file_pending_seconds)
+        stored = upload_from_form(fields, self.settings.file_pending_seconds)
         if isinstance(stored, ServiceError):
             return stored
-        self.emu.files.add(stored)
+        self.files.add(stored)
         call.entry["body"] = {"purpose": stored.purpose, "filename": stored.filename, "bytes": len(stored.data)}
         query = "" if call.route.v1 else f"?api-version={call.route.api_version}"
-        call.headers["Location"] = f"{self.emu.endpoint}{_base(call.route)}/files/{stored.id}{query}"
+        call.headers["Location"] = f"{self.endpoint()}{_base(call.route)}/files/{stored.id}{query}"
         return _json(200 if call.route.v1 else 201, stored.to_object(), call.headers)
 
     def _files_list(self, call: Call) -> Answer:
         query = call.request.query
-        body = list_body(self.emu.files.listing(query.get("purpose") or None), query, v1=call.route.v1)
+        body = list_body(self.files.listing(query.get("purpose") or None), query, v1=call.route.v1)
         return body if isinstance(body, ServiceError) else _json(200, body, call.headers)
 
     def _files_retrieve(self, call: Call) -> Answer:
-        stored = self.emu.files.get(call.route.object_id or "")
+        stored = self.files.get(call.route.object_id or "")
         if stored is None:
             return service_errors.object_not_found("File", call.route.object_id or "")
         return _json(200, stored.to_object(), call.headers)
 
     def _files_content(self, call: Call) -> Answer:
-        stored = self.emu.files.get(call.route.object_id or "")
+        stored = self.files.get(call.route.object_id or "")
         if stored is None:
             return service_errors.object_not_found("File", call.route.object_id or "")
         call.headers["Content-Type"] = "application/octet-stream"
@@ -211,7 +239,7 @@ class BatchAPI:
 
     def _files_delete(self, call: Call) -> Answer:
         file_id = call.route.object_id or ""
-        if not self.emu.files.delete(file_id):
+        if not self.files.delete(file_id):
             return service_errors.object_not_found("File", file_id)
         return _json(200, {"object": "file", "deleted": True, "id": file_id}, call.headers)
 
@@ -225,23 +253,23 @@ class BatchAPI:
         problem = _create_problem(payload)
         if problem is not None:
             return problem
-        stored = self.emu.files.get(payload["input_file_id"])
+        stored = self.files.get(payload["input_file_id"])
         if stored is None:
             return service_errors.object_not_found("File", payload["input_file_id"])
         if stored.purpose != "batch":
             message = f"the file {stored.id} has purpose '{stored.purpose}'; a batch needs a file of purpose 'batch'."
             return service_errors.invalid_value("input_file_id", message)
         name, tokens = estimate_enqueued_tokens(stored.data)
-        deployment = self.emu.deployments.get(name or "")
+        deployment = self.deployments.get(name or "")
         quota = deployment if deployment is not None and deployment.is_batch else None
         limit = quota.enqueued_token_limit if quota is not None else DEFAULT_MAX_ENQUEUED_TOKENS
         call.entry["deployment"] = name
-        with self.emu.batches.lock:  # check and enqueue together, so concurrent creates cannot overshoot
-            held = self.emu.batches.enqueued_tokens(quota.name) if quota is not None else 0
-            if quota is not None and self.emu.batch_settings.quota_fail_fast and held + tokens > limit:
+        with self.batches.lock:  # check and enqueue together, so concurrent creates cannot overshoot
+            held = self.batches.enqueued_tokens(quota.name) if quota is not None else 0
+            if quota is not None and self.settings.quota_fail_fast and held + tokens > limit:
                 call.headers.update(_quota_headers(held, limit))
                 return service_errors.token_limit_exceeded(quota.name, tokens, held, limit)
-            job = self.emu.batches.create(
+            job = self.batches.create(
                 input_file_id=stored.id,
                 endpoint=normalize_endpoint(payload["endpoint"]),
                 completion_window=payload["completion_window"],
@@ -259,20 +287,20 @@ class BatchAPI:
         limit = int(raw) if raw.isdigit() else 0
         if not 1 <= limit <= 100:
             return service_errors.invalid_value("limit", f"expected an integer between 1 and 100, got {raw}.")
-        return _json(200, self.emu.batches.page(call.request.query.get("after") or None, limit), call.headers)
+        return _json(200, self.batches.page(call.request.query.get("after") or None, limit), call.headers)
 
     def _batches_retrieve(self, call: Call) -> Answer:
-        body = self.emu.batches.snapshot(call.route.object_id or "")
+        body = self.batches.snapshot(call.route.object_id or "")
         if body is None:
             return service_errors.object_not_found("Batch", call.route.object_id or "")
         return _json(200, body, call.headers)
 
     def _batches_cancel(self, call: Call) -> Answer:
         batch_id = call.route.object_id or ""
-        job = self.emu.batches.cancel(batch_id)
+        job = self.batches.cancel(batch_id)
         if job is None:
             return service_errors.object_not_found("Batch", batch_id)
-        with self.emu.batches.lock:
+        with self.batches.lock:
             if job.terminal:
                 return service_errors.batch_not_cancellable(batch_id, job.status)
             body = job.to_object()

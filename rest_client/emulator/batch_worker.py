@@ -14,6 +14,8 @@ to join. Each tick (every TICK_SECONDS) looks at every unfinished batch:
 - ``cancelling`` → ``cancelled``: lines stop; those already run are kept in partial files (see batches.py).
 
 Heavy work (validation, generation) happens outside the store's lock, so polls are answered meanwhile.
+The worker gets the narrow state it reads (the stores, the settings, deployments, journal, faults, tunables)
+and ``answer_line``, the one function of the inference pipeline it needs, never the whole ``Emulator``.
 """
 
 from __future__ import annotations
@@ -24,25 +26,47 @@ import random
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from . import service_errors
 from .batch_validation import BatchLine, BatchPlan, batch_error, validate_batch
-from .batches import BatchJob
-from .faults import BATCH_LINE, Fault
-
-if TYPE_CHECKING:
-    from .emulator import Emulator
+from .batches import BatchJob, BatchSettings, BatchStore
+from .deployments import Deployment
+from .faults import BATCH_LINE, Fault, FaultQueue
+from .files import FileStore
+from .journal import Journal
+from .tunables import Tunables
 
 TICK_SECONDS = 0.02
 MAX_LINES_PER_TICK = 5_000  # keeps one huge batch from starving the others for long
+AnswerLine = Callable[[Deployment, dict[str, Any]], tuple[int, dict[str, Any]]]  # one line's body → status, body
 
 
 class BatchWorker:
     """Drives every batch of one emulator; ``start()`` / ``stop()`` follow the emulator's."""
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.emu = emulator
+    def __init__(
+        self,
+        *,
+        batches: BatchStore,
+        files: FileStore,
+        settings: BatchSettings,
+        deployments: Mapping[str, Deployment],
+        journal: Journal,
+        faults: FaultQueue,
+        tunables: Tunables,
+        answer_line: AnswerLine,
+    ) -> None:
+        self.batches = batches
+        self.files = files
+        self.settings = settings
+        self.deployments = deployments
+        self.journal = journal
+        self.faults = faults
+        self.tunables = tunables
+        self.answer_line = answer_line  # InferenceService.answer_batch_line: a line is answered as a direct call is
+        self.last_error: str | None = None  # the last exception a tick caught (a bug): emu.last_batch_worker_error
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_tick = time.monotonic()
@@ -67,18 +91,18 @@ class BatchWorker:
         """Advance every unfinished batch by the time since the last tick."""
         now = time.monotonic()
         elapsed, self._last_tick = now - self._last_tick, now
-        for job in self.emu.batches.active():
+        for job in self.batches.active():
             if self._stop.is_set():
                 return
             try:
                 self._advance(job, now, elapsed)
             except Exception as exc:  # a bug must neither kill the thread nor stall the other batches: say so
-                self.emu.journal.count("batch_worker_errors")
-                self.emu.last_batch_worker_error = f"{job.id}: {type(exc).__name__}: {exc}"
+                self.journal.count("batch_worker_errors")
+                self.last_error = f"{job.id}: {type(exc).__name__}: {exc}"
 
     def _advance(self, job: BatchJob, now: float, elapsed: float) -> None:
-        settings = self.emu.batch_settings
-        lock = self.emu.batches.lock
+        settings = self.settings
+        lock = self.batches.lock
         with lock:
             status, in_phase = job.status, now - job.phase_started
         if status == "validating":
@@ -95,16 +119,16 @@ class BatchWorker:
     def _validate(self, job: BatchJob, in_phase: float, validating_seconds: float) -> None:
         if job.plan is None and in_phase >= validating_seconds / 2:
             plan = self._checked(job)
-            with self.emu.batches.lock:
+            with self.batches.lock:
                 if job.status == "validating":
                     job.plan = plan
                     if isinstance(plan, BatchPlan):
                         job.counts["total"] = len(plan.lines)
-        with self.emu.batches.lock:
+        with self.batches.lock:
             if job.status != "validating" or job.plan is None or in_phase < validating_seconds:
                 return
             if isinstance(job.plan, BatchPlan):
-                job.order = _processing_order(len(job.plan.lines), self.emu.seed, job.input_data)
+                job.order = _processing_order(len(job.plan.lines), self.tunables.seed, job.input_data)
                 job.enter("in_progress")
             else:
                 job.errors = {"object": "list", "data": job.plan}
@@ -112,18 +136,18 @@ class BatchWorker:
                 job.enter("failed")
 
     def _checked(self, job: BatchJob) -> BatchPlan | list[dict[str, Any]]:
-        settings = self.emu.batch_settings
+        settings = self.settings
         plan = validate_batch(
             job.input_data,
             endpoint=job.endpoint,
             completion_window=job.completion_window,
-            deployments=self.emu.deployments,
+            deployments=self.deployments,
             max_requests=settings.max_requests_per_file,
         )
         if isinstance(plan, BatchPlan) and not settings.quota_fail_fast:
             # The older behaviour: an over-quota batch validates, then fails (code as OpenAI's; UNCERTAIN).
-            deployment = self.emu.deployments[plan.deployment]
-            held = self.emu.batches.enqueued_tokens(plan.deployment)
+            deployment = self.deployments[plan.deployment]
+            held = self.batches.enqueued_tokens(plan.deployment)
             if held > deployment.enqueued_token_limit:
                 message = (
                     f"Enqueued token limit reached for {plan.deployment}: {held} tokens are enqueued, the limit is "
@@ -135,8 +159,8 @@ class BatchWorker:
     # in_progress ------------------------------------------------------------------------------------------
 
     def _run_lines(self, job: BatchJob, elapsed: float) -> None:
-        settings = self.emu.batch_settings
-        with self.emu.batches.lock:
+        settings = self.settings
+        with self.batches.lock:
             plan = job.plan
             if job.status != "in_progress" or not isinstance(plan, BatchPlan):
                 return
@@ -147,8 +171,8 @@ class BatchWorker:
             job.next_index += take
             job.credit -= take
         results = [self._line_result(plan.deployment, plan.lines[i]) for i in indices]
-        self.emu.journal.count("batch_lines", len(results))
-        with self.emu.batches.lock:
+        self.journal.count("batch_lines", len(results))
+        with self.batches.lock:
             for ok, text in results:  # kept even if a cancel came meanwhile: that work is done
                 (job.output_lines if ok else job.error_lines).append(text)
             if settings.progressive_counts:
@@ -164,16 +188,16 @@ class BatchWorker:
         top-level ``id`` (OpenAI has one, Azure does not). Failed lines use the same shape with a 4xx
         ``status_code`` and the error body (UNCERTAIN: Azure's error-file lines were never recorded).
         """
-        deployment = self.emu.deployments.get(deployment_name)
-        fault = self.emu.faults.take(deployment_name, BATCH_LINE)
+        deployment = self.deployments.get(deployment_name)
+        fault = self.faults.take(deployment_name, BATCH_LINE)
         if fault is not None:
-            self.emu.journal.count("faults")
+            self.journal.count("faults")
             status, body = _faulted_line(fault)
         elif deployment is None:  # removed since validation; cannot happen with the public API
             error = service_errors.deployment_not_found()
             status, body = error.status, error.body
         else:
-            status, body = self.emu.inference.answer_batch_line(deployment, line.body)
+            status, body = self.answer_line(deployment, line.body)
         response = {"body": body, "request_id": str(uuid.uuid4()), "status_code": status}
         text = json.dumps({"custom_id": line.custom_id, "response": response, "error": None})
         return status < 400, text + "\n"
@@ -181,21 +205,21 @@ class BatchWorker:
     # finishing --------------------------------------------------------------------------------------------
 
     def _complete(self, job: BatchJob) -> None:
-        with self.emu.batches.lock:
+        with self.batches.lock:
             if job.status != "finalizing":
                 return
             outputs, errors = "".join(job.output_lines), "".join(job.error_lines)
         output, error = self._write_files(job, outputs, errors)
-        with self.emu.batches.lock:
+        with self.batches.lock:
             if job.status != "finalizing":  # cancelled meanwhile: the cancel path owns the files now
-                self.emu.files.delete(output)
-                self.emu.files.delete(error)
+                self.files.delete(output)
+                self.files.delete(error)
                 return
             job.output_file_id, job.error_file_id = output, error
             job.enter("completed")
 
     def _finish_cancel(self, job: BatchJob) -> None:
-        with self.emu.batches.lock:
+        with self.batches.lock:
             if job.status != "cancelling":
                 return
             outputs, errors = "".join(job.output_lines), "".join(job.error_lines)
@@ -203,16 +227,16 @@ class BatchWorker:
         files: tuple[str | None, str | None] = (None, None)
         if outputs or errors:  # completed work is kept; nothing at all is written for an untouched batch
             files = self._write_files(job, outputs, errors)
-        with self.emu.batches.lock:
-            if self.emu.batch_settings.cancelled_file_ids:
+        with self.batches.lock:
+            if self.settings.cancelled_file_ids:
                 job.output_file_id, job.error_file_id = files
             else:
                 job.output_file_id = job.error_file_id = None
             job.enter("cancelled")
 
     def _write_files(self, job: BatchJob, outputs: str, errors: str) -> tuple[str, str]:
-        output = self.emu.files.add_output(f"{job.id}_results.jsonl", outputs.encode("utf-8"))
-        error = self.emu.files.add_output(f"{job.id}_errors.jsonl", errors.encode("utf-8"))
+        output = self.files.add_output(f"{job.id}_results.jsonl", outputs.encode("utf-8"))
+        error = self.files.add_output(f"{job.id}_errors.jsonl", errors.encode("utf-8"))
         return output.id, error.id
 
 

@@ -4,6 +4,11 @@ They exist so a notebook, a shell script or a test in another process can steer 
 start (``python -m rest_client.emulator`` in another terminal). No auth, but loopback clients only:
 an emulator bound to another interface still refuses control requests from other machines.
 
+``Controls`` is the steering surface both ways: the control routes and ``Emulator.add_fault`` / ``reset`` /
+``config`` go through it, so a fault queued over HTTP and one queued in process are checked alike. It gets the
+narrow state it steers (deployments, journal, limiter, faults, tunables, batch settings, the endpoint), never
+the whole ``Emulator``.
+
     GET    /_emulator            what this emulator is: endpoint, deployments, api-versions, routes, config
     GET    /_emulator/log        {"requests": [...]} the request log (credential fingerprints only)
     GET    /_emulator/counters   {"requests": n, "connections": n, "token_requests": n, ...}
@@ -21,13 +26,17 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from .batches import BatchSettings
+from .deployments import Deployment
+from .faults import FaultQueue, make_fault
+from .journal import Journal
+from .ratelimit import RateLimiter
+from .tunables import Tunables
 from .versions import GA_VERSIONS, PREVIEW_VERSIONS
 from .wire import Reply, Request, json_reply
-
-if TYPE_CHECKING:
-    from .emulator import Emulator
 
 PREFIX = "/_emulator"
 SETTABLE = ("token_lifetime", "stream_delay", "batch")
@@ -46,97 +55,137 @@ def is_control_path(path: str) -> bool:
     return path == PREFIX or path.startswith(PREFIX + "/")
 
 
-def handle(emu: Emulator, request: Request) -> Reply:
-    """Answer one control request."""
-    if not _is_loopback(request.client):
-        return _problem(403, "Control routes answer loopback clients only.")
-    name = request.path[len(PREFIX) :].strip("/")
-    method = request.method
-    if name == "" and method == "GET":
-        return _ok(describe(emu))
-    if name == "log" and method == "GET":
-        return _ok({"requests": emu.log})
-    if name == "counters" and method == "GET":
-        return _ok(emu.counters)
-    if name == "faults":
-        return _faults(emu, request)
-    if name == "reset" and method == "POST":
-        emu.reset()
-        return _ok({"reset": True})
-    if name == "config":
-        return _config(emu, request)
-    known = name in ("", "log", "counters", "reset")
-    return _problem(405 if known else 404, f"{method} {request.path} is not a control route; see GET {PREFIX}.")
+class Controls:
+    """Faults, log, counters, reset and config of one emulator, in process and over ``/_emulator``."""
 
+    def __init__(
+        self,
+        *,
+        deployments: Mapping[str, Deployment],
+        journal: Journal,
+        limiter: RateLimiter,
+        faults: FaultQueue,
+        tunables: Tunables,
+        batch_settings: BatchSettings,
+        endpoint: Callable[[], str],
+    ) -> None:
+        self.deployments = deployments
+        self.journal = journal
+        self.limiter = limiter
+        self.faults = faults
+        self.tunables = tunables
+        self.batch_settings = batch_settings
+        self.endpoint = endpoint
 
-def describe(emu: Emulator) -> dict[str, Any]:
-    return {
-        "emulator": "rest_client",
-        "endpoint": emu.endpoint,
-        "deployments": [
-            {
-                "name": d.name,
-                "model": d.model,
-                "kind": d.kind,
-                "rpm": d.rpm,
-                "tpm": d.tpm,
-                "window": d.window,
-                "max_enqueued_tokens": d.enqueued_token_limit if d.is_batch else None,
-            }
-            for d in emu.deployments.values()
-        ],
-        "api_versions": list(GA_VERSIONS + PREVIEW_VERSIONS),
-        "control_routes": list(ROUTES),
-        "config": emu.config(),
-    }
+    # in process (Emulator's methods delegate here) --------------------------------------------------------
 
+    def add_fault(self, kind: str = "status", *, deployment: str | None = None, **fields: Any) -> dict[str, Any]:
+        """Queue a fault (fields as ``Emulator.add_fault``); its dict. ValueError/TypeError for a bad one."""
+        if deployment is not None and deployment not in self.deployments:
+            raise ValueError(f"no deployment named {deployment!r}; known: {', '.join(self.deployments)}")
+        fault = make_fault(kind, deployment=deployment, **fields)
+        self.faults.add(fault)
+        return fault.to_dict()
 
-def _faults(emu: Emulator, request: Request) -> Reply:
-    if request.method == "GET":
-        return _ok({"faults": emu.faults.pending()})
-    if request.method == "DELETE":
-        return _ok({"cleared": emu.clear_faults()})
-    if request.method != "POST":
-        return _problem(405, f"{request.method} is not allowed on {PREFIX}/faults.")
-    fields = _json_object(request)
-    if isinstance(fields, Reply):
-        return fields
-    try:
-        fault = emu.add_fault(**fields)
-    except (TypeError, ValueError) as exc:
-        return _problem(400, str(exc))
-    return json_reply(201, {"fault": fault, "pending": len(emu.faults.pending())}, _HEADERS)
+    def reset(self) -> None:
+        """Forget the log, counters, rate-limit windows and pending faults."""
+        self.journal.reset()
+        self.limiter.reset()
+        self.faults.clear()
 
+    def config(self) -> dict[str, Any]:
+        return {**self.tunables.to_dict(), "batch": self.batch_settings.to_dict()}
 
-def _config(emu: Emulator, request: Request) -> Reply:
-    if request.method == "GET":
-        return _ok(emu.config())
-    if request.method not in ("PATCH", "POST"):
-        return _problem(405, f"{request.method} is not allowed on {PREFIX}/config.")
-    fields = _json_object(request)
-    if isinstance(fields, Reply):
-        return fields
-    unknown = set(fields) - set(SETTABLE)
-    if unknown:
-        return _problem(400, f"cannot set {', '.join(sorted(unknown))}; settable: {', '.join(SETTABLE)}")
-    batch = fields.pop("batch", None)
-    for name, value in fields.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return _problem(400, f"{name} must be a number of seconds, not {value!r}")
-        if name == "stream_delay" and value < 0:
-            return _problem(400, "stream_delay must be >= 0")
-    if batch is not None:
-        if not isinstance(batch, dict):
-            return _problem(400, 'batch must be an object of batch settings, e.g. {"lines_per_second": 20}')
+    def describe(self) -> dict[str, Any]:
+        return {
+            "emulator": "rest_client",
+            "endpoint": self.endpoint(),
+            "deployments": [
+                {
+                    "name": d.name,
+                    "model": d.model,
+                    "kind": d.kind,
+                    "rpm": d.rpm,
+                    "tpm": d.tpm,
+                    "window": d.window,
+                    "max_enqueued_tokens": d.enqueued_token_limit if d.is_batch else None,
+                }
+                for d in self.deployments.values()
+            ],
+            "api_versions": list(GA_VERSIONS + PREVIEW_VERSIONS),
+            "control_routes": list(ROUTES),
+            "config": self.config(),
+        }
+
+    # over HTTP --------------------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Reply:
+        """Answer one control request."""
+        if not _is_loopback(request.client):
+            return _problem(403, "Control routes answer loopback clients only.")
+        name = request.path[len(PREFIX) :].strip("/")
+        method = request.method
+        if name == "" and method == "GET":
+            return _ok(self.describe())
+        if name == "log" and method == "GET":
+            return _ok({"requests": self.journal.entries()})
+        if name == "counters" and method == "GET":
+            return _ok(self.journal.counters())
+        if name == "faults":
+            return self._faults(request)
+        if name == "reset" and method == "POST":
+            self.reset()
+            return _ok({"reset": True})
+        if name == "config":
+            return self._config(request)
+        known = name in ("", "log", "counters", "reset")
+        return _problem(405 if known else 404, f"{method} {request.path} is not a control route; see GET {PREFIX}.")
+
+    def _faults(self, request: Request) -> Reply:
+        if request.method == "GET":
+            return _ok({"faults": self.faults.pending()})
+        if request.method == "DELETE":
+            return _ok({"cleared": self.faults.clear()})
+        if request.method != "POST":
+            return _problem(405, f"{request.method} is not allowed on {PREFIX}/faults.")
+        fields = _json_object(request)
+        if isinstance(fields, Reply):
+            return fields
         try:
-            dataclasses.replace(emu.batch_settings).update(batch)  # a dry run: nothing changes unless all is valid
-        except ValueError as exc:
+            fault = self.add_fault(**fields)
+        except (TypeError, ValueError) as exc:
             return _problem(400, str(exc))
-    for name, value in fields.items():
-        setattr(emu, name, float(value))
-    if batch is not None:
-        emu.batch_settings.update(batch)
-    return _ok(emu.config())
+        return json_reply(201, {"fault": fault, "pending": len(self.faults.pending())}, _HEADERS)
+
+    def _config(self, request: Request) -> Reply:
+        if request.method == "GET":
+            return _ok(self.config())
+        if request.method not in ("PATCH", "POST"):
+            return _problem(405, f"{request.method} is not allowed on {PREFIX}/config.")
+        fields = _json_object(request)
+        if isinstance(fields, Reply):
+            return fields
+        unknown = set(fields) - set(SETTABLE)
+        if unknown:
+            return _problem(400, f"cannot set {', '.join(sorted(unknown))}; settable: {', '.join(SETTABLE)}")
+        batch = fields.pop("batch", None)
+        for name, value in fields.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return _problem(400, f"{name} must be a number of seconds, not {value!r}")
+            if name == "stream_delay" and value < 0:
+                return _problem(400, "stream_delay must be >= 0")
+        if batch is not None:
+            if not isinstance(batch, dict):
+                return _problem(400, 'batch must be an object of batch settings, e.g. {"lines_per_second": 20}')
+            try:  # a dry run on a copy: nothing changes unless all is valid
+                dataclasses.replace(self.batch_settings).update(batch)
+            except ValueError as exc:
+                return _problem(400, str(exc))
+        for name, value in fields.items():
+            setattr(self.tunables, name, float(value))
+        if batch is not None:
+            self.batch_settings.update(batch)
+        return _ok(self.config())
 
 
 def _json_object(request: Request) -> dict[str, Any] | Reply:

@@ -1,4 +1,11 @@
-"""The ``Emulator`` object: options, lifecycle, and the in-process handles tests steer it with."""
+"""The ``Emulator`` object: options, lifecycle, and the in-process handles tests steer it with.
+
+It is the wiring: it creates the shared state (auth, tunables, journal, limiter, faults, stores, settings, the
+stop event) and hands each part only the pieces that part reads. No part holds the ``Emulator``, so what a part
+can touch is visible in its constructor, and the dependency graph inside the package has no cycle. Settable
+attributes (``emu.token_lifetime = 2``, ``emu.stream_delay``, ``emu.api_key``…) are properties that write
+through to the shared state, so a change still reaches every part on its next request.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +15,20 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from . import control
 from .batch_api import BatchAPI, is_resource_path
 from .batch_worker import BatchWorker
 from .batches import BatchSettings, BatchStore
+from .control import Controls, is_control_path
 from .deployments import Deployment, default_deployments
-from .faults import FaultQueue, make_fault
+from .faults import FaultQueue
 from .files import FileStore
-from .identity import IDENTITY_PATH, TokenIssuer
+from .identity import IDENTITY_PATH, Auth, TokenIssuer
 from .inference import EMULATOR_HEADER, InferenceService
 from .journal import Journal, new_entry
 from .ratelimit import RateLimiter
 from .server import EmulatorHTTPServer
 from .service_errors import COGNITIVE_SERVICES_AUDIENCE
+from .tunables import Tunables
 from .wire import Reply, Request, StreamReply, json_reply
 
 POLL_INTERVAL = 0.05  # how often serve_forever checks for shutdown: stop() takes at most this long
@@ -69,30 +77,42 @@ class Emulator:
         chosen = list(deployments) if deployments is not None else default_deployments()
         if not chosen or not all(isinstance(d, Deployment) for d in chosen):
             raise ValueError("deployments must be a non-empty list of Deployment objects")
-        self.deployments: dict[str, Deployment] = {d.name: d for d in chosen}
-        if len(self.deployments) != len(chosen):
+        self._deployments: dict[str, Deployment] = {d.name: d for d in chosen}
+        if len(self._deployments) != len(chosen):
             raise ValueError("deployment names must be unique")
         if stream_delay < 0:
             raise ValueError("stream_delay must be >= 0 seconds")
         self.host = host
         self.port = port
-        self.api_key = api_key or secrets.token_hex(16)
-        self.token_lifetime = float(token_lifetime)
-        self.region = region
-        self.seed = int(seed)
-        self.stream_delay = float(stream_delay)
-        self.journal = Journal(on_request)
-        self.limiter = RateLimiter()
-        self.faults = FaultQueue()
-        self.issuer = TokenIssuer()
-        self.stopping = threading.Event()
-        self.batch_settings = _batch_settings(batch_settings)
-        self.files = FileStore()
-        self.batches = BatchStore()
-        self.last_batch_worker_error: str | None = None
-        self._inference = InferenceService(self)
-        self._batch_api = BatchAPI(self)
-        self._batch_worker = BatchWorker(self)
+        # The shared state: each object below is created once and handed to the parts that read it.
+        self._auth = Auth(api_key or secrets.token_hex(16), TokenIssuer())
+        self._tunables = Tunables(float(token_lifetime), float(stream_delay), region, int(seed))
+        self._journal = Journal(on_request)
+        self._limiter = RateLimiter()
+        self._faults = FaultQueue()
+        self._stopping = threading.Event()
+        self._batch_settings = _batch_settings(batch_settings)
+        self._files = FileStore()
+        self._batches = BatchStore()
+        # Each part gets only what it reads (see the module docstring).
+        self._inference = InferenceService(
+            deployments=self._deployments, auth=self._auth, tunables=self._tunables, journal=self._journal,
+            limiter=self._limiter, faults=self._faults, stopping=self._stopping,
+        )
+        self._batch_api = BatchAPI(
+            deployments=self._deployments, auth=self._auth, tunables=self._tunables, journal=self._journal,
+            faults=self._faults, stopping=self._stopping, files=self._files, batches=self._batches,
+            settings=self._batch_settings, endpoint=lambda: self.endpoint,
+        )
+        self._batch_worker = BatchWorker(
+            batches=self._batches, files=self._files, settings=self._batch_settings, deployments=self._deployments,
+            journal=self._journal, faults=self._faults, tunables=self._tunables,
+            answer_line=self._inference.answer_batch_line,
+        )
+        self._controls = Controls(
+            deployments=self._deployments, journal=self._journal, limiter=self._limiter, faults=self._faults,
+            tunables=self._tunables, batch_settings=self._batch_settings, endpoint=lambda: self.endpoint,
+        )
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
@@ -104,8 +124,10 @@ class Emulator:
         with self._lifecycle:
             if self._server is not None:
                 raise RuntimeError("this emulator is already running")
-            self.stopping.clear()
-            server = EmulatorHTTPServer((self.host, self.port), self)
+            self._stopping.clear()
+            server = EmulatorHTTPServer(
+                (self.host, self.port), dispatch=self.dispatch, journal=self._journal, stopping=self._stopping
+            )
             self.port = server.server_port  # the real port once bound (port=0 asks for a free one)
             self._thread = threading.Thread(
                 target=server.serve_forever,
@@ -124,7 +146,7 @@ class Emulator:
             server, thread = self._server, self._thread
             if server is None:
                 return
-            self.stopping.set()  # wakes delays and stream pauses
+            self._stopping.set()  # wakes delays and stream pauses
             self._batch_worker.stop()  # batches pause where they are; they resume if the emulator starts again
             server.shutdown()
             server.close_connections()
@@ -145,7 +167,106 @@ class Emulator:
 
     def __repr__(self) -> str:  # no key here: reprs end up in logs and tracebacks
         where = self.endpoint if self.running else "not running"
-        return f"<Emulator {where} deployments={list(self.deployments)}>"
+        return f"<Emulator {where} deployments={list(self._deployments)}>"
+
+    # settings, read live by the parts (each property writes through to the shared object) --------------------
+
+    @property
+    def api_key(self) -> str:
+        return self._auth.api_key
+
+    @api_key.setter
+    def api_key(self, value: str) -> None:
+        self._auth.api_key = value
+
+    @property
+    def issuer(self) -> TokenIssuer:
+        """Mints and checks this emulator's bearer tokens."""
+        return self._auth.issuer
+
+    @property
+    def token_lifetime(self) -> float:
+        return self._tunables.token_lifetime
+
+    @token_lifetime.setter
+    def token_lifetime(self, value: float) -> None:
+        self._tunables.token_lifetime = value
+
+    @property
+    def stream_delay(self) -> float:
+        return self._tunables.stream_delay
+
+    @stream_delay.setter
+    def stream_delay(self, value: float) -> None:
+        self._tunables.stream_delay = value
+
+    @property
+    def region(self) -> str:
+        return self._tunables.region
+
+    @region.setter
+    def region(self, value: str) -> None:
+        self._tunables.region = value
+
+    @property
+    def seed(self) -> int:
+        return self._tunables.seed
+
+    @seed.setter
+    def seed(self, value: int) -> None:
+        self._tunables.seed = value
+
+    @property
+    def deployments(self) -> dict[str, Deployment]:
+        """Name → Deployment; the parts read this very dict, so changes to it apply on the next request."""
+        return self._deployments
+
+    @deployments.setter
+    def deployments(self, value: Mapping[str, Deployment]) -> None:
+        replacement = dict(value)  # copied first: ``emu.deployments = emu.deployments`` must not empty it
+        self._deployments.clear()
+        self._deployments.update(replacement)
+
+    @property
+    def batch_settings(self) -> BatchSettings:
+        """How batch jobs move; change fields in place (``emu.batch_settings.lines_per_second = 20``)."""
+        return self._batch_settings
+
+    @batch_settings.setter
+    def batch_settings(self, value: BatchSettings | Mapping[str, Any]) -> None:
+        self._batch_settings.update(_batch_settings(value).to_dict())  # in place: the parts hold this object
+
+    # the shared state itself (read-only: the parts hold these objects) ------------------------------------------
+
+    @property
+    def journal(self) -> Journal:
+        return self._journal
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self._limiter
+
+    @property
+    def faults(self) -> FaultQueue:
+        return self._faults
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set while the emulator stops: cuts fault delays and stream pauses short."""
+        return self._stopping
+
+    @property
+    def files(self) -> FileStore:
+        return self._files
+
+    @property
+    def batches(self) -> BatchStore:
+        return self._batches
+
+    @property
+    def last_batch_worker_error(self) -> str | None:
+        """The last exception the batch worker caught (a bug in the emulator), or None."""
+        return self._batch_worker.last_error
 
     # where and who -------------------------------------------------------------------------------------
 
@@ -180,7 +301,7 @@ class Emulator:
         return self._inference
 
     def _first_of_kind(self, kind: str) -> str | None:
-        return next((d.name for d in self.deployments.values() if d.kind == kind), None)
+        return next((d.name for d in self._deployments.values() if d.kind == kind), None)
 
     @property
     def identity_env(self) -> dict[str, str]:
@@ -189,16 +310,11 @@ class Emulator:
 
     def issue_token(self, lifetime: float | None = None, resource: str = COGNITIVE_SERVICES_AUDIENCE) -> str:
         """A token this emulator accepts, or rejects: negative lifetime = expired, other resource = wrong audience."""
-        return self.issuer.issue(self.token_lifetime if lifetime is None else lifetime, resource)
+        return self._auth.issuer.issue(self._tunables.token_lifetime if lifetime is None else lifetime, resource)
 
     def config(self) -> dict[str, Any]:
-        return {
-            "token_lifetime": self.token_lifetime,
-            "stream_delay": self.stream_delay,
-            "region": self.region,
-            "seed": self.seed,
-            "batch": self.batch_settings.to_dict(),
-        }
+        """The settable values, as ``GET /_emulator/config`` shows them."""
+        return self._controls.config()
 
     # faults, log, counters -------------------------------------------------------------------------------
 
@@ -222,9 +338,7 @@ class Emulator:
         ``"batches"``, one operation such as ``"batches.retrieve"`` or ``"files.create"``, ``"*"`` for any,
         or ``"batches.line"`` for lines a batch job runs.
         """
-        if deployment is not None and deployment not in self.deployments:
-            raise ValueError(f"no deployment named {deployment!r}; known: {', '.join(self.deployments)}")
-        fault = make_fault(
+        return self._controls.add_fault(
             kind,
             times=times,
             status=status,
@@ -236,38 +350,34 @@ class Emulator:
             deployment=deployment,
             route=route,
         )
-        self.faults.add(fault)
-        return fault.to_dict()
 
     def clear_faults(self) -> int:
         """Drop pending faults; returns how many there were."""
-        return self.faults.clear()
+        return self._faults.clear()
 
     @property
     def log(self) -> list[dict[str, Any]]:
         """A copy of the request log: one dict per inference or token request, oldest first."""
-        return self.journal.entries()
+        return self._journal.entries()
 
     @property
     def counters(self) -> dict[str, int]:
         """A copy of the counters: requests, connections, token_requests, streams, faults, rate_limited,
         file_requests, batch_requests, batch_lines, batch_worker_errors."""
-        return self.journal.counters()
+        return self._journal.counters()
 
     def reset(self) -> None:
         """Forget the log, counters, rate-limit windows and pending faults (deployments, key, files and batches
         stay: they are the resource's data, like on Azure; ``emu.files.clear()`` / ``emu.batches.clear()``)."""
-        self.journal.reset()
-        self.limiter.reset()
-        self.faults.clear()
+        self._controls.reset()
 
     # dispatch (called from server threads) -----------------------------------------------------------------
 
     def dispatch(self, request: Request) -> Reply | StreamReply:
         """Route one request to the control routes, the managed-identity endpoint, files/batches or inference."""
         try:
-            if control.is_control_path(request.path):
-                return control.handle(self, request)
+            if is_control_path(request.path):
+                return self._controls.handle(request)
             if request.path == IDENTITY_PATH:
                 return self._token(request)
             if is_resource_path(request.path):
@@ -279,19 +389,11 @@ class Emulator:
 
     def _token(self, request: Request) -> Reply:
         started = time.perf_counter()
-        self.journal.count("token_requests")
-        reply = self.issuer.answer(request, self.token_lifetime)
-        self.journal.record(
-            new_entry(
-                time=time.time(),
-                method=request.method,
-                path=request.path,
-                query=dict(request.query),
-                operation="token",
-                status=reply.status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            )
-        )
+        self._journal.count("token_requests")
+        reply = self._auth.issuer.answer(request, self._tunables.token_lifetime)
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        self._journal.record(new_entry(time=time.time(), method=request.method, path=request.path, operation="token",
+                                       query=dict(request.query), status=reply.status, duration_ms=duration_ms))
         return reply
 
 

@@ -1,5 +1,8 @@
 """Bearer tokens: the emulator's own managed-identity endpoint issues them, the inference routes check them.
 
+``Auth`` is what every /openai route checks a request against (the api key and this issuer), so those routes
+depend on it and on nothing else of the emulator.
+
 Tokens are JWT-shaped (base64url header.payload.signature, HS256 with a per-instance secret) so a client
 can read ``exp`` exactly as from a real Entra ID token, while nothing outside this emulator can mint one.
 Validation checks signature, ``exp`` (no clock-skew allowance, so an expired token is testable at once)
@@ -19,9 +22,11 @@ import json
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from .service_errors import COGNITIVE_SERVICES_AUDIENCE
+from . import service_errors
+from .service_errors import COGNITIVE_SERVICES_AUDIENCE, ServiceError
 from .wire import Reply, Request, json_reply
 
 IDENTITY_PATH = "/msi/token"
@@ -118,3 +123,43 @@ class TokenIssuer:
                 "client_id": client_id or self.client_id,
             },
         )
+
+
+@dataclass
+class Auth:
+    """The credentials one emulator accepts: its api key and the issuer of its bearer tokens.
+
+    Mutable on purpose: ``emu.api_key = …`` changes it for every route at once (the routes read it per request).
+    """
+
+    api_key: str
+    issuer: TokenIssuer
+
+    def check(self, request: Request, *, v1: bool, entry: dict[str, Any]) -> ServiceError | None:
+        """None when the request carries the api-key or a valid emulator token; the service's 401 otherwise.
+
+        Shared by every /openai route (inference, files, batches); records auth and credential fingerprint in
+        ``entry``.
+        """
+        key = request.header("api-key")
+        if key is not None:
+            entry["auth"], entry["credential"] = "key", fingerprint(key)
+            return None if _same(key, self.api_key) else service_errors.invalid_key()
+        scheme, _, token = (request.header("authorization") or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return service_errors.invalid_key()
+        entry["credential"] = fingerprint(token)
+        if v1 and _same(token, self.api_key):
+            entry["auth"] = "key"  # the v1 API also takes the key as a bearer (what openai.OpenAI sends)
+            return None
+        entry["auth"] = "bearer"
+        reason = self.issuer.validate(token)
+        if reason is not None:
+            entry["auth_error"] = reason
+            return service_errors.invalid_token()
+        return None
+
+
+def _same(supplied: str, expected: str) -> bool:
+    return hmac.compare_digest(supplied.encode("utf-8"), expected.encode("utf-8"))

@@ -4,30 +4,32 @@ Order: route (path, api-version) → authentication → JSON body → deployment
 model → payload validation → pending fault → rate limit → generated answer. Every answer carries the
 service's headers (``apim-request-id``, ``x-request-id``, ``x-ms-region``, …) and ``x-emulator``; once the
 deployment is known, also ``x-ms-deployment-name`` and the ``x-ratelimit-*`` headers.
+
+The service gets the narrow state it reads (deployments, auth, tunables, journal, limiter, faults, the stop
+event), never the whole ``Emulator``: what it can touch is visible in its constructor, and it can be built
+and tested on its own.
 """
 
 from __future__ import annotations
 
-import hmac
+import threading
 import time
 import uuid
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from . import responses, routes, service_errors
 from .deployments import Deployment
-from .faults import Fault
-from .identity import fingerprint
-from .journal import new_entry
-from .ratelimit import Decision, limit_headers
+from .faults import Fault, FaultQueue
+from .identity import Auth
+from .journal import Journal, new_entry
+from .ratelimit import Decision, RateLimiter, limit_headers
 from .routes import Params, Route
 from .service_errors import ServiceError
 from .textgen import NATURAL_MAX_TOKENS, Generated, generate, unit_vector
+from .tunables import Tunables
 from .versions import CHAT, COMPLETIONS, OPERATION_IDS
 from .wire import RESET, SSE_TYPE, TRUNCATE, Reply, Request, StreamReply, json_reply
-
-if TYPE_CHECKING:
-    from .emulator import Emulator
 
 EMULATOR_HEADER = ("x-emulator", "rest_client")
 
@@ -62,27 +64,45 @@ def request_context(request: Request, region: str, *, x_request_id: bool = True)
     entry = new_entry(id=headers["apim-request-id"], time=time.time(), method=request.method, path=request.path,
                       query=dict(request.query), client_request_id=client_request_id, stream=False)
     return headers, entry
+
+
 MAX_EMBEDDING_DIMENSIONS = 3072
 
 
 class InferenceService:
     """Answers ``/openai/...`` requests for one emulator."""
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.emu = emulator
+    def __init__(
+        self,
+        *,
+        deployments: Mapping[str, Deployment],
+        auth: Auth,
+        tunables: Tunables,
+        journal: Journal,
+        limiter: RateLimiter,
+        faults: FaultQueue,
+        stopping: threading.Event,
+    ) -> None:
+        self.deployments = deployments  # the emulator's own mapping: read per request, never copied
+        self.auth = auth
+        self.tunables = tunables
+        self.journal = journal
+        self.limiter = limiter
+        self.faults = faults
+        self.stopping = stopping  # set when the emulator stops: cuts fault delays short
 
     def handle(self, request: Request) -> Reply | StreamReply:
         """Answer one inference request and record it in the journal."""
         started = time.perf_counter()
-        headers, entry = request_context(request, self.emu.region)
-        self.emu.journal.count("requests")
+        headers, entry = request_context(request, self.tunables.region)
+        self.journal.count("requests")
         reply = self._process(request, headers, entry)
         elapsed_ms = (time.perf_counter() - started) * 1000
         reply.headers["openai-processing-ms"] = f"{elapsed_ms:.4f}"
         reset = isinstance(reply, Reply) and reply.action == RESET
         entry["status"] = None if reset else reply.status
         entry["duration_ms"] = round(elapsed_ms, 3)
-        self.emu.journal.record(entry)
+        self.journal.record(entry)
         return reply
 
     def _process(self, request: Request, headers: dict[str, str], entry: dict[str, Any]) -> Reply | StreamReply:
@@ -102,27 +122,27 @@ class InferenceService:
         if route.v1 and not isinstance(name, str):
             return _error_reply(service_errors.missing_parameter("model"), headers)
         entry["deployment"] = name
-        deployment = self.emu.deployments.get(name)
+        deployment = self.deployments.get(name)
         if deployment is None:
             return _error_reply(service_errors.deployment_not_found(), headers)
         headers["x-ms-deployment-name"] = deployment.name
         params = self._check(route, deployment, payload)
         if isinstance(params, ServiceError):
-            headers.update(limit_headers(deployment, self.emu.limiter.remaining(deployment)))
+            headers.update(limit_headers(deployment, self.limiter.remaining(deployment)))
             return _error_reply(params, headers)
-        fault = self.emu.faults.take(deployment.name)
+        fault = self.faults.take(deployment.name)
         if fault is not None:
             entry["fault"] = fault.kind
-            self.emu.journal.count("faults")
-            if fault.delay and self.emu.stopping.wait(fault.delay):
+            self.journal.count("faults")
+            if fault.delay and self.stopping.wait(fault.delay):
                 return Reply(0, headers, action=RESET)  # the emulator is stopping: drop the connection
             faulted = self._fault_reply(fault, route, deployment, headers)
             if faulted is not None:
                 return faulted
-        decision = self.emu.limiter.admit(deployment, _token_cost(route.operation, params))
+        decision = self.limiter.admit(deployment, _token_cost(route.operation, params))
         headers.update(limit_headers(deployment, decision))
         if not decision.allowed:
-            self.emu.journal.count("rate_limited")
+            self.journal.count("rate_limited")
             error = service_errors.rate_limited(
                 OPERATION_IDS[route.operation], route.api_version, decision.retry_after, tokens=decision.tokens_exceeded
             )
@@ -137,7 +157,7 @@ class InferenceService:
         return reply
 
     def _authenticate(self, request: Request, route: Route, entry: dict[str, Any]) -> ServiceError | None:
-        return authenticate(self.emu, request, v1=route.v1, entry=entry)
+        return self.auth.check(request, v1=route.v1, entry=entry)
 
     @staticmethod
     def _check(route: Route, deployment: Deployment, payload: dict[str, Any]) -> Params | ServiceError:
@@ -170,7 +190,7 @@ class InferenceService:
 
     def _generate(self, params: Params) -> list[Generated]:
         """The choices for ``params``: ``n`` per prompt text, deterministic for the emulator's seed."""
-        seed = self.emu.seed * 2**32 + params.seed
+        seed = self.tunables.seed * 2**32 + params.seed
         return [
             generate(text, seed=seed, index=index, max_tokens=params.max_tokens, stop=params.stop)
             for text in params.texts
@@ -188,7 +208,7 @@ class InferenceService:
     ) -> Reply | StreamReply:
         """Generate the answer: chat, completions (one set of n choices per prompt) or embeddings."""
         if route.operation not in (CHAT, COMPLETIONS):
-            vectors = [unit_vector(text, params.dimensions, seed=self.emu.seed) for text in params.texts]
+            vectors = [unit_vector(text, params.dimensions, seed=self.tunables.seed) for text in params.texts]
             body = responses.embeddings(deployment.model, vectors, params.prompt_tokens, params.encoding_format)
             return json_reply(200, body, headers)
         choices = self._generate(params)
@@ -221,33 +241,8 @@ class InferenceService:
         return json_reply(200, body, headers)
 
     def _stream(self, events: Iterable[str], headers: dict[str, str]) -> StreamReply:
-        self.emu.journal.count("streams")
-        return StreamReply(200, {"Content-Type": SSE_TYPE, **headers}, events, delay=self.emu.stream_delay)
-
-
-def authenticate(emu: Emulator, request: Request, *, v1: bool, entry: dict[str, Any]) -> ServiceError | None:
-    """None when the request carries the api-key or a valid emulator token; the service's 401 otherwise.
-
-    Shared by every /openai route (inference, files, batches); records auth and credential fingerprint in ``entry``.
-    """
-    key = request.header("api-key")
-    if key is not None:
-        entry["auth"], entry["credential"] = "key", fingerprint(key)
-        return None if _same(key, emu.api_key) else service_errors.invalid_key()
-    scheme, _, token = (request.header("authorization") or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        return service_errors.invalid_key()
-    entry["credential"] = fingerprint(token)
-    if v1 and _same(token, emu.api_key):
-        entry["auth"] = "key"  # the v1 API also takes the key as a bearer (what openai.OpenAI sends)
-        return None
-    entry["auth"] = "bearer"
-    reason = emu.issuer.validate(token)
-    if reason is not None:
-        entry["auth_error"] = reason
-        return service_errors.invalid_token()
-    return None
+        self.journal.count("streams")
+        return StreamReply(200, {"Content-Type": SSE_TYPE, **headers}, events, delay=self.tunables.stream_delay)
 
 
 def _token_cost(operation: str, params: Params) -> int:
@@ -260,7 +255,3 @@ def _token_cost(operation: str, params: Params) -> int:
 
 def _error_reply(error: ServiceError, headers: dict[str, str]) -> Reply:
     return json_reply(error.status, error.body, {**headers, **error.headers})
-
-
-def _same(supplied: str, expected: str) -> bool:
-    return hmac.compare_digest(supplied.encode("utf-8"), expected.encode("utf-8"))

@@ -6,6 +6,8 @@ Why these choices:
 - Each reply goes out in as few writes as possible (head and body together), for the same reason.
 - The server tracks open connections so ``stop()`` can close idle keep-alive sockets, not just the
   listening one; otherwise handler threads would wait on clients forever.
+- The server knows three things of the emulator, given explicitly: the function that answers a request, the
+  journal (it counts connections) and the stop event (it cuts stream pauses short); not the emulator itself.
 - Nothing is logged to stderr: ``log_message`` and ``handle_error`` are silent, so tests and notebooks
   stay clean, and no header (with its key or token) can ever reach a log.
 """
@@ -16,30 +18,34 @@ import contextlib
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Union
 from urllib.parse import parse_qsl, urlsplit
 
+from .journal import Journal
 from .wire import RESET, TRUNCATE, Reply, Request, StreamReply, json_reply, sse_event
-
-if TYPE_CHECKING:
-    from .emulator import Emulator
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 SERVER_HEADER = "rest_client-emulator"
+Dispatch = Callable[[Request], Union[Reply, StreamReply]]  # the emulator's answer to one request
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its emulator and every open connection."""
+    """ThreadingHTTPServer that knows how to answer, where to count connections, and every open connection."""
 
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
-        self.emulator = emulator
+    def __init__(
+        self, address: tuple[str, int], *, dispatch: Dispatch, journal: Journal, stopping: threading.Event
+    ) -> None:
+        self.dispatch = dispatch
+        self.journal = journal
+        self.stopping = stopping
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -54,7 +60,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         sock, address = super().get_request()
         with self._connections_lock:
             self._connections.add(sock)
-        self.emulator.journal.count("connections")
+        self.journal.count("connections")
         return sock, address
 
     def shutdown_request(self, request: Any) -> None:
@@ -106,7 +112,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             body=body,
             client=str(self.client_address[0]),
         )
-        reply = self.server.emulator.dispatch(request)
+        reply = self.server.dispatch(request)
         if isinstance(reply, StreamReply):
             self._send_stream(reply)
         else:
@@ -184,7 +190,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # an HTTP/1.0 client reads the stream until the connection closes
         if not self._write(self._head(reply.status, headers)):
             return
-        stopping = self.server.emulator.stopping
+        stopping = self.server.stopping
         for sent, event in enumerate(reply.events):
             if reply.truncate_after is not None and sent >= reply.truncate_after:
                 self.close_connection = True  # no terminating chunk: the client sees a cut stream

@@ -1,0 +1,27 @@
+"""The emulator's live settings: the few values a test or notebook changes while the emulator runs.
+
+Why one small object: the parts that read these (inference, Batch API, batch worker, control routes) get
+this object and nothing else of the emulator, and ``emu.stream_delay = 0.05`` or ``PATCH /_emulator/config``
+changes it for all of them at once, on the next request, without any part knowing who set it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class Tunables:
+    """Values read on every use (never copied), so a change takes effect on the next request.
+
+    Field order is the order of ``GET /_emulator/config``.
+    """
+
+    token_lifetime: float = 3600.0  # seconds a managed-identity token lives
+    stream_delay: float = 0.0  # seconds between stream events
+    region: str = "East US"  # the x-ms-region header
+    seed: int = 0  # mixed into generated text, embeddings and batch line order
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
