@@ -2,6 +2,11 @@
 
 Prints the endpoint, the api key and copy-paste ``export`` lines. The key is printed on purpose: it is a
 local throwaway that only this process accepts, and the user needs it for the exports.
+
+Stopping: Ctrl-C, ``kill -INT`` and ``kill -TERM`` all stop it cleanly. The SIGINT handler is installed
+explicitly because Python installs its own only when SIGINT is not ignored at start, and a shell starts a
+background job (``python -m rest_client.emulator &``), like some CI runners start their steps, with SIGINT
+ignored: without it such an emulator would shrug off ``kill -INT`` and Ctrl-C from a test harness.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ import argparse
 import dataclasses
 import signal
 import sys
-import threading
+import time
 from typing import Any
 
 from .deployments import KINDS, Deployment, default_deployments
 from .emulator import Emulator
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C / kill -INT, and kill / docker stop / CI cancel
 
 
 def _deployment(spec: str) -> Deployment:
@@ -81,6 +88,11 @@ def _print_banner(emu: Emulator) -> None:
     print("\nPress Ctrl-C to stop.", flush=True)
 
 
+def _stop_serving(signum: int, frame: object) -> None:
+    """SIGINT and SIGTERM: leave the serving loop the way Ctrl-C does, whatever the inherited disposition was."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     deployments = args.deployment or default_deployments()
@@ -114,15 +126,19 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: cannot start the emulator on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    previous: dict[int, Any] = {}
     try:
+        for signum in STOP_SIGNALS:
+            previous[signum] = signal.signal(signum, _stop_serving)
         _print_banner(emu)
-        while not done.wait(0.5):
-            pass
+        while True:
+            time.sleep(3600)  # a signal interrupts the sleep and its handler raises KeyboardInterrupt
     except KeyboardInterrupt:
         pass
     finally:
+        for signum, handler in previous.items():  # as they were: main() may be called from a program
+            if handler is not None:  # None: set outside Python, cannot be put back from here
+                signal.signal(signum, handler)
         emu.stop()
     print("emulator stopped", flush=True)
     return 0

@@ -1,4 +1,8 @@
-"""``python -m rest_client.emulator``: prints what to export, serves, and stops cleanly on Ctrl-C."""
+"""``python -m rest_client.emulator``: prints what to export, serves, and stops cleanly on Ctrl-C.
+
+Also when started with SIGINT ignored, as a shell starts ``python -m rest_client.emulator &`` and as some CI
+runners start pytest (the children inherit it): the emulator installs its own handler.
+"""
 
 from __future__ import annotations
 
@@ -20,15 +24,24 @@ import requests
 from .helpers import API_VERSION, user
 
 STARTUP_TIMEOUT = 20.0
+STOP_TIMEOUT = 15.0  # a clean stop takes well under a second; this only bounds a hang
+# Runs the rest of its command line with SIGINT ignored, in the same process (exec keeps the disposition):
+# what a shell does for a background job. preexec_fn would do the same but is unsafe in a threaded parent.
+IGNORING_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal dispositions and exec")
 
 
 class RunningCli:
     """The emulator CLI in a subprocess, its stdout read line by line without blocking the test."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, sigint_ignored: bool = False) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        wrapper = ["-c", IGNORING_SIGINT] if sigint_ignored else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rest_client.emulator", *args],
+            [sys.executable, *wrapper, "-m", "rest_client.emulator", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -64,9 +77,10 @@ class RunningCli:
                 return match.group(1)
         raise AssertionError(f"{pattern!r} not in {self.seen!r}")
 
-    def interrupt(self) -> tuple[int, str, str]:
-        self.process.send_signal(signal.SIGINT)
-        stdout_rest, stderr = self.process.communicate(timeout=15)
+    def interrupt(self, signum: int = signal.SIGINT) -> tuple[int, str, str]:
+        """Send ``signum`` and wait (bounded) for the process to end: exit code, all of stdout, stderr."""
+        self.process.send_signal(signum)
+        stdout_rest, stderr = self.process.communicate(timeout=STOP_TIMEOUT)
         while not self.lines.empty():
             self.seen.append(self.lines.get())
         return self.process.returncode, "".join(self.seen) + (stdout_rest or ""), stderr
@@ -81,8 +95,8 @@ class RunningCli:
 def cli() -> Iterator[type[RunningCli]]:
     started: list[RunningCli] = []
 
-    def start(*args: str) -> RunningCli:
-        running = RunningCli(*args)
+    def start(*args: str, sigint_ignored: bool = False) -> RunningCli:
+        running = RunningCli(*args, sigint_ignored=sigint_ignored)
         started.append(running)
         return running
 
@@ -136,6 +150,31 @@ def test_cli_uses_the_given_key_limits_and_deployments(cli) -> None:
     assert "AZURE_OPENAI_DEPLOYMENT=" not in "".join(running.seen)  # no chat deployment, no chat export
     code, _, stderr = running.interrupt()
     assert (code, stderr) == (0, "")
+
+
+@POSIX_ONLY
+def test_the_sigint_ignoring_wrapper_really_ignores_sigint() -> None:
+    """Positive control for the next test: a child started through the wrapper has SIGINT ignored."""
+    probe = "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
+    result = subprocess.run(
+        [sys.executable, "-c", IGNORING_SIGINT, "-c", probe], capture_output=True, text=True, timeout=STARTUP_TIMEOUT
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "True\n", "")
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["kill-INT", "kill-TERM"])
+def test_cli_started_with_sigint_ignored_still_stops_on_the_signal(cli, signum: int) -> None:
+    """``python -m rest_client.emulator &`` inherits SIGINT ignored from the shell; kill -INT must stop it anyway."""
+    running = cli("--port", "0", sigint_ignored=True)
+    running.read_until("Press Ctrl-C to stop.")
+    started = time.monotonic()
+
+    code, stdout, stderr = running.interrupt(signum)
+
+    assert time.monotonic() - started < STOP_TIMEOUT
+    assert (code, stderr) == (0, "")
+    assert stdout.endswith("emulator stopped\n")
 
 
 def test_cli_reports_a_busy_port_in_one_line(cli) -> None:
