@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,6 +36,42 @@ def stream_events(response: requests.Response) -> list[dict[str, Any]]:
     return [json.loads(p) for p in payloads[:-1]]
 
 
+def word_pieces(text: str) -> list[str]:
+    """How a stream carries text (the service's habit, which the emulator imitates): one event per word with the
+    whitespace before it; trailing whitespace, if a length cut leaves some, comes as one more event."""
+    return re.findall(r"\s*\S+|\s+$", text)
+
+
+def unstreamed_texts(emu: Emulator, session: requests.Session, operation: str, payload: dict[str, Any]) -> list[str]:
+    """Each choice's text for the same request without streaming: text is deterministic for prompt and seed, so
+    it is what the stream must carry, and so it tells how many events the stream must have."""
+    plain = {k: v for k, v in payload.items() if k not in ("stream", "stream_options")}
+    choices = sorted(post(emu, session, operation, plain).json()["choices"], key=lambda c: c["index"])
+    return [c["message"]["content"] if operation == "chat/completions" else c["text"] for c in choices]
+
+
+def expected_event_count(texts: list[str], *, role_events: bool, include_usage: bool) -> int:
+    """``data:`` payloads of a stream, ``[DONE]`` included: the prompt-filter event, a role event per choice (chat
+    only), an event per word piece of every choice, a finish event per choice, the usage event when asked for,
+    then ``[DONE]``."""
+    choices = len(texts)
+    content = sum(len(word_pieces(text)) for text in texts)
+    return 1 + (choices if role_events else 0) + content + choices + int(include_usage) + 1
+
+
+def assert_stream_carries(response: requests.Response, texts: list[str], *, chat: bool, include_usage: bool) -> None:
+    """Exactly the expected number of events, and every choice's content events are its text's word pieces."""
+    payloads = sse_payloads(response.text)
+    assert len(payloads) == expected_event_count(texts, role_events=chat, include_usage=include_usage)
+    pieces: list[list[str]] = [[] for _ in texts]
+    for event in (json.loads(p) for p in payloads[:-1]):
+        for choice in event["choices"]:
+            piece = choice["delta"].get("content") if chat else choice["text"]
+            if piece and choice["finish_reason"] is None:
+                pieces[choice["index"]].append(piece)
+    assert pieces == [word_pieces(text) for text in texts]
+
+
 def test_chat_completion_matches_the_spec(
     emulator: Emulator, session: requests.Session, spec_validator: Validate
 ) -> None:
@@ -60,7 +97,11 @@ def test_chat_stream_chunks_match_the_spec(
     """Every chunk after the first validates; the first is Azure's filter chunk with blank object/id, which the
     recordings show and the spec's enum does not allow, so it is checked against the recordings instead."""
     payload = {"messages": user("hi"), "stream": True, "n": 2, "stream_options": {"include_usage": True}}
-    events = stream_events(post(emulator, session, "chat/completions", payload))
+    response = post(emulator, session, "chat/completions", payload)
+    events = stream_events(response)
+    texts = unstreamed_texts(emulator, session, "chat/completions", payload)
+    assert len(texts) == 2 and all(texts)
+    assert_stream_carries(response, texts, chat=True, include_usage=True)
     for event in events[1:]:
         spec_validator(SCHEMAS + "createChatCompletionStreamResponse", event)
 
@@ -71,7 +112,11 @@ def test_completion_stream_chunks_match_the_spec(
     """The spec gives completions chunks the non-stream shape, where finish_reason is never null; streams (the
     service's and OpenAI's) send null until the last chunk, so content chunks are checked with that one allowance."""
     payload = {"prompt": "hi", "stream": True, "stream_options": {"include_usage": True}}
-    events = stream_events(post(emulator, session, "completions", payload))
+    response = post(emulator, session, "completions", payload)
+    events = stream_events(response)
+    texts = unstreamed_texts(emulator, session, "completions", payload)
+    assert len(texts) == 1 and texts[0]
+    assert_stream_carries(response, texts, chat=False, include_usage=True)
     for event in events[1:]:
         finished = [c for c in event["choices"] if c["finish_reason"] is not None]
         if finished or not event["choices"]:
@@ -126,8 +171,11 @@ def test_chat_stream_has_the_recorded_event_order_and_keys(
     payload: dict[str, Any] = {"messages": user("What is 4200 + 42?"), "stream": True}
     if include_usage:
         payload["stream_options"] = {"include_usage": True}
-    ours = stream_events(post(emulator, session, "chat/completions", payload))
+    response = post(emulator, session, "chat/completions", payload)
+    ours = stream_events(response)
 
+    texts = unstreamed_texts(emulator, session, "chat/completions", payload)
+    assert_stream_carries(response, texts, chat=True, include_usage=include_usage)
     assert kinds_in_order(ours) == kinds_in_order(recorded)
     recorded_by_kind = {classify(e): e for e in recorded}
     for event in ours:
