@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from rest_client import Client, __version__
+from rest_client.bulk import BulkRun
 from rest_client.emulator import Deployment, Emulator
 
 HERE = Path(__file__).resolve().parent
@@ -26,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 
 def rest_client_bulk(emu: Emulator, prompts: list[str], workers: int) -> tuple[int, list[float]]:
     with Client(endpoint=emu.endpoint, api_key=emu.api_key, deployment="chat") as client:
-        results = list(client.bulk([{"prompt": p, "max_tokens": 20} for p in prompts], concurrency=workers))
+        results = list(BulkRun(client, [{"prompt": p, "max_tokens": 20} for p in prompts], concurrency=workers))
     return sum(not r.ok for r in results), [r.elapsed for r in results]
 
 

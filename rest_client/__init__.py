@@ -16,12 +16,14 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     ".auth": ("ApiKeyAuth", "EntraTokenAuth"),
-    ".client": ("Client",),
-    ".errors": ("COGNITIVE_SERVICES_SCOPE", "APIStatusError", "AuthenticationError", "BadRequestError",
-                "ConfigError", "ConnectError", "ContentFilterError", "CredentialError", "NotFoundError",
-                "PermissionDeniedError", "RateLimitError", "RequestTimeoutError", "RestClientError", "ServerError",
-                "TransportError"),
-    ".result": ("Exchange", "Result"),
+    ".client": ("Client", "Gate"),
+    ".errors": ("COGNITIVE_SERVICES_SCOPE", "APIConnectionError", "APIStatusError", "APITimeoutError",
+                "AuthenticationError", "BadRequestError", "BatchError", "BatchValidationError", "ConfigError",
+                "ConfigWarning", "ConnectError", "ContentFilterError", "CredentialError", "InternalServerError",
+                "InvalidResponseError", "NotFoundError", "PacerClosed", "PermissionDeniedError", "RateLimitError",
+                "RequestTimeoutError", "RestClientError", "ServerError", "StreamError", "TransportError"),
+    ".result": ("AttemptEvent", "Exchange", "Result"),
+    ".retry": ("RetryPolicy",),
     ".settings": ("Settings", "load_settings"),
     ".streaming": ("Stream",),
     ".urls": ("DEFAULT_API_VERSION", "build_deployment_url", "build_v1_url"),
@@ -46,25 +48,35 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly (re-exports)
     # ruff: noqa: F401
     from .auth import ApiKeyAuth, EntraTokenAuth
-    from .client import Client
+    from .client import Client, Gate
     from .errors import (
         COGNITIVE_SERVICES_SCOPE,
+        APIConnectionError,
         APIStatusError,
+        APITimeoutError,
         AuthenticationError,
         BadRequestError,
+        BatchError,
+        BatchValidationError,
         ConfigError,
+        ConfigWarning,
         ConnectError,
         ContentFilterError,
         CredentialError,
+        InternalServerError,
+        InvalidResponseError,
         NotFoundError,
+        PacerClosed,
         PermissionDeniedError,
         RateLimitError,
         RequestTimeoutError,
         RestClientError,
         ServerError,
+        StreamError,
         TransportError,
     )
-    from .result import Exchange, Result
+    from .result import AttemptEvent, Exchange, Result
+    from .retry import RetryPolicy
     from .settings import Settings, load_settings
     from .streaming import Stream
     from .urls import DEFAULT_API_VERSION, build_deployment_url, build_v1_url

@@ -230,7 +230,7 @@ def credential_error(credential: Any, exc: BaseException) -> CredentialError:
                 "identity, or use key auth (auth='key' / --auth key)")
     else:
         hint = "check the identity can get tokens for " + COGNITIVE_SERVICES_SCOPE
-    return CredentialError(f"{name} could not get a token: {_first_line(exc)[:300]} — {hint}")
+    return CredentialError(f"{name} could not get a token: {_first_line(exc)[:300]}", hint=hint)
 
 
 def make_credential(auth: str) -> Any:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
+from .errors import ConfigError
+
 Messages = Union[str, Sequence[Mapping[str, Any]]]
 
 
@@ -17,11 +19,11 @@ def normalize_messages(messages: Messages) -> list[dict[str, Any]]:
     if isinstance(messages, str):
         return [{"role": "user", "content": messages}]
     if not isinstance(messages, Sequence) or not messages:
-        raise ValueError("messages must be a non-empty list of {'role': …, 'content': …} dicts, or a string")
+        raise ConfigError("messages must be a non-empty list of {'role': …, 'content': …} dicts, or a string")
     out = []
     for i, message in enumerate(messages):
         if not isinstance(message, Mapping) or "role" not in message:
-            raise ValueError(f"messages[{i}] must be a dict with a 'role' (system, user, assistant, tool)")
+            raise ConfigError(f"messages[{i}] must be a dict with a 'role' (system, user, assistant, tool)")
         out.append(dict(message))
     return out
 
@@ -34,8 +36,23 @@ def chat_payload(messages: Messages, params: Mapping[str, Any]) -> dict[str, Any
 def completions_payload(prompt: str | Sequence[str], params: Mapping[str, Any]) -> dict[str, Any]:
     """``{"prompt": …, **params}``."""
     if not isinstance(prompt, (str, list, tuple)):
-        raise ValueError("prompt must be a string or a list of strings")
+        raise ConfigError("prompt must be a string or a list of strings")
     return {"prompt": prompt if isinstance(prompt, str) else list(prompt), **params}
+
+
+def prompt_payload(operation: str, prompt: Any, params: Mapping[str, Any] | None = None, *,
+                   system: str | None = None) -> dict[str, Any]:
+    """A prompt as the body ``operation`` wants: a user message (after ``system``) for chat, ``input`` for
+    embeddings, ``prompt`` for completions. The CLI and bulk both build their bodies here."""
+    params = dict(params or {})
+    if operation == "chat/completions":
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+        return {"messages": messages, **params}
+    if system:
+        raise ConfigError("a system message needs chat: drop --completions or the system message")
+    if operation == "embeddings":
+        return {"input": prompt, **params}
+    return {"prompt": prompt, **params}
 
 
 def with_model(payload: Mapping[str, Any], deployment: str) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from .errors import request_id_from
+from .diagnose import SNIPPET_CHARS, request_id_from
+from .errors import InvalidResponseError
 from .payloads import answer_text
 
 
@@ -23,15 +25,20 @@ class Exchange:
     error: str | None = None
     reauthenticated: bool = False
     """True when this attempt got a 401, fetched a new token and was resent once (not a retry)."""
+    wait_source: str | None = None
+    """What set ``wait_before``: a header name (``retry-after-ms``…), ``"message"`` or ``"backoff"``."""
 
 
 class Result:
     """A successful answer with its transparency data (status, headers, attempts, timings)."""
 
-    def __init__(self, response: requests.Response, exchanges: list[Exchange], elapsed: float) -> None:
+    def __init__(self, response: requests.Response, exchanges: Sequence[Exchange], elapsed: float, *,
+                 client_request_id: str | None = None) -> None:
         self.response = response
-        self.exchanges = exchanges
+        self.exchanges = list(exchanges)
         self.elapsed = elapsed
+        self.client_request_id = client_request_id
+        """The ``x-ms-client-request-id`` this call sent (one per call, kept across its retries)."""
         self._json: Any = None
 
     @property
@@ -52,9 +59,24 @@ class Result:
         return len(self.exchanges)
 
     def json(self) -> Any:
+        """The body as JSON; a body that is not JSON (cut short, an HTML page) raises ``InvalidResponseError``."""
         if self._json is None:
-            self._json = self.response.json()
+            try:
+                self._json = self.response.json()
+            except ValueError as exc:  # requests' JSONDecodeError, or a body that is not UTF-8
+                raise self._not_json(exc) from None
         return self._json
+
+    def _not_json(self, exc: Exception) -> InvalidResponseError:
+        text = self.response.content[:SNIPPET_CHARS].decode("utf-8", errors="replace")
+        snippet = " ".join(text.split())
+        ctype = self.response.headers.get("content-type", "")
+        what = "an HTML page" if "html" in ctype.lower() or snippet.startswith("<") else "not valid JSON"
+        return InvalidResponseError(
+            f"HTTP {self.status_code} answer is {what} ({len(self.response.content)} bytes): {snippet!r}",
+            hint="the body was cut short or did not come from Azure OpenAI's API: check the endpoint and any "
+                 "proxy in between; quote the request id if it persists",
+            exchanges=self.exchanges, status_code=self.status_code, request_id=self.request_id, payload=text)
 
     @property
     def text(self) -> str | None:
@@ -69,3 +91,21 @@ class Result:
     def __repr__(self) -> str:
         return (f"Result(status_code={self.status_code}, request_id={self.request_id!r}, "
                 f"attempts={self.attempts}, elapsed={self.elapsed:.3f})")
+
+
+@dataclass(frozen=True)
+class AttemptEvent:
+    """What an ``on_attempt`` hook receives, once per attempt, as soon as its answer (or failure) is known and
+    before any wait: the CLI prints live attempt lines from it, a HAR recorder writes entries from it."""
+
+    exchange: Exchange
+    method: str
+    url: str
+    request: requests.PreparedRequest | None
+    """The request as sent (its credential header is live: redact before showing it)."""
+    response: requests.Response | None
+    error: BaseException | None
+    wait: float | None
+    """Seconds until the next attempt, or ``None`` when this attempt was the last."""
+    wait_source: str | None
+    client_request_id: str | None

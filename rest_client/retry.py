@@ -1,11 +1,12 @@
-"""The retry policy: which outcomes to retry and how long to wait (tenacity, built per client).
+"""The retry policy: which outcomes to retry and how long to wait (tenacity, built per policy).
 
-Why per client and not a module-level decorator: ``max_retries`` and ``max_retry_wait`` are settings, two
-clients may differ, and tests need a policy they can build with their own numbers.
+Why per policy and not a module-level decorator: ``max_retries`` and ``max_retry_wait`` are settings, two
+clients may differ, one call may need its own (a bulk run retries longer; creating a batch must not resend
+after a lost answer), and tests need a policy they can build with their own numbers.
 
 The policy, in order: transport errors and 408/429/500/502/503/504 are retried, nothing else; the server's
-hint (``retry-after-ms``, then ``retry-after``) sets the wait; a hint longer than ``max_retry_wait`` stops at
-once (waiting is the caller's decision, not ours); otherwise exponential backoff with jitter.
+hint (see retry_hints.py) sets the wait; a hint longer than ``max_retry_wait`` stops at once (waiting that
+long is the caller's decision, not ours); otherwise exponential backoff with jitter.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any, Callable
 import requests
 from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_exponential, wait_random
 
-from .errors import TransportError, request_id_from
+from .diagnose import request_id_from
+from .errors import TransportError
 from .result import Exchange
-from .retry_after import parse_retry_after
+from .retry_hints import RetryHint, parse_retry_hint
 
 logger = logging.getLogger("rest_client")
 
@@ -29,19 +31,30 @@ BACKOFF_MAX = 8.0
 BACKOFF_JITTER = 0.5
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How one call retries: ``max_retries`` after the first attempt, waits capped at ``max_retry_wait``;
+    ``retry_transport=False`` for calls that are not idempotent (a lost answer may hide a done request)."""
+
+    max_retries: int = 3
+    max_retry_wait: float = 60.0
+    retry_transport: bool = True
+
+
 @dataclass
 class CallRecord:
-    """Per-call state the policy fills in while one logical call runs (one per ``Client._send``)."""
+    """Per-call state the policy fills in while one logical call runs (one per ``Client.request``)."""
 
     exchanges: list[Exchange] = field(default_factory=list)
-    cost: float = 0.0
-    """Tokens this call is charged up front (for a ``Pacer``)."""
-    method: str = "POST"
-    headers: dict[str, str | None] = field(default_factory=dict)
-    """Per-call request headers (the body's Content-Type); the session adds the rest and auth."""
     next_wait: float = 0.0
-    hint_too_long: float | None = None
+    next_wait_source: str | None = None
+    wait_refused: float | None = None
     """Set when the server asked for a wait above the cap: the seconds it asked for."""
+    on_retry: Callable[[float, str | None], None] | None = None
+    """Called before each wait with (seconds, source): the client reports the attempt live."""
+    pending: tuple[Exchange, requests.Response | None, BaseException | None] | None = None
+    """The attempt just made, not yet reported to the ``on_attempt`` hooks."""
+    pending_request: requests.PreparedRequest | None = None
 
 
 def _record_of(state: RetryCallState) -> CallRecord:
@@ -55,13 +68,19 @@ def _response_of(state: RetryCallState) -> requests.Response | None:
     return outcome.result()
 
 
-def build_retrying(*, max_retries: int, max_retry_wait: float, sleep: Callable[[float], None] | None = None,
-                   retry_transport: bool = True) -> Retrying:
-    """A tenacity ``Retrying`` whose wrapped function takes a ``record=CallRecord`` keyword.
+def hint_of(response: requests.Response) -> RetryHint | None:
+    """The wait a retryable answer asks for; the body is read only when no header says (it is small)."""
+    hint = parse_retry_hint(response.headers)
+    if hint is None and response.status_code in (429, 503):
+        try:
+            hint = parse_retry_hint({}, response.text[:2000])
+        except (requests.RequestException, OSError, ValueError):
+            hint = None
+    return hint
 
-    ``retry_transport=False`` is for calls that are not idempotent (creating a batch): a request whose answer
-    was lost may have taken effect, so the caller checks before sending it again.
-    """
+
+def build_retrying(policy: RetryPolicy, *, sleep: Callable[[float], None] | None = None) -> Retrying:
+    """A tenacity ``Retrying`` whose wrapped function takes a ``record=CallRecord`` keyword."""
     # 0.5, 1, 2, 4, 8, 8 … s plus up to 0.5 s of jitter (composed from APIs stable across tenacity 8 and 9).
     backoff = wait_exponential(multiplier=BACKOFF_INITIAL, max=BACKOFF_MAX) + wait_random(0, BACKOFF_JITTER)
 
@@ -70,35 +89,43 @@ def build_retrying(*, max_retries: int, max_retry_wait: float, sleep: Callable[[
         if outcome is None:
             return False
         if outcome.failed:
-            return retry_transport and isinstance(outcome.exception(), TransportError)
+            return policy.retry_transport and isinstance(outcome.exception(), TransportError)
         response = outcome.result()
         if response.status_code not in RETRYABLE_STATUS:
             return False
-        hint = parse_retry_after(response.headers)
-        if hint is not None and hint > max_retry_wait:
-            _record_of(state).hint_too_long = hint
+        hint = hint_of(response)
+        if hint is not None and hint.seconds > policy.max_retry_wait:
+            _record_of(state).wait_refused = hint.seconds
             return False
         return True
 
     def wait(state: RetryCallState) -> float:
         response = _response_of(state)
-        hint = parse_retry_after(response.headers) if response is not None else None
-        return hint if hint is not None else backoff(state)
+        hint = hint_of(response) if response is not None else None
+        record = _record_of(state)
+        if hint is not None:
+            record.next_wait_source = hint.source
+            return hint.seconds
+        record.next_wait_source = "backoff"
+        return float(backoff(state))
 
     def before_sleep(state: RetryCallState) -> None:
         record = _record_of(state)
         record.next_wait = state.upcoming_sleep
+        if record.on_retry is not None:
+            record.on_retry(state.upcoming_sleep, record.next_wait_source)
         if logger.isEnabledFor(logging.DEBUG):
             response = _response_of(state)
             what = (f"HTTP {response.status_code} (request {request_id_from(response.headers)})"
                     if response is not None else str(state.outcome.exception()))  # type: ignore[union-attr]
-            logger.debug("attempt %d: %s; retrying in %.2f s", state.attempt_number, what, state.upcoming_sleep)
+            logger.debug("attempt %d: %s; retrying in %.2f s (%s)", state.attempt_number, what,
+                         state.upcoming_sleep, record.next_wait_source)
 
     kwargs: dict[str, Any] = {}
     if sleep is not None:
         kwargs["sleep"] = sleep
     return Retrying(
-        stop=stop_after_attempt(max_retries + 1),
+        stop=stop_after_attempt(policy.max_retries + 1),
         retry=should_retry,
         wait=wait,
         before_sleep=before_sleep,

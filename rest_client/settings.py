@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 import warnings
 from collections.abc import Mapping
@@ -17,8 +18,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .urls import DEFAULT_API_VERSION, check_secure_url, parse_endpoint
+from .errors import ConfigError, ConfigWarning
+from .urls import DEFAULT_API_VERSION, check_secure_url, is_v1_endpoint, parse_endpoint
 
 AUTH_MODES = ("key", "cli", "default")
 DEFAULT_CONFIG_FILE = "config.json"
@@ -37,13 +38,8 @@ IGNORED_SAMPLE_KEYS = frozenset({
     "OPENAI_API_TYPE", "EMBEDDING_MODEL", "DALLE_MODEL", "WHISPER_MODEL", "GPT4V_MODEL", "GPT4V_ENDPOINT",
     "VISION_API_ENDPOINT", "VISION_API_KEY", "AZURE_OPENAI_EMBEDDING_DEPLOYMENT", "AZURE_OPENAI_MODEL_NAME",
 })
-NUMERIC_DEFAULTS: dict[str, float] = {
-    "connect_timeout": 5.0, "read_timeout": 120.0, "max_retries": 3, "max_retry_wait": 60.0,
-}
-
-
-class ConfigWarning(UserWarning):
-    """A config.json key we do not know (probably a typo); the message names the nearest known key."""
+NUMERIC_FIELDS = ("connect_timeout", "read_timeout", "max_retries", "max_retry_wait")
+TEXT_FIELDS = ("endpoint", "api_version", "deployment", "completions_deployment", "api_key", "auth")
 
 
 @dataclass(frozen=True)
@@ -67,10 +63,43 @@ class Settings:
         key = "'***'" if self.api_key else "None"
         return f"Settings({shown}, api_key={key})"
 
+    def __post_init__(self) -> None:
+        """Every check runs here, so ``Settings(...)`` built directly is as safe as ``load_settings``."""
+        sources = dict(self.sources)
+        where = lambda name: sources.get(name) or f"argument {name}"  # noqa: E731
+        for name in TEXT_FIELDS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise ConfigError(f"{name} (from {where(name)}) must be a string, not {type(value).__name__}")
+            if value.startswith("<") and value.endswith(">"):
+                raise ConfigError(f"{name} from {where(name)} still holds the placeholder {value!r}: put your "
+                                  "own value there")
+            if any(ch in value for ch in "\r\n\t\x00"):
+                raise ConfigError(f"{name} (from {where(name)}) holds a line break or control character: "
+                                  "paste the value without it")
+        if not self.endpoint:
+            raise ConfigError("no endpoint configured: set AZURE_OPENAI_ENDPOINT, the config.json key "
+                              "AZURE_OPENAI_ENDPOINT, or --endpoint (e.g. https://NAME.openai.azure.com)")
+        endpoint = parse_endpoint(self.endpoint, source=where("endpoint")).endpoint
+        check_secure_url(endpoint)
+        object.__setattr__(self, "endpoint", endpoint)
+        if not self.api_version or not self.api_version.strip() or " " in self.api_version:
+            raise ConfigError(f"api_version {self.api_version!r} (from {where('api_version')}) is not a version: "
+                              f"use e.g. {DEFAULT_API_VERSION}")
+        for name in NUMERIC_FIELDS:
+            object.__setattr__(self, name, _number(name, getattr(self, name), where(name)))
+        if self.auth not in AUTH_MODES:
+            raise ConfigError(f"auth {self.auth!r} (from {where('auth')}) must be one of {', '.join(AUTH_MODES)}")
+        if self.auth == "key" and not self.api_key:
+            raise ConfigError(f"auth is 'key' (from {where('auth')}) but no API key is set: set "
+                              "AZURE_OPENAI_API_KEY, or use --auth cli / --auth default for Entra ID")
+
     @property
     def is_v1(self) -> bool:
         """True when the endpoint selects the v1 API (``…/openai/v1``)."""
-        return self.endpoint.endswith("/openai/v1")
+        return is_v1_endpoint(self.endpoint)
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -178,31 +207,35 @@ def load_settings(config_path: str | os.PathLike[str] | None = None, *,
         for name, (value, where) in layer.items():
             merged[name], sources[name] = value, where
 
-    for name, value in merged.items():
-        if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
-            raise ConfigError(f"{name} from {sources[name]} still holds the placeholder {value!r}: put your "
-                              "own value there")
     if not merged.get("endpoint"):
         raise ConfigError("no endpoint configured: set AZURE_OPENAI_ENDPOINT, the config.json key "
                           "AZURE_OPENAI_ENDPOINT, or --endpoint (e.g. https://NAME.openai.azure.com)")
-    for name, default in NUMERIC_DEFAULTS.items():
-        merged[name] = _number(name, merged.get(name, default), integer=name == "max_retries")
+    for name in (*NUMERIC_FIELDS, "api_version"):
         sources.setdefault(name, "default")
-    merged.setdefault("api_version", DEFAULT_API_VERSION)
-    sources.setdefault("api_version", "default")
     merged["auth"] = _resolve_auth(merged, sources)
-    check_secure_url(merged["endpoint"])
-    return Settings(**merged, sources=sources)
+    return Settings(**merged, sources=sources)  # Settings checks every value (see __post_init__)
 
 
-def _number(name: str, value: Any, *, integer: bool) -> float:
+def _number(name: str, value: Any, where: str) -> Any:
+    """A finite number in range; ``max_retries`` a whole number (``1.7`` or ``True`` are refused, not truncated)."""
+    integer = name == "max_retries"
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} (from {where}) must be a number, got {value!r}")
     try:
-        number = int(value) if integer else float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
-    if number < 0 or (number == 0 and name != "max_retries"):
-        raise ConfigError(f"{name} must be {'zero or more' if name == 'max_retries' else 'positive'}, got {value!r}")
-    return number
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name} (from {where}) must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{name} (from {where}) must be a finite number, got {value!r}")
+    if integer and number != int(number):
+        raise ConfigError(f"{name} (from {where}) must be a whole number, got {value!r}")
+    if number < 0 or (number == 0 and not integer):
+        raise ConfigError(f"{name} (from {where}) must be {'zero or more' if integer else 'positive'}, got {value!r}")
+    if integer and number > 100:
+        raise ConfigError(f"{name} (from {where}) must be at most 100, got {value!r}")
+    if name.endswith("timeout") and number > 86400:
+        raise ConfigError(f"{name} (from {where}) must be at most 86400 s (a day), got {value!r}")
+    return int(number) if integer else number
 
 
 def _resolve_auth(merged: Mapping[str, Any], sources: dict[str, str]) -> str:
@@ -210,9 +243,4 @@ def _resolve_auth(merged: Mapping[str, Any], sources: dict[str, str]) -> str:
     if not auth:
         sources["auth"] = "default (key when an API key is set, else DefaultAzureCredential)"
         return "key" if merged.get("api_key") else "default"
-    if auth not in AUTH_MODES:
-        raise ConfigError(f"auth {auth!r} (from {sources['auth']}) must be one of {', '.join(AUTH_MODES)}")
-    if auth == "key" and not merged.get("api_key"):
-        raise ConfigError(f"auth is 'key' (from {sources['auth']}) but no API key is set: set "
-                          "AZURE_OPENAI_API_KEY, or use --auth cli / --auth default for Entra ID")
     return auth

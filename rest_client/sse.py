@@ -12,17 +12,9 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .errors import RestClientError
+from .errors import StreamError
 
 DONE = "[DONE]"
-
-
-class StreamError(RestClientError, ValueError):
-    """The stream broke its format: an event that is not JSON, an error event, or no ``[DONE]`` at the end."""
-
-    def __init__(self, message: str, payload: Any = None) -> None:
-        super().__init__(message)
-        self.payload = payload
 
 
 def iter_lines(chunks: Iterable[bytes]) -> Iterator[str]:
@@ -32,16 +24,24 @@ def iter_lines(chunks: Iterable[bytes]) -> Iterator[str]:
         buffer += chunk
         *complete, buffer = buffer.split(b"\n")
         for line in complete:
-            yield line.rstrip(b"\r").decode("utf-8")
+            yield _decode(line)
     if buffer:
-        yield buffer.rstrip(b"\r").decode("utf-8")
+        yield _decode(buffer)
+
+
+def _decode(line: bytes) -> str:
+    try:
+        return line.rstrip(b"\r").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StreamError(f"the stream sent bytes that are not UTF-8 (at byte {exc.start} of a line): "
+                          f"{line[:80]!r}") from None
 
 
 def iter_sse_data(lines: Iterable[str | bytes]) -> Iterator[str]:
     """Yield the ``data`` of each event, stopping at ``[DONE]``."""
     data: list[str] = []
     for raw in lines:
-        line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        line = _decode(raw) if isinstance(raw, bytes) else raw
         line = line.rstrip("\r\n")
         if line.strip() == DONE:  # some proxies strip the "data: " prefix of the sentinel
             if data:
@@ -76,18 +76,30 @@ def iter_sse_json(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
             event = json.loads(data)
         except ValueError as exc:
             raise StreamError(f"stream event is not JSON: {data[:120]!r}") from exc
-        if isinstance(event, dict) and "error" in event and "choices" not in event:
-            raise StreamError(f"stream carried an error: {event['error']}", event)
+        if not isinstance(event, dict):
+            raise StreamError(f"stream event is not a JSON object: {data[:120]!r}", payload=event)
+        if "error" in event and "choices" not in event:
+            raise StreamError(f"stream carried an error: {event['error']}", payload=event)
         yield event
 
 
 def chunk_text(event: dict[str, Any], index: int = 0) -> str:
     """The text delta of choice ``index`` in a chat or completions chunk ('' for filter/usage chunks)."""
-    for choice in event.get("choices") or ():
+    for choice in choices_of(event):
         if choice.get("index", 0) != index:
             continue
         delta = choice.get("delta")
         if isinstance(delta, dict):
-            return delta.get("content") or ""
-        return choice.get("text") or ""
+            content = delta.get("content")
+            return content if isinstance(content, str) else ""
+        text = choice.get("text")
+        return text if isinstance(text, str) else ""
     return ""
+
+
+def choices_of(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The event's choices that are objects; a ``choices`` that is not a list counts as none."""
+    choices = event.get("choices")
+    if not isinstance(choices, list):
+        return []
+    return [c for c in choices if isinstance(c, dict)]

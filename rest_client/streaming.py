@@ -14,9 +14,9 @@ from typing import Any
 import requests
 import urllib3
 
-from .errors import ConnectError
 from .result import Result
-from .sse import chunk_text, iter_lines, iter_sse_json
+from .sse import choices_of, chunk_text, iter_lines, iter_sse_json
+from .transport import transport_error
 
 READ_SIZE = 8192
 
@@ -37,7 +37,7 @@ def iter_raw_chunks(response: requests.Response) -> Iterator[bytes]:
 class Stream(Iterator[str]):
     """Text deltas of choice 0, in order. Use as an iterator or a context manager (closes the connection)."""
 
-    def __init__(self, result: Result, *, started: float | None = None) -> None:
+    def __init__(self, result: Result, *, started: float | None = None, read_timeout: float = 0.0) -> None:
         self.result = result
         self.events: list[dict[str, Any]] = []
         self.prompt_filter_results: list[Any] = []
@@ -46,6 +46,7 @@ class Stream(Iterator[str]):
         self.time_to_first_token: float | None = None
         self._parts: list[str] = []
         self._started = time.perf_counter() if started is None else started
+        self._read_timeout = read_timeout
         self._chunks = iter_raw_chunks(result.response)
         self._events = iter_sse_json(iter_lines(self._chunks))
 
@@ -61,7 +62,7 @@ class Stream(Iterator[str]):
                 raise
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 self.close()
-                raise ConnectError(f"the stream was cut off after {len(self.events)} events: {exc}") from exc
+                raise self._broken(exc) from exc
             self.events.append(event)
             self._absorb(event)
             text = chunk_text(event)
@@ -71,14 +72,21 @@ class Stream(Iterator[str]):
                 self._parts.append(text)
                 return text
 
+    def _broken(self, exc: BaseException) -> Exception:
+        """The network failure, classified like any call's (a stall is a timeout), saying how far it got."""
+        return transport_error(exc, self.result.response.url or "", connect_timeout=0.0,
+                               read_timeout=self._read_timeout, client_request_id=self.result.client_request_id,
+                               exchanges=self.result.exchanges,
+                               prefix=f"the stream was cut off after {len(self.events)} events: ")
+
     def _absorb(self, event: dict[str, Any]) -> None:
         filters = event.get("prompt_filter_results") or event.get("prompt_annotations")
-        if filters:
+        if isinstance(filters, list):
             self.prompt_filter_results.extend(filters)
-        if event.get("usage"):
+        if isinstance(event.get("usage"), dict):
             self.usage = event["usage"]
-        for choice in event.get("choices") or ():
-            if choice.get("index", 0) == 0 and choice.get("finish_reason"):
+        for choice in choices_of(event):
+            if choice.get("index", 0) == 0 and isinstance(choice.get("finish_reason"), str):
                 self.finish_reason = choice["finish_reason"]
 
     @property

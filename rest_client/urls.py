@@ -77,11 +77,26 @@ def parse_endpoint(raw: str, *, source: str = "endpoint") -> ParsedEndpoint:
     if "<" in text or ">" in text:
         raise ConfigError(f"{source} {text!r} still holds a placeholder: put your resource's endpoint there, "
                           "e.g. https://NAME.openai.azure.com")
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ConfigError(f"{source} {text!r} holds a line break or control character: paste the URL alone, "
+                          "e.g. https://NAME.openai.azure.com")
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # urllib raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        raise ConfigError(f"{source} {text!r} is not a valid URL ({exc}): use the form "
+                          "https://NAME.openai.azure.com") from None
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{source} holds a user name or password before '@': remove it (credentials go in "
+                          "AZURE_OPENAI_API_KEY or come from Entra ID, never in the URL)")
+    if port == 0:
+        raise ConfigError(f"{source} {text!r} names port 0: give the real port or none")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         guess = f"https://{text.strip('/')}.openai.azure.com" if text and "/" not in text and "." not in text \
             else "https://NAME.openai.azure.com"
         raise ConfigError(f"{source} {text!r} is not an http(s) URL: use the form {guess}")
+    if any(ch.isspace() for ch in text):
+        raise ConfigError(f"{source} {text!r} holds a space: paste the URL alone, e.g. https://NAME.openai.azure.com")
     base = f"{parts.scheme}://{parts.netloc}"
     segments = [s for s in parts.path.split("/") if s]
     query = parse_qs(parts.query)

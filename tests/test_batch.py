@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from rest_client import Client
-from rest_client.batch import BatchError, run_batch, state_path
-from rest_client.batch_lines import BatchValidationError
+from rest_client.batch import Batches, Files, run_batch, state_path
+from rest_client.errors import BatchError
+from rest_client.errors import BatchValidationError
 from rest_client.cli import main
 from rest_client.emulator import Emulator
 
@@ -48,7 +49,7 @@ def test_200_lines_complete_one_output_line_per_id_in_input_order(emu, tmp_path,
     with client_for(emu, v1) as client:
         outcome = run_batch(client, source, target, deployment=emu.batch_deployment, poll_first=0.05, poll_max=0.2,
                             on_status=lambda b: seen.append(b["status"]))
-        produced = client.files.content(outcome.batch["output_file_id"]).response.content.decode()
+        produced = Files(client).content(outcome.batch["output_file_id"]).response.content.decode()
     lines = read_lines(target)
     assert outcome.status == "completed" and (outcome.ok, outcome.failed, outcome.not_done) == (200, 0, 0)
     assert [line["custom_id"] for line in lines] == [f"req-{i}" for i in range(200)]
@@ -65,7 +66,7 @@ def test_cancel_midway_keeps_partial_results_and_marks_the_rest_not_run(tmp_path
 
         def cancel_when_running(batch: dict) -> None:
             if batch["status"] == "in_progress" and emu.counters.get("batch_lines", 0) >= 20:
-                client.batches.cancel(batch["id"])
+                Batches(client).cancel(batch["id"])
 
         outcome = run_batch(client, source, target, deployment=emu.batch_deployment, poll_first=0.2, poll_max=0.2,
                             on_status=cancel_when_running)
@@ -99,7 +100,7 @@ def test_rerun_after_completion_collects_again_without_a_second_batch(emu, tmp_p
     with client_for(emu) as client:
         first = run_batch(client, source, target, deployment=emu.batch_deployment, poll_first=0.05)
         again = run_batch(client, source, target, deployment=emu.batch_deployment, poll_first=0.05)
-        listed = client.batches.list().json()["data"]
+        listed = Batches(client).list().json()["data"]
         assert again.resumed and again.batch["id"] == first.batch["id"] and len(listed) == 1
         fresh = run_batch(client, source, target, deployment=emu.batch_deployment, poll_first=0.05, resubmit=True)
     assert fresh.batch["id"] != first.batch["id"]
@@ -126,7 +127,7 @@ def test_killed_while_waiting_then_run_again_creates_no_second_batch(tmp_path) -
         proc.wait(10)
         assert not target.exists()
         rerun = subprocess.run(command, env=cli_env(emu), cwd=tmp_path, capture_output=True, text=True, timeout=60)
-        listed = client_for(emu).batches.list().json()["data"]
+        listed = Batches(client_for(emu)).list().json()["data"]
     assert rerun.returncode == 0, rerun.stderr
     assert len(listed) == 1
     assert [x["custom_id"] for x in read_lines(target)] == [f"req-{i}" for i in range(60)]
@@ -185,7 +186,7 @@ def test_a_lost_create_answer_adopts_the_batch_instead_of_creating_a_second(tmp_
         emu.add_fault("truncate", route="batches.create")
         source, target = write_input(tmp_path / "in.jsonl", 3), tmp_path / "out.jsonl"
         outcome = run_batch(client, source, target, deployment=emu.batch_deployment, poll_first=0.05)
-        created = client.batches.list().json()["data"]
+        created = Batches(client).list().json()["data"]
     assert outcome.status == "completed" and len(created) == 1
     assert [x["custom_id"] for x in read_lines(target)] == ["req-0", "req-1", "req-2"]
 
@@ -195,23 +196,23 @@ def test_a_create_that_never_reached_the_service_is_sent_again(emu, tmp_path) ->
         emu.add_fault("reset", route="batches.create", times=1)
         outcome = run_batch(client, write_input(tmp_path / "in.jsonl", 3), tmp_path / "out.jsonl",
                             deployment=emu.batch_deployment, poll_first=0.05)
-        assert outcome.status == "completed" and len(client.batches.list().json()["data"]) == 1
+        assert outcome.status == "completed" and len(Batches(client).list().json()["data"]) == 1
 
 
 def test_killed_between_upload_and_create_reuses_the_upload(emu, tmp_path) -> None:
     import hashlib
 
-    from rest_client.batch_lines import prepare_batch_input
+    from rest_client.batch.lines import prepare_batch_input
 
     source, target = write_input(tmp_path / "in.jsonl", 3), tmp_path / "out.jsonl"
     with client_for(emu) as client:
         raw = source.read_bytes()
-        uploaded = client.files.upload(prepare_batch_input(raw, deployment=emu.batch_deployment).content).json()
+        uploaded = Files(client).upload(prepare_batch_input(raw, deployment=emu.batch_deployment).content).json()
         # what a run killed right after its upload leaves behind
         state_path(target).write_text(json.dumps({"input_sha256": hashlib.sha256(raw).hexdigest(),
                                                   "input_file_id": uploaded["id"]}))
         outcome = run_batch(client, source, target, deployment=emu.batch_deployment, poll_first=0.05)
-        uploads = client.files.list(purpose="batch").json()["data"]
+        uploads = Files(client).list(purpose="batch").json()["data"]
     assert outcome.status == "completed" and [f["id"] for f in uploads] == [uploaded["id"]]
     assert outcome.batch["input_file_id"] == uploaded["id"]
 

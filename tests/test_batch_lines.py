@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from rest_client.batch_lines import BOM, BatchValidationError, prepare_batch_input
+from rest_client.batch.lines import BOM, prepare_batch_input
+from rest_client.errors import BatchValidationError
 
 
 def jsonl(*values) -> bytes:
@@ -61,7 +62,7 @@ def test_bom_empty_file_and_missing_deployment() -> None:
 
 
 def test_too_many_lines_and_too_many_bytes(monkeypatch) -> None:
-    import rest_client.batch_lines as mod
+    import rest_client.batch.lines as mod
 
     monkeypatch.setattr(mod, "MAX_LINES", 3)
     with pytest.raises(BatchValidationError, match="at most 3 per batch"):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rest_client import Client
-from rest_client.bulk import run_bulk_file
+from rest_client.bulk import BulkRun, run_bulk_file
 from rest_client.cli import main
 from rest_client.emulator import Deployment, Emulator
 
@@ -60,7 +60,7 @@ def test_120_items_all_succeed_with_few_429s(limited, tmp_path, concurrency) -> 
 
 def test_client_bulk_yields_results_as_they_complete(limited) -> None:
     with client_for(limited) as client:
-        results = list(client.bulk(["one", {"prompt": "two", "custom_id": "t"},
+        results = list(BulkRun(client, ["one", {"prompt": "two", "custom_id": "t"},
                                     {"messages": [{"role": "user", "content": "three"}]}], concurrency=3))
     assert sorted(r.custom_id for r in results) == ["line-1", "line-3", "t"]
     assert all(r.ok and r.request_id for r in results)

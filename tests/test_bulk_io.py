@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rest_client.bulk_io import CHAT, COMPLETIONS, EMBEDDINGS, done_ids, output_line, read_items
+from rest_client.bulk.items import CHAT, COMPLETIONS, EMBEDDINGS, done_ids, output_line, read_items
 
 
 def items(*lines: str, operation: str = CHAT):

@@ -18,7 +18,7 @@ from rest_client import (
     RestClientError,
     ServerError,
 )
-from rest_client.errors import error_from_response
+from rest_client.diagnose import error_from_response
 from tests.recordings import load_interactions
 
 EXPECTED = {400: ContentFilterError, 404: NotFoundError}

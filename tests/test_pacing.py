@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from rest_client.pacing import Pacer, PacerClosed, estimate_tokens
+from rest_client.bulk.pacing import Pacer, estimate_tokens
+from rest_client.errors import PacerClosed
 
 
 class Clock:

@@ -6,7 +6,7 @@ from email.utils import formatdate
 
 import pytest
 
-from rest_client.retry_after import parse_retry_after
+from rest_client.retry_hints import parse_retry_after
 
 
 @pytest.mark.parametrize(

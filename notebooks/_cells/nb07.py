@@ -10,7 +10,7 @@ NB07 = [
 
 Thousands of prompts through one deployment. The usual first attempt is a thread pool around a client that
 retries 429s — and it **hammers the service**: every worker learns about the limit on its own, by failing.
-`client.bulk(...)` and `run_bulk_file(...)` share one **pacer** between their workers instead:
+`BulkRun(client, ...)` and `run_bulk_file(...)` share one **pacer** between their workers instead:
 
 - it starts with one request and reads the budgets from `x-ratelimit-limit-requests` / `-tokens`;
 - the first 429 teaches the window (its `retry-after-ms` says when capacity returns) and **pauses every
@@ -93,10 +93,13 @@ Give it prompts (strings), `{"prompt": …}` or `{"messages": […]}` dicts with
 `custom_id` (`line-N` when none was given), `status_code`, `request_id`, `body`, `error`, `attempts`, `elapsed`.
 The first request goes alone (slow start); its answer's `x-ratelimit-limit-requests` sets the budget."""),
     ("code", """\
+from rest_client.bulk import BulkRun
+
 prompts = [{"prompt": f"One sentence about the number {i}.", "max_tokens": 20} for i in range(1, N + 1)]
 before, started = tight.counters if tight else None, time.perf_counter()
 results = []
-for result in bulk_client.bulk(prompts, concurrency=16):
+run = BulkRun(bulk_client, prompts, concurrency=16)
+for result in run:
     results.append(result)
     if len(results) <= 4 or len(results) == N:
         answer = result.body["choices"][0]["message"]["content"] if result.ok else str(result.error or result.body)
@@ -191,14 +194,14 @@ for line in output:
     ("md", """\
 ## What the pacer learned
 
-`client.pacer` is created by the first bulk run and kept by the client, so later runs start from what it
-learned: `requests_limit`, the budget from `x-ratelimit-limit-requests` (`tokens_limit` is None: the tight
+Each run has its own pacer (`run.pacer`; the client keeps none, so stopping a run leaves the client as it
+was). What the first run's pacer learned: `requests_limit`, the budget from `x-ratelimit-limit-requests` (`tokens_limit` is None: the tight
 deployment has no token limit); `window`, from the first 429 — its `retry-after-ms` said when capacity would
 return, and the pacer's log of sends said which send the service was waiting for (the tight window is 1 s);
 `token_window`, assumed the same until a 429 about tokens says otherwise; `rate_limited`, the 429s this pacer
-has met over every run of this client. Against your resource the windows stay None until a 429 comes."""),
+met during the run. Against your resource the windows stay None until a 429 comes."""),
     ("code", """\
-for name, value in bulk_client.pacer.snapshot().items():
+for name, value in run.pacer.snapshot().items():
     print(f"{name:14} {value:.3f}" if isinstance(value, float) else f"{name:14} {value}")
 """),
     ("md", """\

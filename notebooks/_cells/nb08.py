@@ -78,7 +78,8 @@ per line, unique `custom_id`, one `url`, one deployment, at most 100,000 lines a
 mark — and lists **every** problem with its line number in one `BatchValidationError` (a `ConfigError`).
 It is a pure function of the file's bytes: it has no client, so it cannot send anything."""),
     ("code", """\
-from rest_client.batch_lines import BatchValidationError, prepare_batch_input
+from rest_client.batch import Batches, Files, prepare_batch_input
+from rest_client.errors import BatchValidationError
 
 broken = [
     *prompts[:4],
@@ -110,7 +111,7 @@ for line in prepared.content.splitlines()[:3]:
     ("md", """\
 ## Step by step: upload
 
-`client.files.upload` posts the file as multipart form data (`purpose=batch`). Azure answers **201 Created**
+`Files(client).upload` posts the file as multipart form data (`purpose=batch`). Azure answers **201 Created**
 with a `Location` header and the File object; a valid file is `processed` at once (an invalid one goes
 `pending`, then `error` with `status_details` naming the line). Every call returns its `Result`."""),
     ("code", """\
@@ -120,7 +121,7 @@ def wire(result) -> None:
 
 
 if emu:
-    upload = client.files.upload(prepared.content, filename="prompts.jsonl")
+    upload = Files(client).upload(prepared.content, filename="prompts.jsonl")
     wire(upload)
     print("Location:", upload.headers.get("Location"))
     print(json.dumps(upload.json(), indent=2))
@@ -131,19 +132,19 @@ else:
 """),
     ("code", """\
 if emu:
-    info = client.files.get(file_id)
+    info = Files(client).get(file_id)
     wire(info)
     print("status:", info.json()["status"], "| bytes:", info.json()["bytes"])
 """),
     ("md", """\
 ## Create the batch
 
-`client.batches.create(input_file_id, endpoint=…)` answers **200** (not 201) with the Batch in `validating`.
+`Batches(client).create(input_file_id, endpoint=…)` answers **200** (not 201) with the Batch in `validating`.
 Note Azure's quirks: `output_file_id` and `error_file_id` are **empty strings** until the batch completes, and
 the headers say how many tokens this deployment now holds enqueued, against its quota."""),
     ("code", """\
 if emu:
-    created = client.batches.create(file_id, endpoint=prepared.endpoint)
+    created = Batches(client).create(file_id, endpoint=prepared.endpoint)
     wire(created)
     for name in ("deployment-enqueued-tokens", "deployment-maximum-enqueued-tokens"):
         print(f"{name}: {created.headers.get(name)}")
@@ -162,7 +163,7 @@ TERMINAL = ("completed", "failed", "expired", "cancelled")
 if emu:
     started, last = time.perf_counter(), None
     while True:
-        polled = client.batches.get(batch["id"])
+        polled = Batches(client).get(batch["id"])
         batch = polled.json()
         now = (batch["status"], batch["request_counts"])
         if now != last:
@@ -177,11 +178,11 @@ if emu:
     ("md", """\
 ## Download the results
 
-`client.files.content(file_id)` returns the raw bytes in `result.response.content`: JSONL, one line per request,
+`Files(client).content(file_id)` returns the raw bytes in `result.response.content`: JSONL, one line per request,
 in Azure's output shape — **in no particular order**. The error file exists even when no line failed (0 bytes)."""),
     ("code", """\
 if emu:
-    content = client.files.content(batch["output_file_id"])
+    content = Files(client).content(batch["output_file_id"])
     wire(content)
     print("content-type:", content.headers.get("content-type"))
     results = [json.loads(line) for line in content.response.content.decode("utf-8").splitlines()]
@@ -189,7 +190,7 @@ if emu:
     first = results[0]
     print(first["custom_id"], first["response"]["status_code"], first["response"]["request_id"],
           repr(first["response"]["body"]["choices"][0]["message"]["content"]))
-    errors = client.files.content(batch["error_file_id"])
+    errors = Files(client).content(batch["error_file_id"])
     print("error file:", len(errors.response.content), "bytes")
 """),
     ("md", """\
@@ -200,7 +201,8 @@ polls with backoff (first quickly, then at most every `poll_max`, 60 s by defaul
 line per input line, in input order**, failed lines included with their error. `on_status` gets every poll's
 Batch object, for a progress display."""),
     ("code", """\
-from rest_client.batch import BatchError, run_batch, state_path
+from rest_client.batch import Batches, Files, run_batch, state_path
+from rest_client.errors import BatchError
 
 answers = folder / "answers.jsonl"
 
@@ -237,16 +239,16 @@ one (`resubmit=True` forces a new batch). Rerun it now: no new batch, the result
 if emu:
     print(state_path(answers).name + ":")
     print(state_path(answers).read_text(encoding="utf-8"))
-    count = len(client.batches.list().json()["data"])
+    count = len(Batches(client).list().json()["data"])
     outcome = run_batch(client, source, answers, deployment=batch_deployment, poll_first=0.2)
     print("\\n".join(outcome.lines()))
     print("resumed:", outcome.resumed, "| batches on the service before and after:", count, "->",
-          len(client.batches.list().json()["data"]))
+          len(Batches(client).list().json()["data"]))
 """),
     ("md", """\
 ## Cancel midway
 
-`client.batches.cancel(id)` answers with the batch in `cancelling`; it ends `cancelled`. The lines already
+`Batches(client).cancel(id)` answers with the batch in `cancelling`; it ends `cancelled`. The lines already
 run are kept: Azure shows **null** file ids on a cancelled batch, but the partial results are in output files
 named after it (purpose `batch_output`), and rest_client collects them from there. Lines the batch never ran are
 written as `not_processed`, so the output still has one line per input line.
@@ -260,10 +262,10 @@ if emu:
     many = write_jsonl("many.jsonl", [{"custom_id": f"m{i:03d}", "prompt": f"Line {i}.", "max_tokens": 20}
                                       for i in range(1, 301)])  # 3 s of work at 100 lines a second
     submitted = submit_batch(client, many.read_bytes(), deployment=batch_deployment, poll_first=0.1)
-    while client.batches.get(submitted["batch_id"]).json()["status"] != "in_progress":
+    while Batches(client).get(submitted["batch_id"]).json()["status"] != "in_progress":
         time.sleep(0.05)
     time.sleep(0.5)
-    cancelled = client.batches.cancel(submitted["batch_id"])
+    cancelled = Batches(client).cancel(submitted["batch_id"])
     wire(cancelled)
     print("status:", cancelled.json()["status"])
 else:
@@ -296,20 +298,20 @@ if emu:
     except BatchError as error:
         print(f"{type(error).__name__}: {str(error)[:160]}…")
     failed_id = json.loads(state_path(folder / "wrong_answers.jsonl").read_text(encoding="utf-8"))["batch_id"]
-    print(json.dumps(client.batches.get(failed_id).json()["errors"]["data"][0], indent=2))
+    print(json.dumps(Batches(client).get(failed_id).json()["errors"]["data"][0], indent=2))
 else:
     print("skipped against your resource: it would submit a batch that fails")
 """),
     ("md", """\
 ## List the batches
 
-`client.batches.list()` pages through the resource's batches, newest first (`limit` 20 by default, `after` for
+`Batches(client).list()` pages through the resource's batches, newest first (`limit` 20 by default, `after` for
 the next page). Safe on your resource too: it reads, nothing more."""),
     ("code", """\
 from rest_client import APIStatusError
 
 try:
-    listed = client.batches.list(limit=10)
+    listed = Batches(client).list(limit=10)
 except APIStatusError as error:
     print(error)
 else:

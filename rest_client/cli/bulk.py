@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from .cli import EXIT_API, EXIT_INTERRUPTED, EXIT_OK, Console, add_connection_options, guarded, load
+from .common import EXIT_API, EXIT_INTERRUPTED, EXIT_OK, Console, add_connection_options, guarded, load
 
 EXAMPLES = """\
 input lines (JSONL), any mix of:
@@ -86,9 +86,9 @@ def bulk_main(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO |
 
 
 def run_bulk(args: argparse.Namespace, con: Console, emulator: Any) -> int:
-    from .bulk import run_bulk_file
-    from .cli_wire import make_client
-    from .errors import ConfigError
+    from ..bulk import run_bulk_file
+    from ..errors import ConfigError
+    from .wire import make_client
 
     if args.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")

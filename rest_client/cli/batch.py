@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import Any, TextIO
 
-from .cli import EXIT_OK, Console, add_connection_options, guarded, load
+from .common import EXIT_OK, Console, add_connection_options, guarded, load
 
 EXAMPLES = """\
 examples:
@@ -102,8 +102,9 @@ class StatusBar:
 
 
 def run_command(args: argparse.Namespace, con: Console, emulator: Any) -> int:
-    from . import batch as flow
-    from .cli_wire import make_client
+    from .. import batch as flow
+    from ..batch import Batches
+    from .wire import make_client
 
     if args.verbose:
         handler = logging.StreamHandler(con.err)
@@ -116,12 +117,12 @@ def run_command(args: argparse.Namespace, con: Console, emulator: Any) -> int:
     deployment = args.deployment or (emulator.batch_deployment if emulator is not None else None)
     with make_client(settings, emulator) as client:
         if args.command == "list":
-            for batch in client.batches.list().json().get("data", []):
+            for batch in Batches(client).list().json().get("data", []):
                 con.say(describe(batch))
         elif args.command == "status":
-            con.say(json.dumps(client.batches.get(args.batch_id).json(), indent=2))
+            con.say(json.dumps(Batches(client).get(args.batch_id).json(), indent=2))
         elif args.command == "cancel":
-            con.say(describe(client.batches.cancel(args.batch_id).json()))
+            con.say(describe(Batches(client).cancel(args.batch_id).json()))
         elif args.command == "submit":
             raw = _read(args.input)
             state = flow.submit_batch(client, raw, deployment=deployment, operation=operation)
@@ -149,7 +150,7 @@ def run_command(args: argparse.Namespace, con: Console, emulator: Any) -> int:
 
 
 def _read(path: str) -> bytes:
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     try:
         with open(path, "rb") as f:

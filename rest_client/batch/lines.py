@@ -10,25 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .bulk_io import CHAT, COMPLETIONS, EMBEDDINGS, read_items
-from .errors import ConfigError
+from ..bulk.items import read_items
+from ..errors import BatchValidationError
+from ..resolve import CHAT, COMPLETIONS, EMBEDDINGS
 
 MAX_LINES = 100_000
 MAX_BYTES = 200 * 1024 * 1024
 BOM = b"\xef\xbb\xbf"
 BATCH_URLS = {CHAT: "/chat/completions", COMPLETIONS: "/completions"}
-MAX_PROBLEMS_SHOWN = 20
-
-
-class BatchValidationError(ConfigError):
-    """The input file cannot become an Azure batch; ``problems`` lists each one with its line number."""
-
-    def __init__(self, problems: list[str]) -> None:
-        shown = problems[:MAX_PROBLEMS_SHOWN]
-        more = f" (and {len(problems) - len(shown)} more)" if len(problems) > len(shown) else ""
-        super().__init__(f"the batch file has {len(problems)} problem(s), nothing was sent: "
-                         + "; ".join(shown) + more)
-        self.problems = problems
 
 
 @dataclass(frozen=True)

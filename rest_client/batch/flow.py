@@ -15,22 +15,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .batch_lines import prepare_batch_input
-from .bulk_io import CHAT
-from .errors import ConfigError, RestClientError, TransportError
-
-if TYPE_CHECKING:
-    from .client import Client
+from ..client import Client
+from ..errors import BatchError, ConfigError, TransportError
+from ..resolve import CHAT
+from .api import Batches, Files
+from .lines import prepare_batch_input
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 FILE_READY, FILE_FAILED = frozenset({"processed"}), frozenset({"error", "deleted"})
 POLL_FIRST, POLL_MAX, POLL_GROWTH = 1.0, 60.0, 1.5
-
-
-class BatchError(RestClientError):
-    """The batch (or its input file) ended in a state that produced no results; the message says why."""
 
 
 @dataclass
@@ -83,19 +78,19 @@ def submit_batch(client: Client, raw: bytes, *, deployment: str | None, operatio
     prepared = prepare_batch_input(raw, deployment=deployment, default_operation=operation)
     state.update(deployment=prepared.deployment, endpoint=prepared.endpoint)
     # An upload from an interrupted run may already have a batch (the run died before recording its id).
-    existing = client.batches.find_for_file(state["input_file_id"]) if state.get("input_file_id") else None
+    existing = Batches(client).find_for_file(state["input_file_id"]) if state.get("input_file_id") else None
     if not state.get("input_file_id"):
-        state["input_file_id"] = client.files.upload(prepared.content).json()["id"]
+        state["input_file_id"] = Files(client).upload(prepared.content).json()["id"]
         if save:
             save(state)
     if existing is None:
         wait_for_file(client, state["input_file_id"], poll_first=poll_first)
         try:
-            existing = client.batches.create(state["input_file_id"], endpoint=prepared.endpoint).json()
+            existing = Batches(client).create(state["input_file_id"], endpoint=prepared.endpoint).json()
         except TransportError:
             # The answer was lost, not necessarily the request: adopt the batch if it was created, else retry.
-            existing = client.batches.find_for_file(state["input_file_id"]) or \
-                client.batches.create(state["input_file_id"], endpoint=prepared.endpoint).json()
+            existing = Batches(client).find_for_file(state["input_file_id"]) or \
+                Batches(client).create(state["input_file_id"], endpoint=prepared.endpoint).json()
     batch = existing
     state["batch_id"] = batch["id"]
     if save:
@@ -107,7 +102,7 @@ def wait_for_file(client: Client, file_id: str, *, poll_first: float = POLL_FIRS
     """Poll an uploaded file until the service has processed it; a file in ``error`` raises its details."""
     delay = poll_first
     while True:
-        info = client.files.get(file_id).json()
+        info = Files(client).get(file_id).json()
         status = info.get("status")
         if status in FILE_READY:
             return info
@@ -122,7 +117,7 @@ def wait_for_batch(client: Client, batch_id: str, *, poll_first: float = POLL_FI
     """Poll until the batch is terminal: quick at first (status changes early), then at most every ``poll_max``."""
     delay = poll_first
     while True:
-        batch = client.batches.get(batch_id).json()
+        batch = Batches(client).get(batch_id).json()
         if on_status:
             on_status(batch)
         if batch.get("status") in TERMINAL:
@@ -134,7 +129,7 @@ def wait_for_batch(client: Client, batch_id: str, *, poll_first: float = POLL_FI
 def _results_by_id(client: Client, file_id: Any) -> dict[str, dict[str, Any]]:
     if not file_id:
         return {}
-    text = client.files.content(str(file_id)).response.content.decode("utf-8")
+    text = Files(client).content(str(file_id)).response.content.decode("utf-8")
     found = {}
     for line in text.splitlines():
         if line.strip():
@@ -149,7 +144,7 @@ def result_file_ids(client: Client, batch: dict[str, Any]) -> list[str]:
     ids = [str(batch[key]) for key in ("output_file_id", "error_file_id") if batch.get(key)]
     if ids or batch.get("status") not in ("cancelled", "expired"):
         return ids
-    listed = client.files.list(purpose="batch_output").json().get("data") or []
+    listed = Files(client).list(purpose="batch_output").json().get("data") or []
     return [f["id"] for f in listed if str(f.get("filename") or "").startswith(str(batch.get("id")))]
 
 
@@ -226,6 +221,6 @@ def wait_and_collect(client: Client, batch_id: str, output_path: str | os.PathLi
     batch = wait_for_batch(client, batch_id, poll_first=poll_first, poll_max=poll_max, on_status=on_status)
     if batch.get("status") == "failed":
         raise _failure(batch)
-    text = client.files.content(batch["input_file_id"]).response.content.decode("utf-8")
+    text = Files(client).content(batch["input_file_id"]).response.content.decode("utf-8")
     custom_ids = [json.loads(line)["custom_id"] for line in text.splitlines() if line.strip()]
     return collect(client, batch, custom_ids, Path(output_path))

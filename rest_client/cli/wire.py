@@ -12,10 +12,12 @@ from typing import Any
 
 import requests
 
-from .cli_show import LEGEND, PlannedRequest, format_exchanges, format_headers, format_token, status_line
-from .client import Client, make_session, prepare_call
+from ..client import Client, prepare_call
+from ..transport import make_session
+from .common import EXIT_API as EXIT_FILTERED
+from .common import EXIT_OK
+from .show import LEGEND, PlannedRequest, format_exchanges, format_headers, format_token, status_line
 
-EXIT_OK, EXIT_FILTERED = 0, 1
 AUTH_PLACEHOLDER = "***"
 
 

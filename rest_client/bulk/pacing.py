@@ -26,18 +26,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .errors import RestClientError
-from .retry_after import parse_retry_after
+from ..errors import PacerClosed
+from ..retry_hints import parse_retry_after
 
 logger = logging.getLogger("rest_client")
 
 MAX_WINDOW = 3600.0
 UNKNOWN_WAIT_POLL = 1.0
 """Bound on a wait with no known end (waiting for the slow-start answer or a probe): re-check this often."""
-
-
-class PacerClosed(RestClientError):
-    """The run is stopping: this send was never made (so a rerun will make it)."""
 
 
 @dataclass(eq=False)

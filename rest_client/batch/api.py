@@ -1,25 +1,22 @@
 """Azure OpenAI's Files and Batches REST calls, on the dated (``?api-version=``) and v1 routes.
 
-Each call goes through ``Client._send`` — same retries, auth, error mapping and transparency — and returns the
-``Result``: ``result.json()`` is the plain object (File, Batch, list), ``status_code``/``headers``/
-``request_id``/``exchanges`` say what happened on the wire. Reach them as ``client.files`` / ``client.batches``.
+Each call goes through ``Client.request`` — same retries, auth, error mapping and transparency — and returns
+the ``Result``: ``result.json()`` is the plain object (File, Batch, list), ``status_code``/``headers``/
+``request_id``/``exchanges`` say what happened on the wire. Use them as ``Files(client)`` / ``Batches(client)``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import urllib3
 
-from .retry import build_retrying
-from .urls import build_resource_url
-
-if TYPE_CHECKING:
-    from .client import Client
-    from .result import Result
+from ..client import Client
+from ..resolve import resource_url
+from ..result import Result
+from ..retry import RetryPolicy
 
 BATCH_API_VERSION = "2024-10-21"
 """The first GA version with files and batches; used when the configured version is older."""
@@ -34,13 +31,13 @@ class _Resource:
         version = self._client.settings.api_version
         if version < _OLDEST_BATCH_VERSION:  # ISO dates sort as strings: older versions have no batch routes
             version = BATCH_API_VERSION
-        return build_resource_url(self._client.settings.endpoint, path, version, query)
+        return resource_url(self._client.settings, path, query, api_version=version)
 
     def _get(self, path: str, **query: Any) -> Result:
-        return self._client._send(self._url(path, **query), None, method="GET")
+        return self._client.request("GET", self._url(path, **query))
 
     def _delete(self, path: str) -> Result:
-        return self._client._send(self._url(path), None, method="DELETE")
+        return self._client.request("DELETE", self._url(path))
 
 
 class Files(_Resource):
@@ -56,7 +53,7 @@ class Files(_Resource):
             content, name = data, filename or "batch_input.jsonl"
         body, content_type = urllib3.encode_multipart_formdata(
             {"purpose": purpose, "file": (name, content, "application/jsonl")})
-        return self._client._send(self._url("files"), body, content_type=content_type)
+        return self._client.request("POST", self._url("files"), content=body, content_type=content_type)
 
     def get(self, file_id: str) -> Result:
         return self._get(f"files/{file_id}")
@@ -82,10 +79,9 @@ class Batches(_Resource):
         if metadata:
             payload["metadata"] = metadata
         # Not retried after a lost answer: the batch may exist already (see batch.submit_batch).
-        client = self._client
-        once = build_retrying(max_retries=client.settings.max_retries, max_retry_wait=client.settings.max_retry_wait,
-                              retry_transport=False)
-        return client._send(self._url("batches"), json.dumps(payload).encode(), retrying=once)
+        policy = self._client.retry_policy
+        once = RetryPolicy(policy.max_retries, policy.max_retry_wait, retry_transport=False)
+        return self._client.request("POST", self._url("batches"), json=payload, retry=once)
 
     def get(self, batch_id: str) -> Result:
         return self._get(f"batches/{batch_id}")
@@ -101,4 +97,4 @@ class Batches(_Resource):
         return None
 
     def cancel(self, batch_id: str) -> Result:
-        return self._client._send(self._url(f"batches/{batch_id}/cancel"), b"")
+        return self._client.request("POST", self._url(f"batches/{batch_id}/cancel"))

@@ -7,13 +7,17 @@ local bulk run reads like a batch output file — one line per input line, in co
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-CHAT, COMPLETIONS, EMBEDDINGS = "chat/completions", "completions", "embeddings"
+from ..payloads import prompt_payload
+from ..resolve import CHAT, COMPLETIONS, EMBEDDINGS
+
 BATCH_URLS = {"/chat/completions": CHAT, "/v1/chat/completions": CHAT, "/completions": COMPLETIONS,
               "/v1/completions": COMPLETIONS, "/embeddings": EMBEDDINGS, "/v1/embeddings": EMBEDDINGS}
+_GENERATED = re.compile(r"line-[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -38,12 +42,16 @@ def parse_item(value: Any, line: int, default_operation: str) -> BulkItem:
     """
     fallback_id = f"line-{line}"
     if isinstance(value, str):
-        return BulkItem(fallback_id, line, default_operation, _prompt_body(value, {}, default_operation))
+        return BulkItem(fallback_id, line, default_operation, prompt_payload(default_operation, value))
     if not isinstance(value, Mapping):
         return _bad(fallback_id, line, f"expected a string or an object, got {type(value).__name__}")
     custom_id = value.get("custom_id", fallback_id)
     if not isinstance(custom_id, str) or not custom_id:
         return _bad(fallback_id, line, "custom_id must be a non-empty string")
+    if custom_id != fallback_id and _GENERATED.fullmatch(custom_id):
+        # ids of the form line-N are what lines without a custom_id get: another line's would collide with it
+        return _bad(fallback_id, line, f"custom_id {custom_id!r} is reserved for the line without a custom_id "
+                                       f"at line {custom_id[5:]}: choose another id")
     if "url" in value or "body" in value:
         return _batch_line(value, custom_id, line)
     params = {k: v for k, v in value.items() if k not in ("custom_id", "prompt", "messages", "model")}
@@ -53,17 +61,9 @@ def parse_item(value: Any, line: int, default_operation: str) -> BulkItem:
             return _bad(custom_id, line, "messages must be a non-empty list")
         return BulkItem(custom_id, line, CHAT, {"messages": value["messages"], **params}, model=model)
     if "prompt" in value:
-        return BulkItem(custom_id, line, default_operation, _prompt_body(value["prompt"], params, default_operation),
+        return BulkItem(custom_id, line, default_operation, prompt_payload(default_operation, value["prompt"], params),
                         model=model)
     return _bad(custom_id, line, 'no "prompt", "messages" or batch "body" in this line')
-
-
-def _prompt_body(prompt: Any, params: Mapping[str, Any], operation: str) -> dict[str, Any]:
-    if operation == CHAT:
-        return {"messages": [{"role": "user", "content": prompt}], **params}
-    if operation == EMBEDDINGS:
-        return {"input": prompt, **params}
-    return {"prompt": prompt, **params}
 
 
 def _batch_line(value: Mapping[str, Any], custom_id: str, line: int) -> BulkItem:

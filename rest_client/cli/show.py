@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import COGNITIVE_SERVICES_SCOPE
-from .redact import redact_headers
+from ..errors import COGNITIVE_SERVICES_SCOPE
+from ..redact import redact_headers
 
 AZ_TOKEN = ("$(az account get-access-token --resource " + COGNITIVE_SERVICES_SCOPE.removesuffix("/.default")
             + " --query accessToken -o tsv)")

@@ -1,0 +1,15 @@
+"""Bulk runs: many prompts through one deployment, paced to its rate limit, resumable from their output.
+
+``BulkRun(client, items)`` runs an iterable and yields results as they complete; ``run_bulk_file`` runs a
+JSONL file into an Azure-Batch-shaped output file. Both call ``Client.request`` with this run's ``Pacer``.
+"""
+
+from __future__ import annotations
+
+from .files import BulkSummary, run_bulk_file
+from .items import BulkItem, parse_item, read_items
+from .pacing import Pacer, estimate_tokens
+from .run import BulkResult, BulkRun
+
+__all__ = ["BulkItem", "BulkResult", "BulkRun", "BulkSummary", "Pacer", "estimate_tokens", "parse_item",
+           "read_items", "run_bulk_file"]

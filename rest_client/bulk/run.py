@@ -1,0 +1,162 @@
+"""A bulk run: many requests through one deployment at the rate limit's own pace, results as they complete.
+
+The run's workers share one ``Pacer`` (see pacing.py), so concurrency is a cap, not a promise: a 429 pauses
+everyone, and the rest of the time the pacer sends just as fast as the limit allows. The pacer belongs to
+the run, not the client: each call hands it to ``Client.request`` as its gate, so stopping a run leaves the
+client as it was. Files (resume, Ctrl-C) are in files.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from ..client import Client
+from ..errors import APIStatusError, ConfigError, PacerClosed, RestClientError
+from ..resolve import default_operation as _default_operation
+from ..resolve import deployment_for
+from ..retry import RetryPolicy
+from .items import BulkItem, output_line, parse_item
+from .pacing import Pacer, estimate_tokens
+
+BULK_MAX_RETRIES = 10
+BULK_MAX_RETRY_WAIT = 120.0
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What one item got: the answer (status, request id, body) or the error, with attempts and time."""
+
+    item: BulkItem
+    status_code: int | None = None
+    request_id: str | None = None
+    body: Any = None
+    error: dict[str, Any] | None = None
+    attempts: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def custom_id(self) -> str:
+        return self.item.custom_id
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def total_tokens(self) -> int:
+        usage = self.body.get("usage") if isinstance(self.body, dict) else None
+        return int((usage or {}).get("total_tokens") or 0)
+
+    def output(self) -> dict[str, Any]:
+        """The Azure Batch output line for this item."""
+        return output_line(self.custom_id, status_code=self.status_code, request_id=self.request_id,
+                           body=self.body, error=self.error)
+
+
+class BulkRun:
+    """Run items on ``concurrency`` workers sharing one pacer; iterate for results as they complete."""
+
+    def __init__(self, client: Client, items: Iterable[Any], *, concurrency: int = 8, operation: str | None = None,
+                 deployment: str | None = None, max_retries: int = BULK_MAX_RETRIES,
+                 pacer: Pacer | None = None) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
+        self.client = client
+        self.pacer = pacer if pacer is not None else Pacer()
+        """This run's pacer (``stop()`` closes it); pass ``pacer=`` only to share one between live runs."""
+        self._rate_limited_before = self.pacer.rate_limited
+        self.concurrency = concurrency
+        self.operation = default_operation(client, operation, deployment)
+        self.deployment = deployment
+        self._items = items
+        self._retry = RetryPolicy(max_retries, max(client.settings.max_retry_wait, BULK_MAX_RETRY_WAIT))
+        self._stopping = threading.Event()
+        self._pending: set[Future[BulkResult | None]] = set()
+        self._ready: deque[Future[BulkResult | None]] = deque()
+
+    def __iter__(self) -> Iterator[BulkResult]:
+        source = (item if isinstance(item, BulkItem) else parse_item(item, n, self.operation)
+                  for n, item in enumerate(self._items, start=1))
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="rest_client-bulk")
+        exhausted = False
+        try:
+            while True:
+                # Keep a short queue beyond the workers so a free worker never waits for the main thread.
+                while not exhausted and not self._stopping.is_set() and len(self._pending) < 2 * self.concurrency:
+                    item = next(source, None)
+                    if item is None:
+                        exhausted = True
+                    else:
+                        self._pending.add(pool.submit(self._run_one, item))
+                if not self._pending and not self._ready:
+                    return
+                result = self._next_result()
+                if result is not None:
+                    yield result
+        finally:
+            pool.shutdown(wait=False)
+
+    @property
+    def rate_limited(self) -> int:
+        """429 answers during this run."""
+        return self.pacer.rate_limited - self._rate_limited_before
+
+    def _next_result(self) -> BulkResult | None:
+        """One finished call, waiting for one if needed. Finished futures are kept in ``_ready`` until handed
+        out, so an interruption between two of them loses neither (``drain`` hands out the rest)."""
+        if not self._ready:
+            done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
+            self._ready.extend(done)
+        future = self._ready.popleft()
+        return None if future.cancelled() else future.result()
+
+    def stop(self) -> None:
+        """Send nothing new: queued items are dropped, workers waiting for the pacer give up."""
+        self._stopping.set()
+        self.pacer.close()
+        for future in list(self._pending):
+            future.cancel()  # only queued ones can be; a cancelled future is skipped when it comes out
+
+    def drain(self) -> Iterator[BulkResult]:
+        """After ``stop``: the results of the calls that were already on the wire."""
+        while self._pending or self._ready:
+            result = self._next_result()
+            if result is not None:
+                yield result
+
+    def _run_one(self, item: BulkItem) -> BulkResult | None:
+        if item.error:
+            return BulkResult(item, error={"code": "invalid_input_line", "message": item.error})
+        started = time.perf_counter()
+        try:
+            deployment = deployment_for(self.client.settings, item.operation, self.deployment, model=item.model)
+            result = self.client.request("POST", item.operation, json=item.body or {}, deployment=deployment,
+                                         retry=self._retry, gate=self.pacer,
+                                         cost=estimate_tokens(item.operation, item.body or {}))
+            body = result.json()
+        except PacerClosed:
+            return None  # never sent: a rerun will do it
+        except APIStatusError as exc:
+            error = {"code": exc.code or f"http_{exc.status_code}", "message": exc.message,
+                     "status": exc.status_code}
+            return BulkResult(item, exc.status_code, exc.request_id, exc.body, error, len(exc.exchanges),
+                              time.perf_counter() - started)
+        except RestClientError as exc:
+            status = getattr(exc, "status_code", None)
+            return BulkResult(item, error={"code": type(exc).__name__, "message": str(exc), "status": status},
+                              attempts=len(exc.exchanges), elapsed=time.perf_counter() - started)
+        return BulkResult(item, result.status_code, result.request_id, body, None, result.attempts,
+                          result.elapsed)
+
+
+def default_operation(client: Client, operation: str | None, deployment: str | None = None) -> str:
+    """The operation for plain prompts: the one asked for, else as the CLI decides (see resolve.py)."""
+    return operation or _default_operation(client.settings, deployment_given=bool(deployment))
+
+

@@ -1,0 +1,121 @@
+"""The HTTP layer under the client: one pooled ``requests.Session`` per endpoint, and what a network failure
+means (pure classification by exception type; text only as a fallback).
+
+Why classify by type: messages such as "Connection refused" vary with the OS, the locale and the urllib3
+version, while ``ConnectionRefusedError`` or ``urllib3.exceptions.NameResolutionError`` do not (httpx's
+``map_httpcore_exceptions`` is the model).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import ssl
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from . import __version__
+from .errors import ConfigError, ConnectError, RequestTimeoutError, TransportError
+
+JSON = "application/json"
+USER_AGENT = f"rest_client/{__version__} python-requests/{requests.__version__}"
+POOL_SIZE = 32
+
+
+def make_session(endpoint: str, auth: requests.auth.AuthBase | None) -> requests.Session:
+    """One pooled session for one endpoint, with urllib3's retries off (tenacity retries) and no redirects.
+
+    Why ``trust_env`` is resolved here, once: with it on, requests re-reads the proxy and CA-bundle
+    environment on *every* request (~0.4 ms each on loopback, a quarter of a keep-alive call). All our
+    requests go to one host, so the answer cannot change between calls: HTTP(S)_PROXY / NO_PROXY and
+    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE are honoured as of the client's creation.
+
+    Why no redirects: Azure OpenAI's data plane never redirects, and requests keeps custom headers such as
+    ``api-key`` on a redirect to another host. A 3xx is handed back as it is (the client makes it an error).
+    """
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers.update({"User-Agent": USER_AGENT, "Accept": JSON, "Content-Type": JSON})
+    session.auth = auth
+    session.max_redirects = 0
+    session.proxies.update(requests.utils.get_environ_proxies(endpoint))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle and endpoint.startswith("https://"):  # requests stats the path on every request: only where used
+        session.verify = bundle
+    session.trust_env = False
+    return session
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps: ``__cause__``/``__context__``, urllib3's ``reason``, ``args[0]``."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for inner in (getattr(current, "reason", None), current.__cause__, current.__context__,
+                      *(a for a in current.args[:1] if isinstance(a, BaseException))):
+            if isinstance(inner, BaseException):
+                todo.append(inner)
+
+
+def _any(chain: list[BaseException], *types: type[BaseException] | None) -> bool:
+    wanted = tuple(t for t in types if t is not None)
+    return any(isinstance(e, wanted) for e in chain)
+
+
+_NAME_RESOLUTION = getattr(urllib3.exceptions, "NameResolutionError", None)  # urllib3 >= 2
+
+
+def transport_error(exc: BaseException, url: str, *, connect_timeout: float, read_timeout: float,
+                    client_request_id: str | None = None, exchanges: Sequence[Any] = (),
+                    prefix: str = "") -> TransportError | ConfigError:
+    """One clear message for each way the network can fail, naming the host and the likely fix."""
+    host = requests.utils.urlparse(url).netloc
+    if _any(list(_chain(exc)), requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema, urllib3.exceptions.LocationParseError):
+        return ConfigError(f"the URL {url!r} is not valid: check the endpoint")
+    cls, message = _classify(exc, host, connect_timeout, read_timeout)
+    return cls(prefix + message, client_request_id=client_request_id, exchanges=exchanges)
+
+
+def _classify(exc: BaseException, host: str, connect_timeout: float,
+              read_timeout: float) -> tuple[type[TransportError], str]:
+    chain = list(_chain(exc))
+    refused = f"connection to {host} refused: nothing is listening there; check the endpoint"
+    closed = f"{host} closed the connection without an answer"
+    if _any(chain, requests.exceptions.ConnectTimeout) or (
+            _any(chain, urllib3.exceptions.ConnectTimeoutError)
+            and not _any(chain, urllib3.exceptions.NewConnectionError)):
+        return RequestTimeoutError, (f"connecting to {host} timed out after {connect_timeout:g} s: check the "
+                                     "endpoint, VPN or proxy")
+    if _any(chain, requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, socket.timeout):
+        return RequestTimeoutError, (f"{host} sent nothing for read_timeout {read_timeout:g} s: long generations "
+                                     "may need a larger read_timeout (--timeout)")
+    if _any(chain, requests.exceptions.SSLError, ssl.SSLError):
+        return ConnectError, f"TLS handshake with {host} failed: {str(exc)[:200]}"
+    if _any(chain, _NAME_RESOLUTION, socket.gaierror):
+        return ConnectError, f"cannot resolve {host}: check the resource name in the endpoint"
+    if _any(chain, ConnectionRefusedError):
+        return ConnectError, refused
+    if _any(chain, requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead,
+            urllib3.exceptions.IncompleteRead):
+        return ConnectError, f"{host} cut the answer off before it was complete"
+    if _any(chain, ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected):
+        return ConnectError, closed
+    low = str(exc).lower()  # last resort: wordings of urllib3 versions that wrap without a typed cause
+    if "refused" in low:
+        return ConnectError, refused
+    if "reset" in low or "aborted" in low or "remotedisconnected" in low:
+        return ConnectError, closed
+    return ConnectError, f"cannot reach {host}: {str(exc)[:200]}"
