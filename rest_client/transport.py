@@ -14,12 +14,13 @@ import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from . import __version__
+from ._version import __version__
 from .errors import ConfigError, ConnectError, RequestTimeoutError, TransportError
 
 JSON = "application/json"
@@ -81,7 +82,7 @@ def transport_error(exc: BaseException, url: str, *, connect_timeout: float, rea
                     client_request_id: str | None = None, exchanges: Sequence[Any] = (),
                     prefix: str = "") -> TransportError | ConfigError:
     """One clear message for each way the network can fail, naming the host and the likely fix."""
-    host = requests.utils.urlparse(url).netloc
+    host = urlsplit(url).netloc
     if _any(list(_chain(exc)), requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema, urllib3.exceptions.LocationParseError):
         return ConfigError(f"the URL {url!r} is not valid: check the endpoint")

@@ -100,7 +100,7 @@ def parse_endpoint(raw: str, *, source: str = "endpoint") -> ParsedEndpoint:
     base = f"{parts.scheme}://{parts.netloc}"
     segments = [s for s in parts.path.split("/") if s]
     query = parse_qs(parts.query)
-    api_version = (query.get("api-version") or [None])[0]
+    api_version: str | None = (query.get("api-version") or [None])[0]  # type: ignore[list-item]
     try:
         at = segments.index("openai")
     except ValueError:

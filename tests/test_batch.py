@@ -13,10 +13,9 @@ import pytest
 
 from rest_client import Client
 from rest_client.batch import Batches, Files, run_batch, state_path
-from rest_client.errors import BatchError
-from rest_client.errors import BatchValidationError
 from rest_client.cli import main
 from rest_client.emulator import Emulator
+from rest_client.errors import BatchError, BatchValidationError
 
 FAST = {"validating_seconds": 0.1, "lines_per_second": 2000, "finalizing_seconds": 0.05,
         "cancelling_seconds": 0.05, "file_pending_seconds": 0.1}

@@ -24,20 +24,8 @@ def limits(remaining_requests: int, remaining_tokens: int = 10_000, **extra: str
 
 
 def blocked(pacer: Pacer, tokens: float = 0.0) -> bool:
-    """True when acquire would wait (checked from another thread, which is then released by close())."""
-    got = threading.Event()
-
-    def take() -> None:
-        try:
-            pacer.acquire(tokens)
-            got.set()
-        except PacerClosed:
-            pass
-
-    t = threading.Thread(target=take, daemon=True)
-    t.start()
-    t.join(0.2)
-    return not got.is_set()
+    """True when acquire would wait now: asked of the pacer directly (no thread, no timing)."""
+    return pacer.wait_for(tokens) > 0
 
 
 def test_slow_start_sends_one_request_until_the_service_states_its_budget() -> None:

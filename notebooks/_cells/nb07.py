@@ -195,7 +195,8 @@ for line in output:
 ## What the pacer learned
 
 Each run has its own pacer (`run.pacer`; the client keeps none, so stopping a run leaves the client as it
-was). What the first run's pacer learned: `requests_limit`, the budget from `x-ratelimit-limit-requests` (`tokens_limit` is None: the tight
+was). What the first run's pacer learned: `requests_limit`, the budget from `x-ratelimit-limit-requests`
+(`tokens_limit` is None: the tight
 deployment has no token limit); `window`, from the first 429 — its `retry-after-ms` said when capacity would
 return, and the pacer's log of sends said which send the service was waiting for (the tight window is 1 s);
 `token_window`, assumed the same until a 429 about tokens says otherwise; `rate_limited`, the 429s this pacer

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..bulk.items import read_items
 from ..errors import BatchValidationError
@@ -52,7 +53,9 @@ def prepare_batch_input(raw: bytes, *, deployment: str | None, default_operation
         problems.append("the file has no requests (Azure: empty_file)")
     if len(items) > MAX_LINES:
         problems.append(f"{len(items)} requests; Azure accepts at most {MAX_LINES:,} per batch (too_many_tasks)")
-    converted, urls, models = [], {}, {}
+    converted: list[tuple[str, dict[str, Any]]] = []
+    urls: dict[str, int] = {}
+    models: dict[str, int] = {}
     for item in items:
         if item.error:
             problems.append(item.error)

@@ -187,6 +187,15 @@ class Pacer:
                 self._queue.remove(me)
                 self._cond.notify_all()  # the next in line may go now
 
+    def wait_for(self, tokens: float = 0.0) -> float:
+        """Seconds until a send costing ``tokens`` would be admitted if it were first in line (``inf``: only an
+        answer can tell). Asks without waiting or charging: for displays and tests."""
+        with self._cond:
+            now = self._clock()
+            self.requests.prune(now)
+            self.tokens.prune(now)
+            return max(0.0, self._ready_at(now, tokens)[0] - now)
+
     def _ready_at(self, now: float, tokens: float) -> tuple[float, bool]:
         tokens += self.token_bias
         at = max(now, self._paused_until)
@@ -302,9 +311,12 @@ def estimate_tokens(operation: str, body: Mapping[str, object]) -> float:
     An estimate on purpose (no tokenizer dependency); ``Pacer`` corrects it from x-ratelimit-remaining-tokens.
     """
     if operation.endswith("chat/completions"):
-        messages = body.get("messages") or []
-        chars = sum(len(str(m.get("content") or "")) for m in messages if isinstance(m, Mapping))
-        prompt = math.ceil(chars / 4) + 4 * len(messages) + 3 if isinstance(messages, list) else 0
+        messages = body.get("messages")
+        if isinstance(messages, list):
+            chars = sum(len(str(m.get("content") or "")) for m in messages if isinstance(m, Mapping))
+            prompt = math.ceil(chars / 4) + 4 * len(messages) + 3
+        else:
+            prompt = 0
     else:
         source = body.get("prompt") if "prompt" in body else body.get("input")
         texts = source if isinstance(source, list) else [source or ""]

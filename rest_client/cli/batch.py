@@ -81,7 +81,8 @@ class StatusBar:
     """tqdm on stderr, fed from each poll's status and request_counts."""
 
     def __init__(self, con: Console) -> None:
-        self.con, self.bar, self.last = con, None, None
+        self.con, self.last = con, None
+        self.bar: Any = None
 
     def __call__(self, batch: dict[str, Any]) -> None:
         from tqdm import tqdm

@@ -1,0 +1,99 @@
+"""The layers, checked from the source: dependencies point one way and the library never prints.
+
+Read from the AST, not by importing, so lazy imports inside functions count too (they are still edges).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "rest_client"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Modules of the package this file imports (absolute names), anywhere in the file."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.startswith("rest_client"):
+                submodules = {f"{target}.{a.name}" for a in node.names
+                              if (PACKAGE.parent / f"{target}.{a.name}".replace(".", "/")).with_suffix(".py").exists()}
+                # `from . import show` imports the submodule (and runs the package's __init__, a parent)
+                found.update(submodules if len(submodules) == len(node.names) else {target, *submodules})
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("rest_client"))
+    return found - {name}
+
+
+def graph() -> dict[str, set[str]]:
+    return {_module_name(p): _imports(p) for p in PACKAGE.rglob("*.py")}
+
+
+def _owner(module: str) -> str:
+    """The part a module belongs to: cli, bulk, batch, emulator, or core."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in ("cli", "bulk", "batch", "emulator") else "core"
+
+
+def test_no_import_cycles() -> None:
+    edges = graph()
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(edges.get(node, ())):
+            if nxt not in edges:
+                continue
+            if state.get(nxt) == 1:
+                raise AssertionError("import cycle: " + " -> ".join([*path, node, nxt]))
+            if nxt not in state:
+                visit(nxt, [*path, node])
+        state[node] = 2
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [])
+
+
+def test_dependencies_point_one_way() -> None:
+    allowed = {"core": {"core"}, "bulk": {"bulk", "core"}, "batch": {"batch", "bulk", "core"},
+               "cli": {"cli", "bulk", "batch", "core", "emulator"}, "emulator": {"emulator"}}
+    for module, targets in graph().items():
+        if module in ("rest_client", "rest_client.__main__"):  # the export table; `python -m` runs the CLI
+            continue
+        for target in targets:
+            if target == "rest_client":  # `from rest_client import __version__` style
+                continue
+            assert _owner(target) in allowed[_owner(module)], f"{module} imports {target}"
+
+
+def test_the_library_never_prints() -> None:
+    for path in PACKAGE.rglob("*.py"):
+        owner = _owner(_module_name(path))
+        if owner in ("cli", "emulator"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+                raise AssertionError(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} prints")
+
+
+def test_modules_stay_small() -> None:
+    for path in PACKAGE.rglob("*.py"):
+        lines = path.read_text(encoding="utf-8").count("\n")
+        assert lines <= 420, f"{path.relative_to(PACKAGE.parent)} has {lines} lines: split it by job"
