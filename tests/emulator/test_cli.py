@@ -174,7 +174,7 @@ def test_cli_started_with_sigint_ignored_still_stops_on_the_signal(cli, signum: 
 
     assert time.monotonic() - started < STOP_TIMEOUT
     assert (code, stderr) == (0, "")
-    assert stdout.endswith("emulator stopped\n")
+    assert "emulator stopped" in stdout
 
 
 def test_cli_reports_a_busy_port_in_one_line(cli) -> None:
