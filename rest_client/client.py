@@ -131,16 +131,21 @@ class Client:
         run's pacer) charged ``cost`` tokens. Raises only ``RestClientError`` subclasses.
         """
         url, body, name = self._route(path_or_operation, json, content, deployment, params)
-        call_headers: dict[str, str | None] = dict(headers or {})
-        client_request_id = next((v for k, v in call_headers.items() if k.lower() == CLIENT_REQUEST_ID), None)
+        # Per-call headers are set on the prepared request, not passed to requests: a headers= dict costs a
+        # merge of every header mapping (~0.1 ms a call), so only a caller's own headers take that path.
+        extra: dict[str, str] = {}
+        if not body:
+            extra["Content-Type"] = ""  # dropped below: no body, no Content-Type
+        elif content_type is not None and content_type != JSON:
+            extra["Content-Type"] = content_type
+        client_request_id = None
+        if headers:
+            client_request_id = next((v for k, v in headers.items() if k.lower() == CLIENT_REQUEST_ID), None)
         if client_request_id is None:
             client_request_id = str(uuid.uuid4())
-            call_headers[CLIENT_REQUEST_ID] = client_request_id
-        if not body:
-            call_headers["Content-Type"] = None  # requests drops None-valued headers
-        elif content_type is not None and content_type != JSON:
-            call_headers["Content-Type"] = content_type
-        call = _Call(method.upper(), url, body, stream, call_headers, client_request_id, gate, cost)
+        extra[CLIENT_REQUEST_ID] = client_request_id
+        call = _Call(method.upper(), url, body, stream, dict(headers) if headers else None, extra,
+                     client_request_id, gate, cost)
         record = CallRecord()
         record.on_retry = lambda wait, source: self._report(call, record, wait, source)
         retrying = self._retrying_for(retry)
@@ -195,6 +200,11 @@ class Client:
         try:
             prepared = session.prepare_request(requests.Request(call.method, call.url, data=call.body,
                                                                 headers=call.headers))
+            for name, value in call.extra.items():
+                if value:
+                    prepared.headers[name] = value
+                else:
+                    prepared.headers.pop(name, None)
             record.pending_request = prepared
             response = session.send(prepared, timeout=self._timeout, stream=call.stream, allow_redirects=False,
                                     proxies=session.proxies, verify=session.verify, cert=session.cert)
@@ -261,12 +271,13 @@ class Client:
 class _Call:
     """One logical call's fixed parts, shared by its attempts."""
 
-    __slots__ = ("body", "client_request_id", "cost", "gate", "headers", "method", "stream", "url")
+    __slots__ = ("body", "client_request_id", "cost", "extra", "gate", "headers", "method", "stream", "url")
 
-    def __init__(self, method: str, url: str, body: bytes | None, stream: bool, headers: dict[str, str | None],
-                 client_request_id: str, gate: Gate | None, cost: float) -> None:
+    def __init__(self, method: str, url: str, body: bytes | None, stream: bool, headers: dict[str, str] | None,
+                 extra: dict[str, str], client_request_id: str, gate: Gate | None, cost: float) -> None:
         self.method, self.url, self.body, self.stream = method, url, body, stream
-        self.headers, self.client_request_id, self.gate, self.cost = headers, client_request_id, gate, cost
+        self.headers, self.extra, self.client_request_id = headers, extra, client_request_id
+        self.gate, self.cost = gate, cost
 
 
 def prepare_call(settings: Settings, operation: str, payload: Mapping[str, Any],

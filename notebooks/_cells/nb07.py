@@ -86,7 +86,7 @@ else:
     print("skipped: a deliberate burst would spend your quota")
 """),
     ("md", """\
-## `client.bulk`: results as they complete
+## `BulkRun`: results as they complete
 
 Give it prompts (strings), `{"prompt": …}` or `{"messages": […]}` dicts with any parameters and an optional
 `custom_id`, or Azure Batch request lines; iterate for `BulkResult`s **in completion order**. Each has the

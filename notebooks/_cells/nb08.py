@@ -27,7 +27,7 @@ deployment:
 
 The flow on the wire: **upload** the file (`POST /openai/files`, `purpose=batch`) → **create** a batch
 (`POST /openai/batches`) → **poll** it (`validating` → `in_progress` → `finalizing` → `completed`) → **download**
-the output and error files. rest_client does each step transparently (`client.files`, `client.batches`: every
+the output and error files. rest_client does each step transparently (`Files(client)`, `Batches(client)`: every
 call returns its `Result` with status, headers, request id, attempts) and all of them in one resumable call,
 `run_batch`.
 
