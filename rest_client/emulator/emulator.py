@@ -275,7 +275,7 @@ class Emulator:
         """``http://127.0.0.1:PORT`` (no trailing slash); the value for AZURE_OPENAI_ENDPOINT."""
         if self._server is None:
             raise RuntimeError("the emulator is not running: call start() first")
-        host, port = self._server.server_address[:2]
+        host, port = self._server.server_name, self._server.server_port
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     @property

@@ -122,7 +122,7 @@ class InferenceService:
         if route.v1 and not isinstance(name, str):
             return _error_reply(service_errors.missing_parameter("model"), headers)
         entry["deployment"] = name
-        deployment = self.deployments.get(name)
+        deployment = self.deployments.get(name) if isinstance(name, str) else None
         if deployment is None:
             return _error_reply(service_errors.deployment_not_found(), headers)
         headers["x-ms-deployment-name"] = deployment.name

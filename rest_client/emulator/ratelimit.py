@@ -71,14 +71,14 @@ class RateLimiter:
                 return self._refused(window, deployment, wait, tokens=True)
             window.entries.append((now, token_cost))
             window.tokens += token_cost
-            return Decision(True, **self._remaining(window, deployment))
+            return self._decision(window, deployment, True)
 
     def remaining(self, deployment: Deployment) -> Decision:
         """What is left right now, without charging anything (for answers that are not admitted requests)."""
         with self._lock:
             window = self._windows.setdefault(deployment.name, _Window())
             window.expire(self._clock(), deployment.window)
-            return Decision(True, **self._remaining(window, deployment))
+            return self._decision(window, deployment, True)
 
     @staticmethod
     def _wait_for_tokens(window: _Window, deployment: Deployment, cost: int, now: float, max_tokens: int) -> float:
@@ -93,16 +93,21 @@ class RateLimiter:
         return deployment.window
 
     def _refused(self, window: _Window, deployment: Deployment, wait: float, *, tokens: bool) -> Decision:
-        return Decision(False, max(wait, 0.001), tokens, **self._remaining(window, deployment))
+        return self._decision(window, deployment, False, max(wait, 0.001), tokens)
 
     @staticmethod
-    def _remaining(window: _Window, deployment: Deployment) -> dict[str, int | None]:
+    def _decision(window: _Window, deployment: Deployment, allowed: bool, retry_after: float = 0.0,
+                  tokens_exceeded: bool = False) -> Decision:
+        """A Decision with what remains in ``window`` (None for a dimension without a limit)."""
         max_requests = deployment.requests_per_window
         max_tokens = deployment.tokens_per_window
-        return {
-            "remaining_requests": None if max_requests is None else max(0, max_requests - len(window.entries)),
-            "remaining_tokens": None if max_tokens is None else max(0, max_tokens - window.tokens),
-        }
+        return Decision(
+            allowed,
+            retry_after,
+            tokens_exceeded,
+            remaining_requests=None if max_requests is None else max(0, max_requests - len(window.entries)),
+            remaining_tokens=None if max_tokens is None else max(0, max_tokens - window.tokens),
+        )
 
 
 def limit_headers(deployment: Deployment, decision: Decision) -> dict[str, str]:

@@ -54,7 +54,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can take seconds offline.
         TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, self.server_port = self.server_address[:2]
+        self.server_name = str(host)  # always str for AF_INET/AF_INET6; typeshed also allows bytes
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = super().get_request()
@@ -132,7 +133,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         return body if len(body) == length else None
 
     def _read_chunked(self) -> bytes | None:
-        parts = []
+        parts: list[bytes] = []
         total = 0
         while True:
             line = self.rfile.readline(1024)
