@@ -6,10 +6,11 @@ JSONL file into an Azure-Batch-shaped output file. Both call ``Client.request`` 
 
 from __future__ import annotations
 
-from .files import BulkSummary, run_bulk_file
+from .files import run_bulk_file
 from .items import BulkItem, parse_item, read_items
 from .pacing import Pacer, estimate_tokens
 from .run import BulkResult, BulkRun
+from .summary import BulkSummary
 
 __all__ = ["BulkItem", "BulkResult", "BulkRun", "BulkSummary", "Pacer", "estimate_tokens", "parse_item",
            "read_items", "run_bulk_file"]

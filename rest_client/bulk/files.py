@@ -13,7 +13,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,45 +20,7 @@ from ..client import Client
 from ..errors import ConfigError
 from .items import done_ids, read_items
 from .run import BulkResult, BulkRun, default_operation
-
-
-@dataclass
-class BulkSummary:
-    """The end of a run, as the CLI prints it."""
-
-    total: int = 0
-    ok: int = 0
-    failed: int = 0
-    skipped: int = 0
-    skipped_failed: int = 0
-    rate_limited: int = 0
-    tokens: int = 0
-    wall: float = 0.0
-    interrupted: bool = False
-    output: str = ""
-    failures: list[str] = field(default_factory=list)
-
-    def add(self, result: BulkResult) -> None:
-        if result.ok:
-            self.ok += 1
-        else:
-            self.failed += 1
-            if len(self.failures) < 5:
-                why = (result.error or {}).get("message") or f"HTTP {result.status_code}"
-                self.failures.append(f"{result.custom_id}: {why}")
-        self.tokens += result.total_tokens
-
-    def lines(self) -> list[str]:
-        head = "interrupted" if self.interrupted else "done"
-        lines = [f"{head}: {self.ok} ok, {self.failed} failed, {self.skipped} skipped (already in the output), "
-                 f"{self.rate_limited} answers of 429, {self.tokens} tokens, {self.wall:.1f} s"]
-        lines += [f"  failed {line}" for line in self.failures]
-        if self.skipped_failed:
-            lines.append(f"{self.skipped_failed} of the skipped lines are failures from an earlier run: "
-                         "--retry-failed (retry_failed=True) does them again")
-        if self.interrupted:
-            lines.append(f"rerun the same command to finish: items already in {self.output} are skipped")
-        return lines
+from .summary import BulkSummary
 
 
 def _prepare_output(path: Path, *, retry_failed: bool) -> tuple[set[str], int]:
