@@ -18,6 +18,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _is_module(name: str) -> bool:
+    path = PACKAGE.parent / name.replace(".", "/")
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
 def _imports(path: Path) -> set[str]:
     """Modules of the package this file imports (absolute names), anywhere in the file."""
     name = _module_name(path)
@@ -32,8 +37,7 @@ def _imports(path: Path) -> set[str]:
             else:
                 target = node.module or ""
             if target.startswith("rest_client"):
-                submodules = {f"{target}.{a.name}" for a in node.names
-                              if (PACKAGE.parent / f"{target}.{a.name}".replace(".", "/")).with_suffix(".py").exists()}
+                submodules = {f"{target}.{a.name}" for a in node.names if _is_module(f"{target}.{a.name}")}
                 # `from . import show` imports the submodule (and runs the package's __init__, a parent)
                 found.update(submodules if len(submodules) == len(node.names) else {target, *submodules})
         elif isinstance(node, ast.Import):
