@@ -21,7 +21,7 @@ from tenacity import Retrying
 
 from .auth import ApiKeyAuth, EntraTokenAuth, make_credential
 from .diagnose import error_from_response, request_id_from
-from .errors import APIStatusError, ConfigError
+from .errors import APIStatusError, ConfigError, RestClientError
 from .payloads import Messages, chat_payload, completions_payload, streaming
 from .resolve import COMPLETIONS, deployment_for, encode_json, resolve, resource_url
 from .result import AttemptEvent, Exchange, Result
@@ -29,6 +29,8 @@ from .retry import CallRecord, RetryPolicy, build_retrying
 from .retry_hints import parse_retry_after
 from .settings import Settings, load_settings
 from .streaming import Stream
+from .telemetry import CallTrace
+from .telemetry import current as current_telemetry
 from .transport import JSON, make_session, transport_error
 from .urls import parse_endpoint
 
@@ -148,16 +150,31 @@ class Client:
                      client_request_id, gate, cost)
         record = CallRecord()
         record.on_retry = lambda wait, source: self._report(call, record, wait, source)
+        telemetry = current_telemetry()  # None unless the application uses OpenTelemetry
+        if telemetry is not None:
+            operation = None if path_or_operation.startswith(("/", "http")) else path_or_operation
+            record.trace = telemetry.start_call(call.method, operation, name, url, json, stream)
         retrying = self._retrying_for(retry)
         started = time.perf_counter()
         try:
             response = retrying(self._attempt, call, record=record)
+        except RestClientError as exc:
+            if record.trace is not None:
+                record.trace.failed(exc)
+            raise
         finally:
             self._report(call, record, None, None)
         elapsed = time.perf_counter() - started
         if response.status_code < 300:
-            return Result(response, record.exchanges, elapsed, client_request_id=client_request_id)
-        raise self._error(response, record, name, client_request_id, retry or self.retry_policy)
+            result = Result(response, record.exchanges, elapsed, client_request_id=client_request_id)
+            if record.trace is not None:
+                result.trace = record.trace  # a stream's span ends at its last chunk (see Stream)
+                record.trace.answered(result)
+            return result
+        error = self._error(response, record, name, client_request_id, retry or self.retry_policy)
+        if record.trace is not None:
+            record.trace.failed(error)
+        raise error
 
     def _route(self, path: str, json: Any, content: bytes | None, deployment: str | None,
                params: Mapping[str, Any] | None) -> tuple[str, bytes | None, str | None]:
@@ -238,9 +255,14 @@ class Client:
     def _report(self, call: _Call, record: CallRecord, wait: float | None, source: str | None) -> None:
         """Hand the attempt just finished to the ``on_attempt`` hooks (once each), with the wait that follows."""
         pending, record.pending = record.pending, None
-        if pending is None or not self.on_attempt:
+        if pending is None:
             return
         exchange, response, error = pending
+        trace: CallTrace | None = record.trace
+        if trace is not None:
+            trace.attempt(exchange, wait, source, call.client_request_id)
+        if not self.on_attempt:
+            return
         event = AttemptEvent(exchange, call.method, call.url, record.pending_request, response, error, wait,
                              source, call.client_request_id)
         for hook in self.on_attempt:

@@ -39,6 +39,8 @@ class Result:
         self.elapsed = elapsed
         self.client_request_id = client_request_id
         """The ``x-ms-client-request-id`` this call sent (one per call, kept across its retries)."""
+        self.trace: Any = None
+        """The call's OpenTelemetry trace while a stream is open (``telemetry.CallTrace``), else ``None``."""
         self._json: Any = None
 
     @property

@@ -55,6 +55,8 @@ class CallRecord:
     pending: tuple[Exchange, requests.Response | None, BaseException | None] | None = None
     """The attempt just made, not yet reported to the ``on_attempt`` hooks."""
     pending_request: requests.PreparedRequest | None = None
+    trace: Any = None
+    """The call's OpenTelemetry trace (``telemetry.CallTrace``), when the application uses OpenTelemetry."""
 
 
 def _record_of(state: RetryCallState) -> CallRecord:

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 import urllib3
 
+from .errors import RestClientError
 from .result import Result
 from .sse import choices_of, chunk_text, iter_lines, iter_sse_json
 from .transport import transport_error
@@ -49,6 +50,7 @@ class Stream(Iterator[str]):
         self._read_timeout = read_timeout
         self._chunks = iter_raw_chunks(result.response)
         self._events = iter_sse_json(iter_lines(self._chunks))
+        self._trace = result.trace  # the call's OpenTelemetry span ends with the stream (telemetry.py)
 
     def __iter__(self) -> Stream:
         return self
@@ -61,14 +63,21 @@ class Stream(Iterator[str]):
                 self._finish()
                 raise
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                error = self._broken(exc)
+                self._end_trace(error)
                 self.close()
-                raise self._broken(exc) from exc
+                raise error from exc
+            except RestClientError as exc:  # the stream broke its format
+                self._end_trace(exc)
+                raise
             self.events.append(event)
             self._absorb(event)
             text = chunk_text(event)
             if text:
                 if self.time_to_first_token is None:
                     self.time_to_first_token = time.perf_counter() - self._started
+                    if self._trace is not None:
+                        self._trace.first_chunk()
                 self._parts.append(text)
                 return text
 
@@ -113,7 +122,18 @@ class Stream(Iterator[str]):
 
     def close(self) -> None:
         """Release the connection: back to the pool when the body was read to its end, else closed."""
+        self._end_trace(None)
         self.result.response.close()
+
+    def _end_trace(self, error: BaseException | None) -> None:
+        trace, self._trace = self._trace, None
+        if trace is None:
+            return
+        if error is not None:
+            trace.failed(error)
+        else:
+            trace.finish(None, finish_reasons=[self.finish_reason] if self.finish_reason else [], usage=self.usage,
+                         text=self.text)
 
     def __enter__(self) -> Stream:
         return self
