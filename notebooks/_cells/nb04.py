@@ -146,6 +146,37 @@ if emu:
 else:
     print("skipped: a deliberate burst would spend your quota")
 """),
+    ("md", """\
+## The same retried call as an OpenTelemetry trace
+
+If your application uses OpenTelemetry, every rest_client call becomes a span following the GenAI semantic
+conventions — `chat DEPLOYMENT`, with the request parameters, the response model, finish reasons and token usage
+— and each attempt an event on it, with the wait that followed and what set it. rest_client never imports
+OpenTelemetry itself: it emits through the providers your application configured (here the SDK's console
+exporter, installed with the dev requirements; yours would export to a collector)."""),
+    ("code", """\
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+spans = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(spans))
+trace.set_tracer_provider(provider)
+
+if emu:
+    emu.add_fault("unavailable", retry_after=1)  # one 503 first, then the answer
+result = client.chat("Hello!", max_tokens=10)
+(span,) = spans.get_finished_spans()
+print(span.name, "·", span.status.status_code.name)
+for key in ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "gen_ai.response.model",
+            "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.response.finish_reasons",
+            "http.response.header.apim-request-id", "cloud.region"):
+    print(f"  {key:38} {span.attributes.get(key)}")
+for event in span.events:
+    print("  event", event.name, dict(event.attributes))
+"""),
     ("code", """\
 log.removeHandler(handler)
 """ + CLEANUP),
