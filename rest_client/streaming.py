@@ -14,6 +14,7 @@ from typing import Any
 import requests
 import urllib3
 
+from .errors import StreamError
 from .result import Result
 from .sse import choices_of, chunk_text, iter_lines, iter_sse_json
 from .transport import transport_error
@@ -63,6 +64,9 @@ class Stream(Iterator[str]):
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 self.close()
                 raise self._broken(exc) from exc
+            except StreamError:
+                self.close()  # a stream that broke its format is done: free its connection, do not pool it
+                raise
             self.events.append(event)
             self._absorb(event)
             text = chunk_text(event)

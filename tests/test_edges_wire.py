@@ -247,7 +247,7 @@ def test_a_malformed_stream_event_is_a_stream_error_after_the_text_before_it(ser
     assert next(stream) == "Hello"
     with pytest.raises(StreamError, match=words):
         next(stream)
-    assert stream.text == "Hello"
+    assert stream.text == "Hello" and stream.result.response.raw.closed  # its connection is not left checked out
 
 
 def test_odd_choices_and_filter_results_are_ignored_not_a_crash(server, client) -> None:
