@@ -158,6 +158,16 @@ def test_a_200_that_is_not_json_is_an_invalid_response_error(server, client, bod
         assert "check the endpoint" in (caught.value.hint or "")
 
 
+def test_the_emulator_can_answer_a_200_html_page_and_the_client_says_so() -> None:
+    """The emulator as a witness: a sign-in page with status 200, as a captive portal or a gateway sends it."""
+    with Emulator() as emu:
+        emu.add_fault("status", status=200, headers={"Content-Type": "text/html"}, body="<html>Sign in</html>")
+        with Client(endpoint=emu.endpoint, api_key=emu.api_key, deployment=emu.chat_deployment) as c:
+            result = c.chat("hi")
+            with pytest.raises(InvalidResponseError, match=r"HTTP 200 answer is an HTML page \(20 bytes\)"):
+                result.json()
+
+
 def test_a_200_that_is_not_json_in_the_cli_is_one_error_line_and_exit_1(server) -> None:
     server.add(Reply(body="<html>gateway</html>", headers={"Content-Type": "text/html"}))
     done = run_cli_process(server, "Hi")
