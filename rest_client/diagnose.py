@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from .errors import (
     COGNITIVE_SERVICES_SCOPE,
@@ -152,6 +153,36 @@ def _join(hint: str | None, more: str | None) -> str | None:
     return f"{hint} {more}" if hint else more
 
 
+def redirect_error(status: int, headers: Mapping[str, str], text: str, *, exchanges: Sequence[Any] = (),
+                   response: Any = None, client_request_id: str | None = None) -> APIStatusError:
+    """A 3xx, which the client never follows: say where it pointed, that nothing went there, and why.
+
+    Why never follow: Azure OpenAI's data plane does not redirect, and requests keeps custom headers such as
+    ``api-key`` on a redirect to another host, so following one could hand the key to whoever answered.
+    A 3xx therefore means something else answered (a proxy, a login page, a moved or mistyped endpoint).
+    """
+    location = next((v for k, v in headers.items() if k.lower() == "location"), None)
+    if location:
+        base = getattr(response, "url", None)
+        target = urljoin(base, location) if isinstance(base, str) and base else location
+        try:
+            parts = urlsplit(target)
+            if parts.password is not None:  # never repeat a password, not even the one a server sent
+                target = target.replace(f":{parts.password}@", ":***@", 1)
+        except ValueError:
+            pass
+        where = f"to {target[:SNIPPET_CHARS]!r}"
+    else:
+        where = "without a Location"
+    message = f"redirect {where} not followed: no request and no credential were sent there"
+    hint = ("Azure OpenAI's API never redirects, so something else answered (a proxy, a sign-in page, a moved "
+            "or mistyped endpoint): use your resource's https://NAME.openai.azure.com endpoint "
+            "(portal → Keys and Endpoint)")
+    return APIStatusError(message, status_code=status, request_id=request_id_from(headers),
+                          client_request_id=client_request_id, headers=headers, body=text or None, hint=hint,
+                          exchanges=exchanges, response=response)
+
+
 def error_from_response(
     status: int,
     headers: Mapping[str, str],
@@ -172,6 +203,9 @@ def error_from_response(
     ``wait_refused``: the service asked for a wait longer than ``max_retry_wait``, so we did not retry.
     ``exchanges``: the attempts; more than one adds "(gave up after N attempts)" to the hint.
     """
+    if 300 <= status < 400:
+        return redirect_error(status, headers, text, exchanges=exchanges, response=response,
+                              client_request_id=client_request_id)
     parsed = parse_error_body(text)
     message, body = parsed.message, parsed.parsed
     not_api = False

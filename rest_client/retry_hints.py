@@ -54,8 +54,8 @@ def parse_retry_hint(headers: Mapping[str, str], message: str | None = None, *,
         return RetryHint(seconds, name)
     if message:
         match = _MESSAGE.search(message)
-        if match:
-            value = float(match.group(1))
+        # "retry after 1000…0 seconds" overflows to inf: a malformed hint, ignored like a malformed header
+        if match and math.isfinite(value := float(match.group(1))):
             unit = match.group(2).lower()
             return RetryHint(value / 1000.0 if unit.startswith("m") else value, "message")
     return None

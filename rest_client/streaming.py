@@ -69,6 +69,7 @@ class Stream(Iterator[str]):
                 raise error from exc
             except RestClientError as exc:  # the stream broke its format
                 self._end_trace(exc)
+                self.close()  # a stream that broke its format is done: free its connection, do not pool it
                 raise
             self.events.append(event)
             self._absorb(event)

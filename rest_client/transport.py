@@ -28,6 +28,19 @@ USER_AGENT = f"rest_client/{__version__} python-requests/{requests.__version__}"
 POOL_SIZE = 32
 
 
+class NoRedirectSession(requests.Session):
+    """A session that sees no redirect anywhere: a 3xx is an answer like any other.
+
+    Why not only ``allow_redirects=False``: requests still asks ``resolve_redirects`` for the *next* request
+    (``Response.next``) even then, and with ``max_redirects=0`` that raises ``TooManyRedirects`` — a 3xx
+    became a "network error" and was retried. With no redirect target, neither following nor that
+    bookkeeping happens, whatever a caller passes.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
+
+
 def make_session(endpoint: str, auth: requests.auth.AuthBase | None) -> requests.Session:
     """One pooled session for one endpoint, with urllib3's retries off (tenacity retries) and no redirects.
 
@@ -39,7 +52,7 @@ def make_session(endpoint: str, auth: requests.auth.AuthBase | None) -> requests
     Why no redirects: Azure OpenAI's data plane never redirects, and requests keeps custom headers such as
     ``api-key`` on a redirect to another host. A 3xx is handed back as it is (the client makes it an error).
     """
-    session = requests.Session()
+    session = NoRedirectSession()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

@@ -10,6 +10,18 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests: quick and repeatable in CI (a fixed number of examples, derandomized: the same inputs every
+# run, so a failure reproduces); HYPOTHESIS_PROFILE=thorough explores far more, with fresh random inputs.
+# No deadline in either: timing assertions are flaky on a shared machine. No example database: each test runs
+# in its own temporary directory, so a database there would be thrown away anyway.
+PROPERTY_EXAMPLES = {"ci": 100, "thorough": 3000}
+settings.register_profile("ci", max_examples=PROPERTY_EXAMPLES["ci"], derandomize=True, deadline=None,
+                          database=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=PROPERTY_EXAMPLES["thorough"], deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
