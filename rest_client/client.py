@@ -157,7 +157,8 @@ class Client:
         elapsed = time.perf_counter() - started
         if response.status_code < 300:
             return Result(response, record.exchanges, elapsed, client_request_id=client_request_id)
-        raise self._error(response, record, name, client_request_id, retry or self.retry_policy)
+        raise self._error(response, record, name, client_request_id, retry or self.retry_policy,
+                          resource=None if name else path_or_operation)
 
     def _route(self, path: str, json: Any, content: bytes | None, deployment: str | None,
                params: Mapping[str, Any] | None) -> tuple[str, bytes | None, str | None]:
@@ -247,13 +248,14 @@ class Client:
             hook(event)
 
     def _error(self, response: requests.Response, record: CallRecord, deployment: str | None,
-               client_request_id: str, policy: RetryPolicy) -> APIStatusError:
+               client_request_id: str, policy: RetryPolicy, *, resource: str | None = None) -> APIStatusError:
         return error_from_response(
             response.status_code, response.headers, response.text, auth_kind=self.auth.kind, deployment=deployment,
             api_version=None if self.settings.is_v1 else self.settings.api_version,
             retry_after=parse_retry_after(response.headers, response.text[:2000]),
             wait_refused=record.wait_refused, max_retry_wait=policy.max_retry_wait, exchanges=record.exchanges,
-            response=response, client_request_id=client_request_id)
+            response=response, client_request_id=client_request_id,
+            key_source=self.settings.sources.get("api_key"), resource=resource)
 
     def close(self) -> None:
         self.session.close()

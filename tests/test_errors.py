@@ -66,7 +66,7 @@ def test_str_leads_with_status_code_and_request_id() -> None:
         (401, {"error": {"code": "401", "message": "Access denied due to invalid subscription key or wrong API "
                                                     "endpoint."}}, AuthenticationError, "AZURE_OPENAI_API_KEY"),
         (403, {"error": {"code": "PermissionDenied", "message": "The principal lacks the required data action"}},
-         PermissionDeniedError, "Cognitive Services OpenAI User"),
+         PermissionDeniedError, "network rules"),
         (403, {"error": {"code": "403", "message": "Traffic is not from an approved private endpoint."}},
          PermissionDeniedError, "network rules"),
         (404, {"error": {"code": "404", "message": "Resource not found"}}, NotFoundError, "api-version 2024-10-21"),
