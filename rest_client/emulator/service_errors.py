@@ -273,9 +273,12 @@ def invalid_role(role: Any, position: int) -> ServiceError:
     return _invalid_request(f"{role!r} is not one of {roles} - 'messages.{position}.role'", None, None)
 
 
-def out_of_range(name: str, value: Any, low: float | None, high: float | None) -> ServiceError:
-    """Invalid 'NAME': decimal above maximum value. Expected a value <= HIGH, but got VALUE instead."""
-    kind = "integer" if isinstance(value, int) else "decimal"
+def out_of_range(name: str, value: Any, low: float | None, high: float | None, *,
+                 integer: bool = False) -> ServiceError:
+    """Invalid 'NAME': decimal above maximum value. Expected a value <= HIGH, but got VALUE instead.
+
+    ``integer``: the parameter's schema type is integer (``top_logprobs``); else number ("decimal")."""
+    kind = "integer" if integer else "decimal"
     above = high is not None and value > high
     bound = high if above else low
     side = "above maximum" if above else "below minimum"

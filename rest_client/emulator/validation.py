@@ -40,6 +40,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "top_logprobs": (0, 20),
 }
 COMPLETIONS_MAX_LOGPROBS = 5
+INTEGER_PARAMETERS = frozenset({"top_logprobs", "logprobs"})
 
 # Context windows (prompt + completion tokens) by model name; the longest matching prefix wins.
 CONTEXT_WINDOWS: dict[str, int] = {
@@ -83,7 +84,7 @@ def validate(operation: str, payload: Mapping[str, Any], model: str, prompt_toke
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue  # absent or null; a wrong type is not what this emulator checks
         if value < low or value > high:
-            return errors.out_of_range(name, value, low, high)
+            return errors.out_of_range(name, value, low, high, integer=name in INTEGER_PARAMETERS)
     if operation == EMBEDDINGS:
         return None
     window = context_window(model)
