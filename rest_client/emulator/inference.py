@@ -60,7 +60,8 @@ def request_context(request: Request, region: str, *, x_request_id: bool = True)
     headers.update({"x-ms-region": region, "x-content-type-options": "nosniff",
                     EMULATOR_HEADER[0]: EMULATOR_HEADER[1]})
     client_request_id = request.header("x-ms-client-request-id")
-    # Real answers always carry one (the recordings' 200s do): the caller's, else one made up here.
+    # Every answer carries one: the caller's, else one made up here, as the 2024 recordings show (later ones
+    # omit it, or say "Not-Set" on v1: a client must not rely on it either way).
     headers["x-ms-client-request-id"] = client_request_id or str(uuid.uuid4())
     entry = new_entry(id=headers["apim-request-id"], time=time.time(), method=request.method, path=request.path,
                       query=dict(request.query), client_request_id=client_request_id, stream=False)
