@@ -186,8 +186,8 @@ def test_model_side_400_with_null_code_shows_type_param_and_a_hint() -> None:
     [
         ({"error": "Deployment is busy"}, "Deployment is busy", None),
         ({"detail": "Not authenticated"}, "Not authenticated", None),
-        ({"statusCode": 401, "message": "Unauthorized. Access token is missing"}, "Unauthorized. Access token is missing",
-         "401"),
+        ({"statusCode": 401, "message": "Unauthorized. Access token is missing"},
+         "Unauthorized. Access token is missing", "401"),
     ],
 )
 def test_every_json_error_shape_keeps_its_message(body: dict, message: str, code: str | None) -> None:

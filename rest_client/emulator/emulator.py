@@ -53,9 +53,7 @@ class Emulator:
         batch_settings: a ``BatchSettings`` or a dict of its fields: how fast batch jobs move (defaults finish a
             200-line batch in about a second) and which documented variant of behaviour they show; settable
             later (``emu.batch_settings.lines_per_second = 20``) and over ``PATCH /_emulator/config``.
-        modes: how the resource is configured (``{"missing_role": True}``, ``{"async_filter": True,
-            "flagged_words": ["river"]}``, …; see modes.py); settable later (``emu.modes``) and over
-            ``PATCH /_emulator/config {"modes": {...}}``.
+        modes: the resource's configuration (``{"missing_role": True}``…, modes.py); later ``emu.modes``.
 
     Use ``with Emulator() as emu:`` or ``emu = Emulator().start()`` … ``emu.stop()``. While running:
     ``endpoint``, ``api_key``, ``chat_deployment``, ``completions_deployment``, ``embeddings_deployment``,
@@ -246,8 +244,7 @@ class Emulator:
 
     @property
     def modes(self) -> Modes:
-        """How the emulated resource is configured (modes.py): ``emu.modes.missing_role = True`` or
-        ``emu.modes.update({"async_filter": True, "flagged_words": ["river"]})``; read on every request."""
+        """The resource's configuration (modes.py), read per request: ``emu.modes.missing_role = True``."""
         return self._modes
 
     # the shared state itself (read-only: the parts hold these objects) ------------------------------------------

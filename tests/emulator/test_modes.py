@@ -18,7 +18,8 @@ from rest_client.emulator import Emulator
 from .helpers import deployment_url, key_headers, recorded_interactions, sse_payloads, user
 
 SCHEMAS = "/components/schemas/"
-PERMISSION_DENIED = {"error": {"code": "PermissionDenied", "message": "Principal does not have access to API/Operation."}}
+PERMISSION_DENIED = {"error": {"code": "PermissionDenied",
+                               "message": "Principal does not have access to API/Operation."}}
 KEY_AUTH_DISABLED = {"error": {"code": "AuthenticationTypeDisabled",
                                "message": "Key based authentication is disabled for this resource."}}
 NETWORK_DENIED = {"error": {"code": "403", "message": "Access denied due to Virtual Network/Firewall rules."}}
