@@ -181,6 +181,11 @@ class EntraTokenAuth(AuthBase):
     def _resend_after_401(self, r: requests.Response, **kwargs: Any) -> requests.Response:
         if r.status_code != 401 or getattr(r.request, _RESENT_MARK, False):
             return r
+        if _is_permission_denied(r):
+            # A valid token without the data-plane role: Azure answers 401 PermissionDenied. Any new token for
+            # the same identity is refused alike, so resending would only cost a credential call and a request.
+            logger.debug("401 PermissionDenied: the token is valid but lacks a role; not resending")
+            return r
         sent = (r.request.headers.get("Authorization") or "").partition(" ")[2]
         self.invalidate(sent)
         fresh = self.get_token()
@@ -199,6 +204,22 @@ class EntraTokenAuth(AuthBase):
         resent.history.append(r)
         resent.request = prep
         return resent
+
+
+PERMISSION_DENIED_BODY_LIMIT = 4096
+"""A 401 body longer than this is not Azure's small JSON error: never read a big body just to look."""
+
+
+def _is_permission_denied(r: requests.Response) -> bool:
+    """Whether a 401 says ``PermissionDenied`` (Azure's body for a valid token without the role)."""
+    length = r.headers.get("Content-Length")
+    if length is not None and (not length.isdigit() or int(length) > PERMISSION_DENIED_BODY_LIMIT):
+        return False
+    try:
+        text = r.content[:PERMISSION_DENIED_BODY_LIMIT].decode("utf-8", errors="replace")
+    except (requests.RequestException, OSError):
+        return False  # the body could not be read; the resend (or the error) will tell
+    return '"PermissionDenied"' in text or "principal does not have access" in text.lower()
 
 
 def _describe_source(credential: Any) -> str:

@@ -171,7 +171,8 @@ class Client:
                 result.trace = record.trace  # a stream's span ends at its last chunk (see Stream)
                 record.trace.answered(result)
             return result
-        error = self._error(response, record, name, client_request_id, retry or self.retry_policy)
+        error = self._error(response, record, name, client_request_id, retry or self.retry_policy,
+                            resource=None if name else path_or_operation)
         if record.trace is not None:
             record.trace.failed(error)
         raise error
@@ -269,13 +270,14 @@ class Client:
             hook(event)
 
     def _error(self, response: requests.Response, record: CallRecord, deployment: str | None,
-               client_request_id: str, policy: RetryPolicy) -> APIStatusError:
+               client_request_id: str, policy: RetryPolicy, *, resource: str | None = None) -> APIStatusError:
         return error_from_response(
             response.status_code, response.headers, response.text, auth_kind=self.auth.kind, deployment=deployment,
             api_version=None if self.settings.is_v1 else self.settings.api_version,
             retry_after=parse_retry_after(response.headers, response.text[:2000]),
             wait_refused=record.wait_refused, max_retry_wait=policy.max_retry_wait, exchanges=record.exchanges,
-            response=response, client_request_id=client_request_id)
+            response=response, client_request_id=client_request_id,
+            key_source=self.settings.sources.get("api_key"), resource=resource)
 
     def close(self) -> None:
         self.session.close()

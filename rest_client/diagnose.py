@@ -108,10 +108,64 @@ def _fired(categories: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return names
 
 
+def _resource_hint(resource: str | None) -> str | None:
+    """404 on ``/batches/{id}`` or ``/files/{id}``: the id is unknown here, not the endpoint wrong."""
+    if not resource:
+        return None
+    parts = [p for p in resource.split("?")[0].split("/") if p]
+    for kind, what, listing in (("batches", "batch", " (python -m rest_client batch list)"),
+                                ("files", "file", "")):
+        if kind in parts:
+            at = parts.index(kind)
+            if len(parts) > at + 1:
+                return (f"no {what} with id '{parts[at + 1]}' on this resource: check the id{listing}; ids belong "
+                        "to one resource, and deleted or expired ones are gone")
+    return None
+
+
+def _key_words(key_source: str | None) -> str:
+    return f"the api-key (from {key_source})" if key_source else "the api-key"
+
+
+def _invalid_request_hint(code: str | None, type_: str | None, param: str | None, low: str) -> str | None:
+    """A model-side 400 (``invalid_request_error``): name the parameter, then what usually fixes it."""
+    if code == "context_length_exceeded" or "maximum context length" in low:
+        return ("the prompt plus max_tokens is longer than this model's context window: shorten the messages "
+                "(or drop old turns) or lower max_tokens")
+    if "unrecognized request argument" in low or code in ("unknown_parameter", "unsupported_parameter"):
+        name = param or low.rsplit(":", 1)[-1].strip(" .'\"") or "?"
+        return (f"the service does not accept the parameter '{name}': check its spelling (max_tokens, top_p, …) "
+                "and that this api-version and model support it")
+    if type_ != "invalid_request_error" and not param:
+        return None
+    where = f"{type_ or 'invalid_request_error'}" + (f" on parameter '{param}'" if param else "")
+    if "role" in (param or "") or ".role'" in low:
+        return f"{where}: each message's role must be system, user, assistant, tool or developer"
+    return f"{where}: fix that value as the message says (see the API reference for its allowed range)"
+
+
 def hint_for(status: int, code: str | None, message: str, *, auth_kind: str | None, deployment: str | None,
-             api_version: str | None, categories: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """One actionable sentence for the errors users meet most; ``None`` when we have nothing useful."""
+             api_version: str | None, categories: Mapping[str, Mapping[str, Any]], type_: str | None = None,
+             param: str | None = None, key_source: str | None = None, resource: str | None = None) -> str | None:
+    """One actionable sentence for the errors users meet most; ``None`` when we have nothing useful.
+
+    Keyed on the service's ``code`` first, then the status, then how the caller authenticated (``auth_kind``
+    "key" or "bearer", ``key_source`` where the key came from): the same 401 or 403 has a different fix for a
+    key than for a token. ``resource``: the resource path called (``/batches/ID``), for 404s on objects.
+    """
     low = (message or "").lower()
+    role_missing = code == "PermissionDenied" or "principal does not have access" in low
+    if role_missing and (status == 401 or auth_kind != "key"):
+        # Azure's 401 (not 403) for a valid token without a data-plane role: a new token cannot help.
+        # (A key carries no identity: with a key, a 403 is about the network or key auth, never a role.)
+        return (f"your identity is signed in but has no data-plane role on this resource: assign it "
+                f"'{OPENAI_USER_ROLE}' (az role assignment create --role '{OPENAI_USER_ROLE}' --assignee YOUR_ID "
+                "--scope RESOURCE_ID); Owner or Contributor is not enough, and an assignment takes a few minutes "
+                "to apply")
+    if code == "AuthenticationTypeDisabled" or "key based authentication is disabled" in low:
+        return ("key authentication is disabled on this resource (disableLocalAuth): use Entra ID instead "
+                "(--auth cli after az login, or --auth default) with the "
+                f"'{OPENAI_USER_ROLE}' role; unset AZURE_OPENAI_API_KEY")
     if status == 400 and code == "content_filter":
         fired = _fired(categories)
         what = ", ".join(fired) if fired else "a category"
@@ -122,15 +176,24 @@ def hint_for(status: int, code: str | None, message: str, *, auth_kind: str | No
     if status == 400 and code == "OperationNotSupported":
         return "this deployment's model does not support that operation: use --chat for chat models, " \
                "--completions for instruct models, or another deployment"
+    if status == 400:
+        return _invalid_request_hint(code, type_, param, low)
     if status == 401:
         if auth_kind == "bearer":
             return ("the token was rejected: it must be for scope " + COGNITIVE_SERVICES_SCOPE +
                     ", from the resource's tenant (az login --tenant TENANT), and unexpired")
-        return ("the api-key was rejected: copy a key of THIS resource (portal → Keys and Endpoint) into "
-                "AZURE_OPENAI_API_KEY, and check the endpoint is that resource's")
+        return (f"{_key_words(key_source)} was rejected: copy a key of THIS resource (portal → Keys and Endpoint) "
+                "into AZURE_OPENAI_API_KEY, and check the endpoint is that resource's")
     if status == 403:
+        network = ("the resource's network rules block this client (firewall, virtual network or private "
+                   "endpoint only): allow your IP under Networking, or call it from inside its network")
         if any(w in low for w in ("virtual network", "private endpoint", "firewall", "public access")):
-            return "the resource's network rules block this client: allow your IP or use its private endpoint"
+            return network
+        if auth_kind == "key":
+            # A key carries no identity, so a role cannot be what is missing.
+            return (f"{_key_words(key_source)} was accepted but access is denied: the resource's network rules "
+                    "(firewall, virtual network, private endpoint) block this client, or key authentication is "
+                    "disabled on it (use Entra ID then)")
         return (f"your identity lacks the '{OPENAI_USER_ROLE}' role on this resource: az role assignment create "
                 f"--role '{OPENAI_USER_ROLE}' --assignee YOUR_ID --scope RESOURCE_ID (takes up to 5 min to apply)")
     if status == 404:
@@ -138,8 +201,9 @@ def hint_for(status: int, code: str | None, message: str, *, auth_kind: str | No
             name = f"'{deployment}'" if deployment else "that name"
             return (f"no deployment named {name} on this resource: use the deployment name you chose in the "
                     "portal (Deployments), not the model name; a new deployment takes a few minutes to appear")
-        return (f"nothing at this URL: check the endpoint is https://NAME.openai.azure.com and that "
-                f"api-version {api_version or '?'} offers this operation")
+        return _resource_hint(resource) or (
+            f"nothing at this URL: check the endpoint is https://NAME.openai.azure.com and that "
+            f"api-version {api_version or '?'} offers this operation")
     if status == 429:
         return "over the deployment's rate limit: slow down, or raise its tokens-per-minute quota in the portal"
     if status >= 500:
@@ -197,11 +261,15 @@ def error_from_response(
     exchanges: Sequence[Any] = (),
     response: Any = None,
     client_request_id: str | None = None,
+    key_source: str | None = None,
+    resource: str | None = None,
 ) -> APIStatusError:
     """Build the typed error for an HTTP error answer, whole. Never raises, whatever the body holds.
 
     ``wait_refused``: the service asked for a wait longer than ``max_retry_wait``, so we did not retry.
     ``exchanges``: the attempts; more than one adds "(gave up after N attempts)" to the hint.
+    ``key_source``: where the api-key came from (``Settings.sources["api_key"]``), named in key hints.
+    ``resource``: the resource path called (``/batches/ID``), so a 404 can say "no batch with that id".
     """
     if 300 <= status < 400:
         return redirect_error(status, headers, text, exchanges=exchanges, response=response,
@@ -219,7 +287,8 @@ def error_from_response(
     code = parsed.code
     categories = content_filter_categories(parsed.inner) if code == "content_filter" else {}
     hint = hint_for(status, code, message, auth_kind=auth_kind, deployment=deployment,
-                    api_version=api_version, categories=categories)
+                    api_version=api_version, categories=categories, type_=parsed.type, param=parsed.param,
+                    key_source=key_source if auth_kind == "key" else None, resource=resource)
     if not_api:
         hint = (hint + "; " if hint else "") + "this answer did not come from Azure OpenAI's API: check the endpoint"
     if wait_refused is not None:

@@ -2,7 +2,8 @@
 
 What Azure sends, and what this handles: a first chunk with empty ``choices`` and ``prompt_filter_results``
 (no text), chunks with per-choice ``content_filter_results``, an optional usage-only chunk with
-``choices: []`` at the end, and ``data: [DONE]`` (a bare ``[DONE]`` line is accepted too). Comments
+``choices: []`` at the end, and ``data: [DONE]`` (a bare ``[DONE]`` line is accepted too). With the
+Asynchronous Filter, annotation-only chunks (``content_filter_offsets``, no ``delta``) follow the finish chunk. Comments
 (``:`` lines), ``event:``/``id:`` fields and multi-line ``data:`` are handled as the SSE spec says.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import StreamError
@@ -103,3 +105,64 @@ def choices_of(event: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(choices, list):
         return []
     return [c for c in choices if isinstance(c, dict)]
+
+
+@dataclass(frozen=True)
+class FilterAnnotation:
+    """One asynchronous content-filter annotation: which characters were checked and what was found.
+
+    With the Asynchronous Filter (a deployment setting) Azure streams text at once and sends the filter's
+    verdicts later, as chunks with no ``delta``, a blank ``id`` and ``content_filter_offsets``: ``start_offset``
+    to ``end_offset`` is the span judged, ``check_offset`` how far the check has got (character positions).
+    """
+
+    index: int
+    check_offset: int | None
+    start_offset: int | None
+    end_offset: int | None
+    results: dict[str, Any]
+
+    @property
+    def fired(self) -> list[str]:
+        """The filtered categories, e.g. ``["violence (medium)", "custom_blocklists (my-list)"]``."""
+        return fired_categories(self.results)
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.fired)
+
+
+def annotation_of(choice: dict[str, Any]) -> FilterAnnotation | None:
+    """The annotation a choice carries, or ``None`` for a normal text or finish choice."""
+    offsets = choice.get("content_filter_offsets")
+    if not isinstance(offsets, dict):
+        return None
+    results = choice.get("content_filter_results")
+
+    def number(name: str) -> int | None:
+        value = offsets.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    index = choice.get("index", 0)
+    return FilterAnnotation(index if isinstance(index, int) else 0, number("check_offset"), number("start_offset"),
+                            number("end_offset"), dict(results) if isinstance(results, dict) else {})
+
+
+def fired_categories(results: dict[str, Any]) -> list[str]:
+    """Names of the categories a ``content_filter_results`` object says were filtered.
+
+    Severity categories read ``name (severity)``; ``custom_blocklists`` (``{"filtered", "details": [{"id",
+    "filtered"}]}``, or the older list of ``{"id", "filtered"}``) reads ``custom_blocklists (id, …)``.
+    """
+    fired = []
+    for name, value in results.items():
+        if name == "custom_blocklists":
+            details = value.get("details") if isinstance(value, dict) else value
+            details = details if isinstance(details, list) else []
+            ids = [str(d.get("id")) for d in details if isinstance(d, dict) and d.get("filtered")]
+            if ids or (isinstance(value, dict) and value.get("filtered")):
+                fired.append(f"custom_blocklists ({', '.join(ids)})" if ids else "custom_blocklists")
+        elif isinstance(value, dict) and value.get("filtered") is True:
+            level = value.get("severity")
+            fired.append(f"{name} ({level})" if isinstance(level, str) else name)
+    return fired

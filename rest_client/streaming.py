@@ -3,6 +3,11 @@
 Why a class and not a bare generator: the request is sent (and its errors raised) when ``stream_chat`` is
 called, not at the first ``next()``; and after the loop the caller can still read the headers, request id,
 attempts, the prompt filter results of Azure's first chunk, the finish reason, usage and time to first token.
+
+Two answers that are not a plain stream are handed over, not refused: the Asynchronous Filter's annotation
+chunks after the finish (recorded in ``content_filter_annotations``; ``filtered`` says whether any flagged
+the text already yielded), and a JSON answer to a stream request from a server that ignored
+``"stream": true`` (``not_streamed``: its text is yielded once, as one delta).
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import requests
 import urllib3
 
 from .errors import RestClientError
+from .payloads import answer_text
 from .result import Result
-from .sse import choices_of, chunk_text, iter_lines, iter_sse_json
+from .sse import FilterAnnotation, annotation_of, choices_of, chunk_text, iter_lines, iter_sse_json
 from .transport import transport_error
 
 READ_SIZE = 8192
@@ -45,12 +51,21 @@ class Stream(Iterator[str]):
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
         self.time_to_first_token: float | None = None
+        self.content_filter_annotations: list[FilterAnnotation] = []
+        """Asynchronous Filter verdicts (chunks with ``content_filter_offsets``), in arrival order."""
+        self.not_streamed = _is_json(result)
+        """True when the server answered the stream request with one JSON body (it ignored ``stream``)."""
         self._parts: list[str] = []
         self._started = time.perf_counter() if started is None else started
         self._read_timeout = read_timeout
         self._chunks = iter_raw_chunks(result.response)
-        self._events = iter_sse_json(iter_lines(self._chunks))
         self._trace = result.trace  # the call's OpenTelemetry span ends with the stream (telemetry.py)
+        if self.not_streamed:
+            body = result.json()  # parsed now: a body that is not JSON raises here, where the call was made
+            self._chunks = iter(())
+            self._events = iter([body] if isinstance(body, dict) else [])
+        else:
+            self._events = iter_sse_json(iter_lines(self._chunks))
 
     def __iter__(self) -> Stream:
         return self
@@ -73,7 +88,7 @@ class Stream(Iterator[str]):
                 raise
             self.events.append(event)
             self._absorb(event)
-            text = chunk_text(event)
+            text = (answer_text(event) or "") if self.not_streamed else chunk_text(event)
             if text:
                 if self.time_to_first_token is None:
                     self.time_to_first_token = time.perf_counter() - self._started
@@ -98,6 +113,28 @@ class Stream(Iterator[str]):
         for choice in choices_of(event):
             if choice.get("index", 0) == 0 and isinstance(choice.get("finish_reason"), str):
                 self.finish_reason = choice["finish_reason"]
+            annotation = annotation_of(choice)
+            if annotation is not None:
+                self.content_filter_annotations.append(annotation)
+
+    @property
+    def filtered(self) -> bool:
+        """Whether the filter flagged this answer: ``finish_reason`` content_filter, or an asynchronous
+        annotation that says ``filtered: true`` (the text was already yielded: hide or retract it)."""
+        return self.finish_reason == "content_filter" or any(a.filtered for a in self.content_filter_annotations)
+
+    @property
+    def filtered_categories(self) -> list[str]:
+        """What the annotations flagged, each once, e.g. ``["violence (medium)", "custom_blocklists (words)"]``."""
+        seen: dict[str, None] = {}
+        for annotation in self.content_filter_annotations:
+            seen.update(dict.fromkeys(annotation.fired))
+        return list(seen)
+
+    @property
+    def filtered_spans(self) -> list[tuple[int | None, int | None]]:
+        """The (start_offset, end_offset) character spans the annotations flagged."""
+        return [(a.start_offset, a.end_offset) for a in self.content_filter_annotations if a.filtered]
 
     @property
     def text(self) -> str:
@@ -145,3 +182,9 @@ class Stream(Iterator[str]):
     def __repr__(self) -> str:
         return (f"Stream(request_id={self.request_id!r}, events={len(self.events)}, "
                 f"finish_reason={self.finish_reason!r})")
+
+
+def _is_json(result: Result) -> bool:
+    """A ``application/json`` answer to a stream request: the server (or a proxy) ignored ``stream``."""
+    ctype = (result.headers.get("content-type") or "").split(";")[0].strip().lower()
+    return ctype == "application/json" or ctype.endswith("+json")

@@ -66,7 +66,7 @@ def test_str_leads_with_status_code_and_request_id() -> None:
         (401, {"error": {"code": "401", "message": "Access denied due to invalid subscription key or wrong API "
                                                     "endpoint."}}, AuthenticationError, "AZURE_OPENAI_API_KEY"),
         (403, {"error": {"code": "PermissionDenied", "message": "The principal lacks the required data action"}},
-         PermissionDeniedError, "Cognitive Services OpenAI User"),
+         PermissionDeniedError, "network rules"),
         (403, {"error": {"code": "403", "message": "Traffic is not from an approved private endpoint."}},
          PermissionDeniedError, "network rules"),
         (404, {"error": {"code": "404", "message": "Resource not found"}}, NotFoundError, "api-version 2024-10-21"),
@@ -132,3 +132,72 @@ def test_config_error_is_a_value_error() -> None:
 def test_a_code_that_only_repeats_the_status_is_not_shown_twice() -> None:
     err = error_from_response(429, {"apim-request-id": "r"}, '{"error": {"code": "429", "message": "slow down"}}')
     assert str(err).startswith("HTTP 429 (request r): slow down — ") and err.code == "429"
+
+
+# -- hints keyed on the service's code, then the status, then how the caller authenticated ------------------------
+
+PERMISSION_DENIED = '{"error":{"code":"PermissionDenied","message":"Principal does not have access to API/Operation."}}'
+
+
+def test_401_permission_denied_is_the_role_not_the_token() -> None:
+    err = error_from_response(401, {}, PERMISSION_DENIED, auth_kind="bearer")
+    assert isinstance(err, AuthenticationError) and err.code == "PermissionDenied"
+    assert "'Cognitive Services OpenAI User'" in err.hint and "few minutes" in err.hint
+    assert "token was rejected" not in err.hint
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ('{"error":{"code":"AuthenticationTypeDisabled","message":"Key based authentication is disabled for this '
+         'resource."}}', "key authentication is disabled"),
+        ('{"error":{"code":"403","message":"Access denied due to Virtual Network/Firewall rules."}}', "network rules"),
+        ('{"error":{"code":"403","message":"Forbidden"}}', "key authentication is disabled on it"),
+    ],
+)
+def test_403_with_a_key_is_never_the_role_hint(body: str, words: str) -> None:
+    err = error_from_response(403, {}, body, auth_kind="key", key_source="environment variable AZURE_OPENAI_API_KEY")
+    assert isinstance(err, PermissionDeniedError)
+    assert words in err.hint and "lacks the" not in err.hint and "az role assignment" not in err.hint
+
+
+def test_key_hints_say_where_the_key_came_from() -> None:
+    body = '{"error":{"code":"401","message":"Access denied due to invalid subscription key or wrong API endpoint."}}'
+    err = error_from_response(401, {}, body, auth_kind="key", key_source="./config.json key OPENAI_API_KEY")
+    assert err.hint.startswith("the api-key (from ./config.json key OPENAI_API_KEY) was rejected")
+    bearer = error_from_response(401, {}, body, auth_kind="bearer", key_source="ignored for tokens")
+    assert "ignored" not in bearer.hint
+
+
+def test_model_side_400_with_null_code_shows_type_param_and_a_hint() -> None:
+    body = {"error": {"message": "Invalid value for 'top_p'.", "type": "invalid_request_error", "param": "top_p",
+                      "code": None}}
+    err = error_from_response(400, {"apim-request-id": "r"}, json.dumps(body))
+    assert (err.code, err.type, err.param) == (None, "invalid_request_error", "top_p")
+    assert str(err).startswith("HTTP 400 (request r): Invalid value for 'top_p'. — invalid_request_error on "
+                               "parameter 'top_p': ")
+    unknown = {"error": {"message": "Unrecognized request argument supplied: max_token",
+                         "type": "invalid_request_error", "param": None, "code": None}}
+    assert "'max_token'" in error_from_response(400, {}, json.dumps(unknown)).hint
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "code"),
+    [
+        ({"error": "Deployment is busy"}, "Deployment is busy", None),
+        ({"detail": "Not authenticated"}, "Not authenticated", None),
+        ({"statusCode": 401, "message": "Unauthorized. Access token is missing"},
+         "Unauthorized. Access token is missing", "401"),
+    ],
+)
+def test_every_json_error_shape_keeps_its_message(body: dict, message: str, code: str | None) -> None:
+    err = error_from_response(401, {}, json.dumps(body), auth_kind="bearer")
+    assert (err.message, err.code) == (message, code) and "non-JSON" not in str(err)
+
+
+def test_404_on_a_batch_or_file_id_names_the_id() -> None:
+    body = '{"error":{"code":"NotFound","message":"Batch with id \'batch_x\' was not found."}}'
+    err = error_from_response(404, {}, body, resource="/batches/batch_x")
+    assert err.hint.startswith("no batch with id 'batch_x' on this resource")
+    assert "no file with id 'file-1'" in error_from_response(404, {}, body, resource="/files/file-1/content").hint
+    assert "api-version" in error_from_response(404, {}, body, resource="/batches").hint  # a list: the endpoint

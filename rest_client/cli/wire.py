@@ -88,7 +88,7 @@ def _stream(args: argparse.Namespace, client: Client, operation: str, payload: d
                    f"{len(stream.events)} events; finish_reason {stream.finish_reason}")
     if stream.usage:
         con.detail(f"* usage: {json.dumps(stream.usage)}")
-    return _check_filtered(con, stream.finish_reason)
+    return _check_stream(con, stream)
 
 
 def _response_head(args: argparse.Namespace, con: Any, response: requests.Response, exchanges: list[Any]) -> None:
@@ -124,3 +124,20 @@ def _check_filtered(con: Any, finish_reason: str | None) -> int:
         con.note("hint: rephrase the prompt; see the content_filter_results in --json output")
         return EXIT_FILTERED
     return EXIT_OK
+
+
+def _check_stream(con: Any, stream: Any) -> int:
+    """A stream's verdict: a JSON answer is noted (exit 0); the Asynchronous Filter's annotations that flag
+    text already printed are an error like a filtered answer (exit 1), naming the categories and spans."""
+    if stream.not_streamed:
+        con.note('note: the server answered with JSON, not a stream (it ignored "stream": true); '
+                 "printed its answer whole")
+    fired = stream.filtered_categories
+    if fired:
+        spans = ", ".join(f"{start}–{end}" for start, end in stream.filtered_spans)
+        con.note(f"error: Azure's asynchronous content filter flagged the streamed answer after it was sent: "
+                 f"{', '.join(fired)} (characters {spans})")
+        con.note("hint: do not use or show that text; rephrase the prompt; see the annotation chunks in "
+                 "--json output")
+        return EXIT_FILTERED
+    return _check_filtered(con, stream.finish_reason)

@@ -20,6 +20,7 @@ from typing import Any
 
 from .deployments import KINDS, Deployment, default_deployments
 from .emulator import Emulator
+from .modes import Modes
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C / kill -INT, and kill / docker stop / CI cancel
 
@@ -59,8 +60,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--batch-lines-per-second", type=float, help="pace of batch jobs' in_progress phase (default 500)"
     )
+    parser.add_argument(
+        "--mode", action="append", choices=MODE_FLAGS, default=[],
+        help="configure the resource as Azure can be (repeatable): missing-role (tokens get 401 PermissionDenied), "
+        "key-auth-disabled (keys get 403), network-rules (403 firewall), async-filter (annotation chunks after "
+        "a stream's finish), no-validation (accept what the service refuses)",
+    )
+    parser.add_argument("--flag-word", action="append", default=[], metavar="WORD",
+                        help="with --mode async-filter: annotate sentences with WORD as filtered (repeatable)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print one line per request")
     return parser
+
+
+MODE_FLAGS = ("missing-role", "key-auth-disabled", "network-rules", "async-filter", "no-validation")
+
+
+def _modes(args: argparse.Namespace) -> dict[str, Any]:
+    """``--mode``/``--flag-word`` as ``Emulator(modes=…)``."""
+    modes: dict[str, Any] = {name.replace("-", "_"): True for name in args.mode if name != "no-validation"}
+    if "no-validation" in args.mode:
+        modes["validation"] = False
+    if args.flag_word:
+        modes["flagged_words"] = args.flag_word
+    return modes
 
 
 def _print_request(entry: dict[str, Any]) -> None:
@@ -75,6 +97,10 @@ def _print_banner(emu: Emulator) -> None:
     for deployment in emu.deployments.values():
         print(f"  deployment:   {deployment.describe()}")
     print(f"  control:      {emu.endpoint}/_emulator")
+    defaults = Modes().to_dict()
+    changed = {k: v for k, v in emu.modes.to_dict().items() if v != defaults[k]}
+    if changed:
+        print(f"  modes:        {', '.join(f'{k}={v}' for k, v in changed.items())}")
     print("\n# key auth")
     print(f"export AZURE_OPENAI_ENDPOINT={emu.endpoint}")
     print(f"export AZURE_OPENAI_API_KEY={emu.api_key}")
@@ -122,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_settings=(
                 {"lines_per_second": args.batch_lines_per_second} if args.batch_lines_per_second is not None else None
             ),
+            modes=_modes(args),
         ).start()
     except (OSError, ValueError) as exc:
         print(f"error: cannot start the emulator on {args.host}:{args.port}: {exc}", file=sys.stderr)

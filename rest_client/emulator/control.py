@@ -18,7 +18,8 @@ the whole ``Emulator``.
     POST   /_emulator/reset      clears log, counters, rate-limit windows and faults
     GET    /_emulator/config     {"token_lifetime": s, "stream_delay": s, ..., "batch": {BatchSettings fields}}
     PATCH  /_emulator/config     JSON {"token_lifetime": 2.0}, {"stream_delay": 0.05} and/or
-                                 {"batch": {"lines_per_second": 20, ...}} (POST works too; all or nothing)
+                                 {"batch": {"lines_per_second": 20, ...}} (POST works too; all or nothing);
+                                 {"modes": {"missing_role": true, ...}} (see modes.py)
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ from .batches import BatchSettings
 from .deployments import Deployment
 from .faults import FaultQueue, make_fault
 from .journal import Journal
+from .modes import Modes, checked_modes
 from .ratelimit import RateLimiter
 from .tunables import Tunables
 from .versions import GA_VERSIONS, PREVIEW_VERSIONS
 from .wire import Reply, Request, json_reply
 
 PREFIX = "/_emulator"
-SETTABLE = ("token_lifetime", "stream_delay", "batch")
+SETTABLE = ("token_lifetime", "stream_delay", "batch", "modes")
 ROUTES = (
     "GET /_emulator",
     "GET /_emulator/log",
@@ -68,6 +70,7 @@ class Controls:
         tunables: Tunables,
         batch_settings: BatchSettings,
         endpoint: Callable[[], str],
+        modes: Modes | None = None,
     ) -> None:
         self.deployments = deployments
         self.journal = journal
@@ -76,6 +79,7 @@ class Controls:
         self.tunables = tunables
         self.batch_settings = batch_settings
         self.endpoint = endpoint
+        self.modes = modes if modes is not None else Modes()
 
     # in process (Emulator's methods delegate here) --------------------------------------------------------
 
@@ -94,7 +98,7 @@ class Controls:
         self.faults.clear()
 
     def config(self) -> dict[str, Any]:
-        return {**self.tunables.to_dict(), "batch": self.batch_settings.to_dict()}
+        return {**self.tunables.to_dict(), "batch": self.batch_settings.to_dict(), "modes": self.modes.to_dict()}
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -169,6 +173,11 @@ class Controls:
         if unknown:
             return _problem(400, f"cannot set {', '.join(sorted(unknown))}; settable: {', '.join(SETTABLE)}")
         batch = fields.pop("batch", None)
+        modes = fields.pop("modes", None)
+        if modes is not None:
+            problem = _modes_problem(modes)
+            if problem:
+                return _problem(400, problem)
         for name, value in fields.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return _problem(400, f"{name} must be a number of seconds, not {value!r}")
@@ -185,7 +194,20 @@ class Controls:
             setattr(self.tunables, name, float(value))
         if batch is not None:
             self.batch_settings.update(batch)
+        if modes is not None:
+            self.modes.update(modes)
         return _ok(self.config())
+
+
+def _modes_problem(modes: Any) -> str | None:
+    """Why ``modes`` cannot be applied (checked before anything changes), or None."""
+    if not isinstance(modes, dict):
+        return 'modes must be an object, e.g. {"missing_role": true}'
+    try:
+        checked_modes(modes)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _json_object(request: Request) -> dict[str, Any] | Reply:

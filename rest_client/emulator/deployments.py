@@ -30,6 +30,21 @@ DEFAULT_TPM = 1_000_000
 # The documented default enqueued-token quota of a gpt-4o-mini GlobalBatch deployment (1B; gpt-4o: 200M).
 DEFAULT_MAX_ENQUEUED_TOKENS = 1_000_000_000
 
+# Answers name the model with its version, as Azure's do (recordings: "gpt-4.1-mini-2025-04-14",
+# "gpt-5-mini-2025-08-07"): the default version a new deployment of each model gets. Models not listed
+# (gpt-35-turbo answers unversioned in the 2023-2024 recordings, instruct and embedding models: a guess)
+# answer with their plain name; ``Deployment(version=…)`` picks another.
+MODEL_VERSIONS = {
+    "gpt-4o-mini": "2024-07-18",
+    "gpt-4o": "2024-11-20",
+    "gpt-4.1": "2025-04-14",
+    "gpt-4.1-mini": "2025-04-14",
+    "gpt-4.1-nano": "2025-04-14",
+    "gpt-5": "2025-08-07",
+    "gpt-5-mini": "2025-08-07",
+    "gpt-5-nano": "2025-08-07",
+}
+
 
 @dataclass(frozen=True)
 class Deployment:
@@ -39,6 +54,8 @@ class Deployment:
     sliding ``window`` of seconds, scaled: ``rpm * window / 60`` requests and ``tpm * window / 60`` tokens
     per window (at least 1). Azure itself enforces RPM over short windows (about 1/6 of the minute budget
     per 10 s), so ``window=10`` reproduces that burstiness; the default of 60 s is a plain per-minute budget.
+
+    ``version``: the model version named in answers (default: ``MODEL_VERSIONS``).
 
     ``max_enqueued_tokens`` (kind ``batch`` only) is the deployment's batch quota: the prompt tokens of all its
     batches that have not reached a terminal state; None = the documented default, 1,000,000,000.
@@ -51,6 +68,7 @@ class Deployment:
     tpm: int | None = None
     window: float = 60.0
     max_enqueued_tokens: int | None = None
+    version: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -74,6 +92,12 @@ class Deployment:
     def operations(self) -> tuple[str, ...]:
         """The routes (``chat/completions``, ``completions``, ``embeddings``) this deployment serves."""
         return _OPERATIONS_BY_KIND[self.kind]
+
+    @property
+    def answer_model(self) -> str:
+        """The ``model`` field of answers: the model with its version (``gpt-4o-mini-2024-07-18``)."""
+        version = self.version or MODEL_VERSIONS.get(self.model)
+        return f"{self.model}-{version}" if version else self.model
 
     @property
     def is_batch(self) -> bool:

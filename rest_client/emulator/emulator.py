@@ -25,6 +25,7 @@ from .files import FileStore
 from .identity import IDENTITY_PATH, Auth, TokenIssuer
 from .inference import EMULATOR_HEADER, InferenceService
 from .journal import Journal, new_entry
+from .modes import Modes
 from .ratelimit import RateLimiter
 from .server import EmulatorHTTPServer
 from .service_errors import COGNITIVE_SERVICES_AUDIENCE
@@ -52,6 +53,7 @@ class Emulator:
         batch_settings: a ``BatchSettings`` or a dict of its fields: how fast batch jobs move (defaults finish a
             200-line batch in about a second) and which documented variant of behaviour they show; settable
             later (``emu.batch_settings.lines_per_second = 20``) and over ``PATCH /_emulator/config``.
+        modes: the resource's configuration (``{"missing_role": True}``…, modes.py); later ``emu.modes``.
 
     Use ``with Emulator() as emu:`` or ``emu = Emulator().start()`` … ``emu.stop()``. While running:
     ``endpoint``, ``api_key``, ``chat_deployment``, ``completions_deployment``, ``embeddings_deployment``,
@@ -73,6 +75,7 @@ class Emulator:
         stream_delay: float = 0.0,
         on_request: Callable[[dict[str, Any]], None] | None = None,
         batch_settings: BatchSettings | Mapping[str, Any] | None = None,
+        modes: Mapping[str, Any] | None = None,
     ) -> None:
         chosen = list(deployments) if deployments is not None else default_deployments()
         if not chosen or not all(isinstance(d, Deployment) for d in chosen):
@@ -85,7 +88,9 @@ class Emulator:
         self.host = host
         self.port = port
         # The shared state: each object below is created once and handed to the parts that read it.
-        self._auth = Auth(api_key or secrets.token_hex(16), TokenIssuer())
+        self._modes = Modes()
+        self._modes.update(modes or {})
+        self._auth = Auth(api_key or secrets.token_hex(16), TokenIssuer(), self._modes)
         self._tunables = Tunables(float(token_lifetime), float(stream_delay), region, int(seed))
         self._journal = Journal(on_request)
         self._limiter = RateLimiter()
@@ -97,7 +102,7 @@ class Emulator:
         # Each part gets only what it reads (see the module docstring).
         self._inference = InferenceService(
             deployments=self._deployments, auth=self._auth, tunables=self._tunables, journal=self._journal,
-            limiter=self._limiter, faults=self._faults, stopping=self._stopping,
+            limiter=self._limiter, faults=self._faults, stopping=self._stopping, modes=self._modes,
         )
         self._batch_api = BatchAPI(
             deployments=self._deployments, auth=self._auth, tunables=self._tunables, journal=self._journal,
@@ -112,6 +117,7 @@ class Emulator:
         self._controls = Controls(
             deployments=self._deployments, journal=self._journal, limiter=self._limiter, faults=self._faults,
             tunables=self._tunables, batch_settings=self._batch_settings, endpoint=lambda: self.endpoint,
+            modes=self._modes,
         )
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -235,6 +241,11 @@ class Emulator:
     @batch_settings.setter
     def batch_settings(self, value: BatchSettings | Mapping[str, Any]) -> None:
         self._batch_settings.update(_batch_settings(value).to_dict())  # in place: the parts hold this object
+
+    @property
+    def modes(self) -> Modes:
+        """The resource's configuration (modes.py), read per request: ``emu.modes.missing_role = True``."""
+        return self._modes
 
     # the shared state itself (read-only: the parts hold these objects) ------------------------------------------
 

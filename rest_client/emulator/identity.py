@@ -22,10 +22,11 @@ import json
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import service_errors
+from .modes import Modes
 from .service_errors import COGNITIVE_SERVICES_AUDIENCE, ServiceError
 from .wire import Reply, Request, json_reply
 
@@ -130,20 +131,27 @@ class Auth:
     """The credentials one emulator accepts: its api key and the issuer of its bearer tokens.
 
     Mutable on purpose: ``emu.api_key = …`` changes it for every route at once (the routes read it per request).
+    ``modes``: the resource's network rules, key auth and role assignment (see modes.py), read per request.
     """
 
     api_key: str
     issuer: TokenIssuer
+    modes: Modes = field(default_factory=Modes)
 
     def check(self, request: Request, *, v1: bool, entry: dict[str, Any]) -> ServiceError | None:
         """None when the request carries the api-key or a valid emulator token; the service's 401 otherwise.
 
         Shared by every /openai route (inference, files, batches); records auth and credential fingerprint in
-        ``entry``.
+        ``entry``. The modes answer as the resource would: network rules before anything (403), a key on a
+        resource without key auth (403), a valid token whose identity has no role (401 PermissionDenied).
         """
+        if self.modes.network_rules:
+            return service_errors.network_denied()
         key = request.header("api-key")
         if key is not None:
             entry["auth"], entry["credential"] = "key", fingerprint(key)
+            if self.modes.key_auth_disabled:
+                return service_errors.authentication_type_disabled()
             return None if _same(key, self.api_key) else service_errors.invalid_key()
         scheme, _, token = (request.header("authorization") or "").partition(" ")
         token = token.strip()
@@ -152,12 +160,15 @@ class Auth:
         entry["credential"] = fingerprint(token)
         if v1 and _same(token, self.api_key):
             entry["auth"] = "key"  # the v1 API also takes the key as a bearer (what openai.OpenAI sends)
-            return None
+            return service_errors.authentication_type_disabled() if self.modes.key_auth_disabled else None
         entry["auth"] = "bearer"
         reason = self.issuer.validate(token)
         if reason is not None:
             entry["auth_error"] = reason
             return service_errors.invalid_token()
+        if self.modes.missing_role:
+            entry["auth_error"] = "no role"
+            return service_errors.permission_denied()
         return None
 
 

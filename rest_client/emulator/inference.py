@@ -18,11 +18,12 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import responses, routes, service_errors
+from . import responses, routes, service_errors, validation
 from .deployments import Deployment
 from .faults import Fault, FaultQueue
 from .identity import Auth
 from .journal import Journal, new_entry
+from .modes import Modes
 from .ratelimit import Decision, RateLimiter, limit_headers
 from .routes import Params, Route
 from .service_errors import ServiceError
@@ -59,8 +60,9 @@ def request_context(request: Request, region: str, *, x_request_id: bool = True)
     headers.update({"x-ms-region": region, "x-content-type-options": "nosniff",
                     EMULATOR_HEADER[0]: EMULATOR_HEADER[1]})
     client_request_id = request.header("x-ms-client-request-id")
-    if client_request_id:
-        headers["x-ms-client-request-id"] = client_request_id
+    # Every answer carries one: the caller's, else one made up here, as the 2024 recordings show (later ones
+    # omit it, or say "Not-Set" on v1: a client must not rely on it either way).
+    headers["x-ms-client-request-id"] = client_request_id or str(uuid.uuid4())
     entry = new_entry(id=headers["apim-request-id"], time=time.time(), method=request.method, path=request.path,
                       query=dict(request.query), client_request_id=client_request_id, stream=False)
     return headers, entry
@@ -82,9 +84,11 @@ class InferenceService:
         limiter: RateLimiter,
         faults: FaultQueue,
         stopping: threading.Event,
+        modes: Modes | None = None,
     ) -> None:
         self.deployments = deployments  # the emulator's own mapping: read per request, never copied
         self.auth = auth
+        self.modes = modes if modes is not None else auth.modes  # validation and the asynchronous filter
         self.tunables = tunables
         self.journal = journal
         self.limiter = limiter
@@ -159,8 +163,7 @@ class InferenceService:
     def _authenticate(self, request: Request, route: Route, entry: dict[str, Any]) -> ServiceError | None:
         return self.auth.check(request, v1=route.v1, entry=entry)
 
-    @staticmethod
-    def _check(route: Route, deployment: Deployment, payload: dict[str, Any]) -> Params | ServiceError:
+    def _check(self, route: Route, deployment: Deployment, payload: dict[str, Any]) -> Params | ServiceError:
         if deployment.is_batch:
             return service_errors.batch_deployment_called_directly(route.operation, deployment.name)
         if route.operation not in deployment.operations:
@@ -170,6 +173,11 @@ class InferenceService:
             return service_errors.invalid_value(
                 "dimensions", f"expected a value <= {MAX_EMBEDDING_DIMENSIONS}, but got {params.dimensions} instead."
             )
+        if isinstance(params, Params) and self.modes.validation:
+            refused = validation.validate(route.operation, payload, deployment.model, params.prompt_tokens,
+                                          params.max_tokens, len(params.texts))
+            if refused is not None:
+                return refused
         return params
 
     def answer_batch_line(self, deployment: Deployment, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -182,9 +190,10 @@ class InferenceService:
         body = responses.chat_completion(
             responses.new_id("chatcmpl-"),
             int(time.time()),
-            deployment.model,
+            deployment.answer_model,
             self._generate(params),
             params.prompt_tokens,
+            params.top_logprobs,
         )
         return 200, body
 
@@ -209,35 +218,30 @@ class InferenceService:
         """Generate the answer: chat, completions (one set of n choices per prompt) or embeddings."""
         if route.operation not in (CHAT, COMPLETIONS):
             vectors = [unit_vector(text, params.dimensions, seed=self.tunables.seed) for text in params.texts]
-            body = responses.embeddings(deployment.model, vectors, params.prompt_tokens, params.encoding_format)
+            body = responses.embeddings(deployment.answer_model, vectors, params.prompt_tokens, params.encoding_format)
             return json_reply(200, body, headers)
         choices = self._generate(params)
         prompt_tokens = params.prompt_tokens
         created = int(time.time())
+        model, top = deployment.answer_model, params.top_logprobs
+        # The Asynchronous Filter changes streams only: the flagged words, or None for the default filter.
+        async_filter = tuple(self.modes.flagged_words) if self.modes.async_filter else None
         if route.operation == CHAT:
             completion_id = responses.new_id("chatcmpl-")
             if params.stream:
-                events = responses.chat_stream(
-                    completion_id, created, deployment.model, choices, prompt_tokens, include_usage=params.include_usage
-                )
+                events = responses.chat_stream(completion_id, created, model, choices, prompt_tokens,
+                                               include_usage=params.include_usage, top_logprobs=top,
+                                               async_filter=async_filter)
                 return self._stream(events, headers)
-            body = responses.chat_completion(completion_id, created, deployment.model, choices, prompt_tokens)
+            body = responses.chat_completion(completion_id, created, model, choices, prompt_tokens, top)
             return json_reply(200, body, headers)
         completion_id = responses.new_id("cmpl-")
         if params.stream:
-            events = responses.completion_stream(
-                completion_id,
-                created,
-                deployment.model,
-                choices,
-                prompt_tokens,
-                prompt_count=len(params.texts),
-                include_usage=params.include_usage,
-            )
+            events = responses.completion_stream(completion_id, created, model, choices, prompt_tokens,
+                                                 prompt_count=len(params.texts), include_usage=params.include_usage,
+                                                 top_logprobs=top, async_filter=async_filter)
             return self._stream(events, headers)
-        body = responses.text_completion(
-            completion_id, created, deployment.model, choices, prompt_tokens, len(params.texts)
-        )
+        body = responses.text_completion(completion_id, created, model, choices, prompt_tokens, len(params.texts), top)
         return json_reply(200, body, headers)
 
     def _stream(self, events: Iterable[str], headers: dict[str, str]) -> StreamReply:

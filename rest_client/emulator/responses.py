@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import string
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from .logprobs import chat_logprobs, completion_logprobs
+from .modes import BLOCKLIST_ID
 from .service_errors import content_filter_categories
 from .textgen import Generated, split_pieces
 
@@ -68,6 +71,7 @@ def _completion(
     prompt_tokens: int,
     prompt_count: int,
     content: Callable[[Generated], dict[str, Any]],
+    logprobs: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "choices": [
@@ -75,7 +79,7 @@ def _completion(
                 "content_filter_results": choice_filter_results(),
                 "finish_reason": choice.finish_reason,
                 "index": index,
-                "logprobs": None,
+                "logprobs": logprobs(choice.text) if logprobs is not None else None,
                 **content(choice),
             }
             for index, choice in enumerate(choices)
@@ -91,12 +95,15 @@ def _completion(
 
 
 def chat_completion(
-    completion_id: str, created: int, model: str, choices: Sequence[Generated], prompt_tokens: int
+    completion_id: str, created: int, model: str, choices: Sequence[Generated], prompt_tokens: int,
+    top_logprobs: int | None = None,
 ) -> dict[str, Any]:
+    """``top_logprobs``: None when logprobs were not asked for, else how many alternatives per token."""
     def message(choice: Generated) -> dict[str, Any]:
         return {"message": {"annotations": [], "content": choice.text, "refusal": None, "role": "assistant"}}
 
-    return _completion("chat.completion", completion_id, created, model, choices, prompt_tokens, 1, message)
+    lp = None if top_logprobs is None else (lambda text: chat_logprobs(text, top_logprobs))
+    return _completion("chat.completion", completion_id, created, model, choices, prompt_tokens, 1, message, lp)
 
 
 def text_completion(
@@ -106,11 +113,14 @@ def text_completion(
     choices: Sequence[Generated],
     prompt_tokens: int,
     prompt_count: int = 1,
+    top_logprobs: int | None = None,
 ) -> dict[str, Any]:
     def text(choice: Generated) -> dict[str, Any]:
         return {"text": choice.text}
 
-    return _completion("text_completion", completion_id, created, model, choices, prompt_tokens, prompt_count, text)
+    lp = None if top_logprobs is None else (lambda text: completion_logprobs(text, top_logprobs))
+    return _completion("text_completion", completion_id, created, model, choices, prompt_tokens, prompt_count,
+                       text, lp)
 
 
 def embeddings(model: str, vectors: Sequence[list[float]], prompt_tokens: int, encoding_format: str) -> dict[str, Any]:
@@ -181,30 +191,36 @@ def chat_stream(
     prompt_tokens: int,
     *,
     include_usage: bool = False,
+    top_logprobs: int | None = None,
+    async_filter: tuple[str, ...] | None = None,
 ) -> Iterator[str]:
     """The ``data:`` payloads of a chat stream, in the recorded order, ending with ``[DONE]``.
 
     With ``include_usage`` every chunk carries ``"usage": null`` and a last one (no choices) the usage, as recorded.
+    ``async_filter`` (the flagged words, possibly none): the Asynchronous Filter's shape (see ``_content_to_done``).
     """
     chunk = _chunker(
         completion_id, created, model, "chat.completion.chunk", **({"usage": None} if include_usage else {})
     )
 
     def choice(index: int, piece: str | dict[str, Any] | None, finish: str | None,
-               filters: dict[str, Any]) -> dict[str, Any]:
+               filters: dict[str, Any], position: tuple[int, int] | None = None) -> dict[str, Any]:
         delta = piece if isinstance(piece, dict) else {} if piece is None else {"content": piece}
+        lp = None
+        if top_logprobs is not None and isinstance(piece, str) and position is not None:
+            lp = chat_logprobs(piece, top_logprobs, start=position[0])
         return {
             "content_filter_results": filters,
             "delta": delta,
             "finish_reason": finish,
             "index": index,
-            "logprobs": None,
+            "logprobs": lp,
         }
 
     yield _filter_chunk(1)
     for index in range(len(choices)):
         yield chunk([choice(index, {"content": "", "refusal": None, "role": "assistant"}, None, {})])
-    yield from _content_to_done(chunk, choice, choices, prompt_tokens, include_usage)
+    yield from _content_to_done(chunk, choice, choices, prompt_tokens, include_usage, async_filter)
 
 
 def completion_stream(
@@ -216,6 +232,8 @@ def completion_stream(
     *,
     prompt_count: int = 1,
     include_usage: bool = False,
+    top_logprobs: int | None = None,
+    async_filter: tuple[str, ...] | None = None,
 ) -> Iterator[str]:
     """The ``data:`` payloads of a completions stream: ``text_completion`` chunks, then ``[DONE]``.
 
@@ -223,27 +241,74 @@ def completion_stream(
     """
     chunk = _chunker(completion_id, created, model, "text_completion")
 
-    def choice(index: int, piece: str | None, finish: str | None, filters: dict[str, Any]) -> dict[str, Any]:
+    def choice(index: int, piece: str | None, finish: str | None, filters: dict[str, Any],
+               position: tuple[int, int] | None = None) -> dict[str, Any]:
+        lp = None
+        if top_logprobs is not None and piece is not None and position is not None:
+            lp = completion_logprobs(piece, top_logprobs, start=position[0], offset=position[1])
         return {
             "content_filter_results": filters,
             "finish_reason": finish,
             "index": index,
-            "logprobs": None,
+            "logprobs": lp,
             "text": piece or "",
         }
 
     yield _filter_chunk(prompt_count)
-    yield from _content_to_done(chunk, choice, choices, prompt_tokens, include_usage)
+    yield from _content_to_done(chunk, choice, choices, prompt_tokens, include_usage, async_filter)
 
 
 def _content_to_done(chunk: Callable[..., str], choice: Callable[..., dict[str, Any]],
-                     choices: Sequence[Generated], prompt_tokens: int, include_usage: bool) -> Iterator[str]:
+                     choices: Sequence[Generated], prompt_tokens: int, include_usage: bool,
+                     async_filter: tuple[str, ...] | None = None) -> Iterator[str]:
     """The recorded tail of every stream: content interleaved across choices (``piece``), one finish event per
-    choice (``piece=None``), the usage event when asked for, then ``[DONE]``."""
+    choice (``piece=None``), the usage event when asked for, then ``[DONE]``.
+
+    With the Asynchronous Filter (``async_filter`` = the flagged words) content chunks carry empty filter
+    results and the verdicts come after the finish chunks, as annotation-only chunks (``annotation_chunks``).
+    """
+    positions = [[0, 0] for _ in choices]  # per choice: tokens and characters sent so far
     for index, piece in _interleaved(choices):
-        yield chunk([choice(index, piece, None, choice_filter_results())])
+        at = positions[index]
+        filters = {} if async_filter is not None else choice_filter_results()
+        yield chunk([choice(index, piece, None, filters, (at[0], at[1]))])
+        at[0], at[1] = at[0] + 1, at[1] + len(piece)
     for index, generated in enumerate(choices):
         yield chunk([choice(index, None, generated.finish_reason, {})])
+    if async_filter is not None:
+        yield from annotation_chunks(choices, async_filter)
     if include_usage:
         yield chunk([], usage=usage(prompt_tokens, sum(c.tokens for c in choices)))
     yield "[DONE]"
+
+
+_SEGMENT = re.compile(r"[^.!?]+[.!?]*\s*|[.!?]+\s*")
+
+
+def annotation_chunks(choices: Sequence[Generated], flagged_words: Sequence[str]) -> Iterator[str]:
+    """The Asynchronous Filter's verdicts: per choice and sentence, a chunk with no ``delta``, a blank
+    ``id``/``model``/``object``, ``content_filter_offsets`` (character positions: the sentence's start and end,
+    and how far the check has got) and ``content_filter_results``, where a sentence containing a flagged word
+    is ``filtered: true`` under ``custom_blocklists``. Shape from Microsoft's content-streaming page; that the
+    offsets count characters and that one chunk covers one sentence are guesses."""
+    for index, generated in enumerate(choices):
+        for match in _SEGMENT.finditer(generated.text):
+            words = {w.lower() for w in re.findall(r"[\w'-]+", match.group())}
+            hit = bool(words & set(flagged_words))
+            results: dict[str, Any] = {**content_filter_categories(),
+                                       "custom_blocklists": {"filtered": hit, "details": [
+                                           {"filtered": True, "id": BLOCKLIST_ID}] if hit else []}}
+            results.pop("jailbreak", None)  # a prompt-only category
+            yield _dump({
+                "choices": [{
+                    "content_filter_offsets": {"check_offset": match.end(), "start_offset": match.start(),
+                                               "end_offset": match.end()},
+                    "content_filter_results": results,
+                    "finish_reason": None,
+                    "index": index,
+                }],
+                "created": 0,
+                "id": "",
+                "model": "",
+                "object": "",
+            })

@@ -92,6 +92,8 @@ class Params:
     seed: int = 0
     dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS
     encoding_format: str = "float"
+    top_logprobs: int | None = None  # None: no logprobs asked for; else alternatives per token
+
 
     @property
     def prompt_tokens(self) -> int:
@@ -148,7 +150,19 @@ def read_params(operation: str, payload: dict[str, Any]) -> Params | ServiceErro
         seed=checked.get("seed", 0),
         dimensions=checked.get("dimensions", DEFAULT_EMBEDDING_DIMENSIONS),
         encoding_format="base64" if payload.get("encoding_format") == "base64" else "float",
+        top_logprobs=_logprobs_asked(operation, payload),
     )
+
+
+def _logprobs_asked(operation: str, payload: dict[str, Any]) -> int | None:
+    """Chat: ``logprobs: true`` (+ ``top_logprobs: N``); completions: ``logprobs: N``. None when not asked."""
+    value = payload.get("logprobs")
+    if operation == CHAT:
+        top = payload.get("top_logprobs")
+        return (top if isinstance(top, int) and not isinstance(top, bool) else 0) if value is True else None
+    if operation == COMPLETIONS and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
 
 
 def _chat_texts(messages: Any) -> tuple[tuple[str, ...], int] | ServiceError:

@@ -26,6 +26,32 @@ Sources (public reports quoting the service's own bodies; the recordings in ../s
 - 400 for a body that is not JSON: OpenAI's "We could not parse the JSON body of your request. …"
   (ChatGPTNextWeb/NextChat#4064); that Azure passes the same text through is a guess.
 - 503 and default bodies of injected status faults: wording guessed, shape ``{"error":{"code","message"}}``.
+Modes (modes.py) and validation (validation.py):
+- 401 ``{"error":{"code":"PermissionDenied","message":"Principal does not have access to API/Operation."}}`` for
+  a valid token without a data-plane role: Azure-Samples/rag-data-openai-python-promptflow#28 (2024, the body
+  quoted whole), microsoft/semantic-kernel#10020, Azure-Samples/azure-search-openai-demo#1837/#1946.
+- 403 ``{"error":{"code":"AuthenticationTypeDisabled","message":"Key based authentication is disabled for this
+  resource."}}``: microsoft/sample-app-aoai-chatGPT#1000, browser-use/browser-use#1295 (2024-2025, whole body).
+  That an *invalid* key gets the same 403 (not a 401) is a guess.
+- 403 ``{"error":{"code":"403","message":"Access denied due to Virtual Network/Firewall rules."}}``:
+  Azure-Samples/azure-search-openai-demo#1494 (whole body), Azure-Samples/azure-sql-db-chatbot#3 (2025, with
+  header ``policy-id: ThrowExceptionDueToTrafficDenied``). That it comes before authentication is a guess.
+- 400 "Unrecognized request argument supplied: NAME" with ``type`` invalid_request_error and ``param``/``code``
+  null: openai/openai-python#1724 and OpenHands/OpenHands#6777 (Azure, 2024-2025, whole body).
+- 400 context_length_exceeded "This model's maximum context length is N tokens. However, you requested T tokens
+  (P in the messages, C in the completion). Please reduce the length of the messages or completion." /
+  "However, your messages resulted in P tokens. Please reduce the length of the messages." with param
+  "messages": Azure/azure-sdk-for-net#41892, microsoft/kernel-memory#516, Azure/azure-sdk-for-python#40986,
+  assafelovic/gpt-researcher#680 (Azure). The completions wording ("… (P in your prompt; C for the
+  completion). Please reduce your prompt; or completion length.", param "prompt") is OpenAI's older text: a guess.
+- 400 for a bad role: "'usr' is not one of ['system', 'assistant', 'user', 'function'] - 'messages.0.role'"
+  (param and code null): lss233/kirara-ai#1028 (2023, through a relay); today's list also has tool and
+  developer (added here: a guess). OpenAI's newer "Invalid value: …" wording was not seen from Azure.
+- 400 for an out-of-range number: "Invalid 'temperature': decimal above maximum value. Expected a value <= 2,
+  but got 5 instead." (code decimal_above_max_value / decimal_below_min_value / integer_above_max_value …):
+  OpenAI's current wording; seen from Azure for other parameters only (its "Invalid 'NAME': …" shape, above),
+  so the exact text for temperature is a guess. Ranges from the 2024-10-21 spec (temperature 0-2, top_p 0-1,
+  penalties -2..2, top_logprobs 0-20, completions logprobs 0-5).
 Files and batches (../shared/azure-batch-api.md):
 - 400 ``token_limit_exceeded`` at batch create ("fail fast" regions): code from OpenAI and the docs' sample,
   body shape ``{"error":{"code","message"}}`` as that document suggests; wording guessed.
@@ -214,6 +240,68 @@ def content_filtered(categories: dict[str, Any] | None = None) -> ServiceError:
             }
         },
     )
+
+
+# Modes: how the resource is configured ---------------------------------------------------------------------
+
+
+def permission_denied() -> ServiceError:
+    """401 (not 403) for a valid token whose identity has no data-plane role on the resource."""
+    return _error(401, "PermissionDenied", "Principal does not have access to API/Operation.")
+
+
+def authentication_type_disabled() -> ServiceError:
+    """403 for an api-key on a resource with key authentication disabled (``disableLocalAuth``)."""
+    return _error(403, "AuthenticationTypeDisabled", "Key based authentication is disabled for this resource.")
+
+
+def network_denied() -> ServiceError:
+    """403 from the resource's firewall / virtual network rules, with the policy header seen on the wire."""
+    error = _error(403, "403", "Access denied due to Virtual Network/Firewall rules.")
+    return ServiceError(error.status, error.body, {"policy-id": "ThrowExceptionDueToTrafficDenied"})
+
+
+# Validation: what the model's front end refuses (type invalid_request_error) --------------------------------
+
+
+def unrecognized_argument(name: str) -> ServiceError:
+    return _invalid_request(f"Unrecognized request argument supplied: {name}", None, None)
+
+
+def invalid_role(role: Any, position: int) -> ServiceError:
+    roles = "['system', 'assistant', 'user', 'function', 'tool', 'developer']"
+    return _invalid_request(f"{role!r} is not one of {roles} - 'messages.{position}.role'", None, None)
+
+
+def out_of_range(name: str, value: Any, low: float | None, high: float | None, *,
+                 integer: bool = False) -> ServiceError:
+    """Invalid 'NAME': decimal above maximum value. Expected a value <= HIGH, but got VALUE instead.
+
+    ``integer``: the parameter's schema type is integer (``top_logprobs``); else number ("decimal")."""
+    kind = "integer" if integer else "decimal"
+    above = high is not None and value > high
+    bound = high if above else low
+    side = "above maximum" if above else "below minimum"
+    sign = "<=" if above else ">="
+    shown = f"{bound:g}" if isinstance(bound, float) else str(bound)
+    code = f"{kind}_{'above_max' if above else 'below_min'}_value"
+    return _invalid_request(f"Invalid '{name}': {kind} {side} value. Expected a value {sign} {shown}, but got "
+                            f"{value} instead.", name, code)
+
+
+def context_length_exceeded(limit: int, prompt: int, completion: int | None, *, chat: bool) -> ServiceError:
+    if chat and completion is None:
+        message = (f"This model's maximum context length is {limit} tokens. However, your messages resulted in "
+                   f"{prompt} tokens. Please reduce the length of the messages.")
+    elif chat:
+        message = (f"This model's maximum context length is {limit} tokens. However, you requested "
+                   f"{prompt + (completion or 0)} tokens ({prompt} in the messages, {completion} in the "
+                   "completion). Please reduce the length of the messages or completion.")
+    else:
+        message = (f"This model's maximum context length is {limit} tokens, however you requested "
+                   f"{prompt + (completion or 0)} tokens ({prompt} in your prompt; {completion or 0} for the "
+                   "completion). Please reduce your prompt; or completion length.")
+    return _invalid_request(message, "messages" if chat else "prompt", "context_length_exceeded")
 
 
 # Files and batches ------------------------------------------------------------------------------------------

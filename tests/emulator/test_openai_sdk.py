@@ -140,3 +140,49 @@ def test_v1_route_with_the_plain_openai_client(emulator: Emulator) -> None:
     streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert streamed == completion.choices[0].message.content
     assert emulator.log[-1]["api_version"] == "v1"
+
+
+# -- the resource modes: the SDK gets the same exceptions a real Azure gives it ---------------------------------
+
+def test_sdk_missing_role_is_authentication_error(emulator: Emulator) -> None:
+    emulator.modes.missing_role = True
+    sdk = AzureOpenAI(azure_endpoint=emulator.endpoint, azure_ad_token_provider=emulator.issue_token,
+                      api_version=API_VERSION, max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as info:
+        sdk.chat.completions.create(model=emulator.chat_deployment, messages=user("hi"))
+    assert info.value.status_code == 401 and info.value.code == "PermissionDenied"
+
+
+@pytest.mark.parametrize(("mode", "code"), [("key_auth_disabled", "AuthenticationTypeDisabled"),
+                                            ("network_rules", "403")])
+def test_sdk_403_modes_are_permission_denied(client: AzureOpenAI, emulator: Emulator, mode: str, code: str) -> None:
+    emulator.modes.update({mode: True})
+    with pytest.raises(openai.PermissionDeniedError) as info:
+        client.chat.completions.create(model=emulator.chat_deployment, messages=user("hi"))
+    assert info.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [({"extra_body": {"max_token": 5}}, None), ({"temperature": 5}, "temperature"),
+     ({"messages": [{"role": "usr", "content": "hi"}]}, None)],
+)
+def test_sdk_validation_is_bad_request(client: AzureOpenAI, emulator: Emulator, extra: dict, param: str | None
+                                       ) -> None:
+    kwargs: dict = {"model": emulator.chat_deployment, "messages": user("hi"), **extra}
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(**kwargs)
+    assert info.value.param == param and info.value.type == "invalid_request_error"
+
+
+def test_sdk_reads_async_filter_streams_and_logprobs(client: AzureOpenAI, emulator: Emulator) -> None:
+    emulator.modes.update({"async_filter": True, "flagged_words": ["the"]})
+    stream = client.chat.completions.create(model=emulator.chat_deployment, messages=user("Tell me a story"),
+                                            stream=True, logprobs=True, top_logprobs=2)
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices and c.choices[0].delta)
+    annotated = [c for c in chunks if c.choices and c.id == "" and c.choices[0].delta is None]
+    assert text and annotated
+    assert any(c.choices[0].model_extra["content_filter_results"]["custom_blocklists"]["filtered"] for c in annotated)
+    logprobs = [t for c in chunks if c.choices and c.choices[0].logprobs for t in c.choices[0].logprobs.content]
+    assert "".join(t.token for t in logprobs) == text and all(len(t.top_logprobs) == 2 for t in logprobs)
