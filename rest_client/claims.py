@@ -64,7 +64,10 @@ class TokenClaims:
                 parts.append(f"exp {self.expires_on:.0f}")
             else:
                 left = self.expires_on - now
-                parts.append(f"exp in {left:.0f} s" if left >= 0 else f"EXPIRED {-left:.0f} s ago")
+                if left < 0:
+                    parts.append(f"EXPIRED {-left:.0f} s ago")
+                else:
+                    parts.append(f"exp in {left / 60:.0f} min" if left >= 120 else f"exp in {left:.0f} s")
         return ", ".join(parts)
 
 
