@@ -25,8 +25,9 @@ class FailureGroup:
 
     def line(self) -> str:
         status = f"HTTP {self.status} " if self.status is not None else ""
+        code = "" if self.code in (str(self.status), f"http_{self.status}") else f"{self.code}: "
         ids = ", ".join(self.custom_ids) + (", …" if self.count > len(self.custom_ids) else "")
-        return f"  failed ×{self.count} {status}{self.code}: {self.message} ({ids})"
+        return f"  failed ×{self.count} {status}{code}{self.message} ({ids})"
 
 
 @dataclass
