@@ -112,12 +112,14 @@ class Doctor:
         tried: list[str] = []
         last: BaseException = ConfigError("no credential to try")
         for cred in chain:
-            name = getattr(cred, "credential_name", None) or type(cred).__name__  # azure-identity's stand-ins
+            name = type(cred).__name__
             t0 = time.perf_counter()
             try:
                 token = cred.get_token(COGNITIVE_SERVICES_SCOPE)
             except Exception as exc:  # each link fails in its own way: report it, try the next
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0][:100]
+                if name.startswith("Failed") and first.endswith("Credential authentication unavailable"):
+                    name = first.split()[0]  # azure-identity's stand-in for a link it could not build
                 tried.append(f"{name} ✘ {(time.perf_counter() - t0) * 1000:.0f} ms ({first})")
                 last = exc
                 continue

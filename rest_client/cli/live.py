@@ -156,4 +156,5 @@ class CommandWire:
         if self.recorder is None or self.har_path is None:
             return None
         self.recorder.save(self.har_path)
-        return f"note: {len(self.recorder.entries)} exchanges written to {self.har_path} (HAR 1.2, secrets redacted)"
+        n = len(self.recorder.entries)
+        return f"note: {n} exchange{'s' if n != 1 else ''} written to {self.har_path} (HAR 1.2, secrets redacted)"
