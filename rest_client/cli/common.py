@@ -94,7 +94,7 @@ def guarded(args: argparse.Namespace, con: Console, body: Callable[[Any], int]) 
     """Run a command body with the emulator (when asked) and turn every failure into its message and exit code."""
     from .live import CommandWire
 
-    quiet_azure_identity(args.verbose)
+    quiet_azure_identity(args.verbose, con.err)
     con.wire = CommandWire(con.err, verbose=args.verbose, har_path=getattr(args, "har", None), tty=con.tty)
     try:
         try:
@@ -122,12 +122,12 @@ def guarded(args: argparse.Namespace, con: Console, body: Callable[[Any], int]) 
         return exit_code(exc)
 
 
-def quiet_azure_identity(verbose: bool) -> None:
+def quiet_azure_identity(verbose: bool, err: TextIO) -> None:
     """azure-identity logs each failed credential of a chain (17 lines for DefaultAzureCredential) through
     logging's last-resort handler; our error line already says it all. With -v its log is shown, prefixed."""
     azure = logging.getLogger("azure.identity")
     if verbose:
-        handler: logging.Handler = logging.StreamHandler()
+        handler: logging.Handler = logging.StreamHandler(err)
         handler.setFormatter(logging.Formatter("* azure-identity: %(message)s"))
         azure.setLevel(logging.INFO)
     else:
