@@ -20,6 +20,7 @@ from typing import Any
 import requests
 from requests.auth import AuthBase
 
+from .claims import TokenClaims, decode_claims
 from .errors import COGNITIVE_SERVICES_SCOPE, ConfigError, CredentialError
 from .urls import check_secure_url
 
@@ -60,6 +61,8 @@ class CachedToken:
     refresh_on: float
     obtained_at: float
     source: str
+    fetch_seconds: float = 0.0
+    """How long the credential took to give this token (an ``az`` process can take seconds)."""
 
     def __repr__(self) -> str:
         return (f"CachedToken(token=***, source={self.source!r}, expires_on={self.expires_on:.0f}, "
@@ -68,12 +71,15 @@ class CachedToken:
 
 @dataclass(frozen=True)
 class TokenStatus:
-    """What ``-v`` shows about the token: where it came from and how long it has left."""
+    """What ``-v`` shows about the token: where it came from, how long it took, how long it has left, and its
+    claims decoded locally (never the token itself)."""
 
     source: str
     expires_in: float
     refresh_in: float
     credential_calls: int
+    fetch_seconds: float = 0.0
+    claims: TokenClaims | None = None
 
 
 class EntraTokenAuth(AuthBase):
@@ -126,7 +132,7 @@ class EntraTokenAuth(AuthBase):
                 # Serve the still-valid token; try the credential again a little later, not on every call.
                 retry_at = min(now + FAILED_REFRESH_BACKOFF, cached.expires_on)
                 self._token = CachedToken(cached.token, cached.expires_on, retry_at, cached.obtained_at,
-                                          cached.source)
+                                          cached.source, cached.fetch_seconds)
                 logger.warning("token refresh failed (%s); the current token is valid for %.0f s more",
                                _first_line(exc), cached.expires_on - now)
                 return cached.token
@@ -138,6 +144,7 @@ class EntraTokenAuth(AuthBase):
 
     def _fetch(self, now: float) -> CachedToken:
         self.credential_calls += 1
+        started = time.perf_counter()
         refresh_on: float | None = None
         if hasattr(self.credential, "get_token_info"):
             info = self.credential.get_token_info(self.scope)
@@ -151,7 +158,8 @@ class EntraTokenAuth(AuthBase):
         # Short-lived tokens (e.g. the emulator's) refresh at half-life instead of 5 minutes early.
         planned = expires_on - min(REFRESH_MARGIN, lifetime / 2)
         refresh_at = min(float(refresh_on), planned) if refresh_on else planned
-        return CachedToken(token, expires_on, refresh_at, now, _describe_source(self.credential))
+        return CachedToken(token, expires_on, refresh_at, now, _describe_source(self.credential),
+                           time.perf_counter() - started)
 
     def invalidate(self, token: str | None = None) -> None:
         """Drop the cached token (only if it is still ``token``, so a newer one is not thrown away)."""
@@ -165,7 +173,8 @@ class EntraTokenAuth(AuthBase):
         if cached is None:
             return None
         now = self._clock()
-        return TokenStatus(cached.source, cached.expires_on - now, cached.refresh_on - now, self.credential_calls)
+        return TokenStatus(cached.source, cached.expires_on - now, cached.refresh_on - now, self.credential_calls,
+                           cached.fetch_seconds, decode_claims(cached.token))
 
     def token_provider(self) -> Callable[[], str]:
         """A zero-argument callable giving a bearer token: drop-in for openai's ``azure_ad_token_provider``."""

@@ -112,8 +112,12 @@ def test_verbose_shows_request_attempts_headers_and_legend_on_stderr(configured)
     assert f"> POST {configured.url}/openai/deployments/chat-dep/chat/completions?api-version=2024-10-21" in lines
     assert "> api-key: ***" in lines and "> Content-Type: application/json" in lines
     assert '>   "messages": [' in lines
-    assert any(line.startswith("* attempt 1: HTTP 429, request r-429, took ") for line in lines)
-    assert any(line.startswith("* attempt 2: HTTP 200, request r-ok, after waiting 0.01 s, took ") for line in lines)
+    assert any(line.startswith("* attempt 1: HTTP 429 (request r-429, ") and
+               line.endswith(" ms) — waiting 0.01 s (retry-after-ms)") for line in lines)
+    assert any(line.startswith("* attempt 2: HTTP 200 (request r-ok, ") and line.endswith(" ms)") for line in lines)
+    crid = configured.requests[0].headers["x-ms-client-request-id"]
+    assert configured.requests[1].headers["x-ms-client-request-id"] == crid
+    assert f"* x-ms-client-request-id: {crid} (one per call, the same on each retry)" in lines
     assert "< HTTP/1.1 200 OK" in lines and "< x-ratelimit-remaining-tokens: 99" in lines
     assert any(line.startswith("* legend: apim-request-id = the id to quote to Azure support") for line in lines)
     assert any(line.startswith("* total: ") for line in lines)
@@ -149,8 +153,10 @@ def test_unknown_deployment_is_exit_1_with_the_hint(configured) -> None:
         "code": "DeploymentNotFound", "message": "The API deployment for this resource does not exist."}}))
     code, out, err = run("x")
     assert (code, out) == (1, "")
+    crid = configured.requests[0].headers["x-ms-client-request-id"]
     assert err.splitlines() == [
-        "error: HTTP 404 DeploymentNotFound (request r404): The API deployment for this resource does not exist.",
+        "error: HTTP 404 DeploymentNotFound (request r404): The API deployment for this resource does not exist. "
+        f"[x-ms-client-request-id {crid}]",
         "hint: no deployment named 'chat-dep' on this resource: use the deployment name you chose in the portal "
         "(Deployments), not the model name; a new deployment takes a few minutes to appear"]
 
@@ -161,7 +167,9 @@ def test_429_until_retries_run_out_is_exit_1(configured) -> None:
                              headers={"retry-after-ms": "10"}))
     code, _, err = run("--max-retries", "2", "x")
     assert code == 1 and len(configured.requests) == 3
-    assert err.startswith("error: HTTP 429: Rate limit is exceeded.\nhint: over the deployment's rate limit")
+    crid = configured.requests[0].headers["x-ms-client-request-id"]
+    assert err.startswith(f"error: HTTP 429: Rate limit is exceeded. [x-ms-client-request-id {crid}]\n"
+                          "hint: over the deployment's rate limit")
     assert "gave up after 3 attempts" in err and "Traceback" not in err
 
 

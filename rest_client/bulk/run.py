@@ -21,6 +21,7 @@ from ..errors import APIStatusError, ConfigError, PacerClosed, RestClientError
 from ..resolve import default_operation as _default_operation
 from ..resolve import deployment_for
 from ..retry import RetryPolicy
+from .guard import SetupFailureGuard
 from .items import BulkItem, output_line, parse_item
 from .pacing import Pacer, estimate_tokens
 
@@ -79,6 +80,8 @@ class BulkRun:
         self._stopping = threading.Event()
         self._pending: set[Future[BulkResult | None]] = set()
         self._ready: deque[Future[BulkResult | None]] = deque()
+        self.guard = SetupFailureGuard.for_client(client, deployment)
+        """Stops sending after a few identical 401/403/404 before any success (see guard.py)."""
 
     def __iter__(self) -> Iterator[BulkResult]:
         source = (item if isinstance(item, BulkItem) else parse_item(item, n, self.operation)
@@ -131,6 +134,14 @@ class BulkRun:
                 yield result
 
     def _run_one(self, item: BulkItem) -> BulkResult | None:
+        if self.guard.tripped:
+            return None  # never sent: the setup is wrong (a rerun after the fix does it)
+        result = self._send_one(item)
+        if result is not None:
+            self.guard.observe(result)
+        return result
+
+    def _send_one(self, item: BulkItem) -> BulkResult | None:
         if item.error:
             return BulkResult(item, error={"code": "invalid_input_line", "message": item.error})
         started = time.perf_counter()

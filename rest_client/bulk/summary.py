@@ -1,10 +1,33 @@
-"""What a bulk run over a file reports at its end: counts, failures, tokens and wall time (pure)."""
+"""What a bulk run over a file reports at its end: counts, failures grouped by code, tokens and wall time (pure).
+
+Why grouped: 300 failed lines are usually one or two causes; one line per cause (count, code, the service's
+message, a few custom_ids) says more than 300 ``failed line-2: HTTP 401`` lines.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from .run import BulkResult
+
+SHOWN_IDS = 3
+
+
+@dataclass
+class FailureGroup:
+    """Failures that share a status and code: how many, the first message, the first few custom_ids."""
+
+    status: int | None
+    code: str
+    message: str
+    count: int = 0
+    custom_ids: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        status = f"HTTP {self.status} " if self.status is not None else ""
+        code = "" if self.code in (str(self.status), f"http_{self.status}") else f"{self.code}: "
+        ids = ", ".join(self.custom_ids) + (", …" if self.count > len(self.custom_ids) else "")
+        return f"  failed ×{self.count} {status}{code}{self.message} ({ids})"
 
 
 @dataclass
@@ -21,23 +44,50 @@ class BulkSummary:
     wall: float = 0.0
     interrupted: bool = False
     output: str = ""
-    failures: list[str] = field(default_factory=list)
+    groups: dict[tuple[int | None, str], FailureGroup] = field(default_factory=dict)
+    stopped_early: bool = False
+    """The run stopped sending by itself (the same 401/403/404 again and again before any success)."""
+
+    @property
+    def not_sent(self) -> int:
+        """Lines neither done before nor answered now (stopped early or interrupted): a rerun does them."""
+        return max(0, self.total - self.skipped - self.ok - self.failed)
+
+    @property
+    def failures(self) -> list[str]:
+        return [group.line() for group in self.groups.values()]
+
+    @property
+    def output_has_failures(self) -> bool:
+        """True when the output file still holds failed lines (from this run or an earlier one)."""
+        return self.failed > 0 or self.skipped_failed > 0
 
     def add(self, result: BulkResult) -> None:
         if result.ok:
             self.ok += 1
         else:
             self.failed += 1
-            if len(self.failures) < 5:
-                why = (result.error or {}).get("message") or f"HTTP {result.status_code}"
-                self.failures.append(f"{result.custom_id}: {why}")
+            error = result.error or {}
+            code = str(error.get("code") or f"http_{result.status_code}")
+            key = (result.status_code, code)
+            group = self.groups.get(key)
+            if group is None:
+                message = " ".join(str(error.get("message") or "").split())[:200]
+                group = self.groups[key] = FailureGroup(result.status_code, code, message)
+            group.count += 1
+            if len(group.custom_ids) < SHOWN_IDS:
+                group.custom_ids.append(result.custom_id)
         self.tokens += result.total_tokens
 
     def lines(self) -> list[str]:
-        head = "interrupted" if self.interrupted else "done"
+        head = "interrupted" if self.interrupted else "stopped early" if self.stopped_early else "done"
         lines = [f"{head}: {self.ok} ok, {self.failed} failed, {self.skipped} skipped (already in the output), "
                  f"{self.rate_limited} answers of 429, {self.tokens} tokens, {self.wall:.1f} s"]
-        lines += [f"  failed {line}" for line in self.failures]
+        lines += self.failures
+        if self.stopped_early and self.not_sent:
+            lines.append(f"{self.not_sent} lines not sent: every answer so far was the same failure; fix it and "
+                         "rerun the same command (lines already answered are skipped; --retry-failed redoes "
+                         "the failed ones)")
         if self.skipped_failed:
             lines.append(f"{self.skipped_failed} of the skipped lines are failures from an earlier run: "
                          "--retry-failed (retry_failed=True) does them again")

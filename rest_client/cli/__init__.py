@@ -1,8 +1,9 @@
 """The command line (``python -m rest_client``, ``rest-client``): the only part of rest_client that prints.
 
 Layout: ``main`` dispatches to a command module — ``prompt`` (the default), ``bulk``, ``batch`` — each of which
-uses ``common`` (console, settings flags, emulator, exit codes), ``wire`` (sending and printing the answer) and
-``show`` (pure formatting). Commands are imported only when chosen, so ``--help`` stays fast.
+uses ``common`` (console, settings flags, emulator, exit codes), ``wire`` (sending and printing the answer),
+``live`` (attempt lines as they happen, the HAR) and ``show`` (pure formatting); ``doctor`` is the preflight.
+Commands are imported only when chosen, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr:
         from .bulk import bulk_main
 
         return bulk_main(argv[1:], stdout=stdout, stderr=stderr)
+    if argv[:1] == ["doctor"]:
+        from .doctor import doctor_main
+
+        return doctor_main(argv[1:], stdout=stdout, stderr=stderr)
     if argv[:1] == ["batch"]:
         from .batch import batch_main
 

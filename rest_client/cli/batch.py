@@ -116,7 +116,7 @@ def run_command(args: argparse.Namespace, con: Console, emulator: Any) -> int:
     settings = load(args, emulator, con)
     operation = "completions" if getattr(args, "completions", False) else "chat/completions"
     deployment = args.deployment or (emulator.batch_deployment if emulator is not None else None)
-    with make_client(settings, emulator) as client:
+    with make_client(settings, emulator, con) as client:
         if args.command == "list":
             for batch in Batches(client).list().json().get("data", []):
                 con.say(describe(batch))

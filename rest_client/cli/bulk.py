@@ -28,7 +28,11 @@ examples:
   python -m rest_client bulk prompts.jsonl -o answers.jsonl --retry-failed  redo the failed lines only
   python -m rest_client -- bulk                                             sends the prompt "bulk"
 
-exit codes: 0 all ok, 1 some items failed, 2 usage/config/credential error, 3 network error, 130 interrupted.
+after 3 identical 401/403/404 answers before any success the run stops sending (the setup is wrong, not the
+lines): the rest are not sent, and a rerun after the fix does them.
+
+exit codes: 0 all ok, 1 some lines failed (now or in an earlier run still in the output),
+2 usage/config/credential error, 3 network error, 130 interrupted.
 """
 
 
@@ -43,7 +47,7 @@ def build_bulk_parser() -> argparse.ArgumentParser:
                    help="at most N requests in flight (a cap: the pacer sends only as fast as the limit allows)")
     p.add_argument("--retry-failed", action="store_true", help="drop failed lines from the output and redo them")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.add_argument("-v", "--verbose", action="store_true", help="tracebacks on errors")
+    p.add_argument("-v", "--verbose", action="store_true", help="every attempt as it happens; tracebacks on errors")
     add_connection_options(p)
     op = p.add_argument_group("operation for plain prompts").add_mutually_exclusive_group()
     op.add_argument("--chat", action="store_true",
@@ -59,6 +63,8 @@ class Progress:
         self.stream, self.enabled = stream, enabled
         self.bar: Any = None
         self.failed = 0
+        self.run: Any = None
+        """The run (seen with its first result): its guard says whether it stopped by itself."""
 
     def start(self, total: int, done: int) -> None:
         if self.enabled:
@@ -68,6 +74,7 @@ class Progress:
                             smoothing=0.1, desc="bulk")
 
     def update(self, result: Any, run: Any) -> None:
+        self.run = run
         self.failed += not result.ok
         if self.bar is not None:
             self.bar.set_postfix_str(f"429s={run.rate_limited} failed={self.failed}", refresh=False)
@@ -96,15 +103,23 @@ def run_bulk(args: argparse.Namespace, con: Console, emulator: Any) -> int:
     operation = "chat/completions" if args.chat else "completions" if args.completions else None
     progress = Progress(con.err, enabled=not args.no_progress)
     try:
-        with make_client(settings, emulator) as client:
+        with make_client(settings, emulator, con) as client:
             summary = run_bulk_file(client, args.input, args.output, concurrency=args.concurrency,
                                     operation=operation, deployment=args.deployment,
                                     retry_failed=args.retry_failed, on_start=progress.start,
                                     on_result=progress.update)
     finally:
         progress.close()
+    guard = getattr(progress.run, "guard", None)
+    summary.stopped_early = bool(guard is not None and guard.tripped)
     for line in summary.lines():
         con.note(line)
+    if summary.stopped_early:
+        from .show import error_lines
+
+        for line in error_lines(guard.error):  # type: ignore[union-attr]
+            con.note(line)
     if summary.interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_OK if summary.failed == 0 else EXIT_API
+    # Failed lines anywhere in the output (also from an earlier run) make it exit 1, so `bulk … && next` stops.
+    return EXIT_API if summary.output_has_failures else EXIT_OK

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import logging
 import os
 import traceback
 import warnings
@@ -20,9 +22,23 @@ from ..errors import APIStatusError, ConfigError, CredentialError, RestClientErr
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_NETWORK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EMULATOR_FIELDS = ("endpoint", "deployment", "completions_deployment", "api_key", "auth")
+EMULATOR_AUTH = ("key", "default")
+"""What --emulator can honour: its api-key, or tokens from its managed-identity endpoint (DefaultAzureCredential)."""
 
-def add_connection_options(p: argparse.ArgumentParser) -> None:
-    """The settings flags every command shares (prompt, bulk)."""
+
+def positive_seconds(text: str) -> float:
+    """argparse type for ``--timeout``: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 86400 seconds, got {text}")
+    return value
+
+
+def add_connection_options(p: argparse.ArgumentParser, *, har: bool = True) -> None:
+    """The settings flags every command shares (prompt, bulk, batch, doctor)."""
     conn = p.add_argument_group("connection")
     conn.add_argument("--config", metavar="PATH", help="config.json to read (default: ./config.json if present)")
     conn.add_argument("--endpoint", help="https://NAME.openai.azure.com, …/openai/v1, or a portal target URI")
@@ -31,6 +47,12 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
     conn.add_argument("--auth", choices=("key", "cli", "default"),
                       help="key: api-key header; cli: az login; default: DefaultAzureCredential")
     conn.add_argument("--max-retries", type=int, metavar="N", help="retries after the first attempt (default 3)")
+    conn.add_argument("--timeout", type=positive_seconds, metavar="SECONDS",
+                      help="read timeout: give up when the server sends nothing for this long (default 120; the "
+                           "connect timeout stays 5)")
+    if har:
+        conn.add_argument("--har", metavar="FILE",
+                          help="write every exchange (each attempt) to FILE as an HTTP Archive 1.2, secrets redacted")
     conn.add_argument("--emulator", action="store_true",
                       help="start the built-in emulator in-process and use it keylessly (offline)")
 
@@ -40,6 +62,19 @@ class Console:
 
     def __init__(self, out: TextIO, err: TextIO, verbose: bool) -> None:
         self.out, self.err, self.verbose = out, err, verbose
+        self.wire: Any = None
+        """The command's ``CommandWire`` (live attempt lines, HAR), set by ``guarded``."""
+
+    @property
+    def hooks(self) -> list[Any]:
+        return list(self.wire.hooks) if self.wire is not None else []
+
+    @property
+    def tty(self) -> bool:
+        try:
+            return bool(self.err.isatty())
+        except (AttributeError, ValueError):
+            return False
 
     def say(self, text: str = "", *, end: str = "\n") -> None:
         self.out.write(text + end)
@@ -57,17 +92,27 @@ class Console:
 
 def guarded(args: argparse.Namespace, con: Console, body: Callable[[Any], int]) -> int:
     """Run a command body with the emulator (when asked) and turn every failure into its message and exit code."""
+    from .live import CommandWire
+
+    quiet_azure_identity(args.verbose, con.err)
+    con.wire = CommandWire(con.err, verbose=args.verbose, har_path=getattr(args, "har", None), tty=con.tty)
     try:
-        with emulator_session(con, args) as emulator:
-            return body(emulator)
+        try:
+            check_emulator_auth(args)
+            with emulator_session(con, args) as emulator:
+                return body(emulator)
+        finally:
+            note = con.wire.close()
+            if note:
+                con.note(note)
     except KeyboardInterrupt:
         con.note("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
     except RestClientError as exc:
-        if args.verbose:
-            show_failed_exchanges(con, exc)
+        if isinstance(exc, APIStatusError):
+            show_error_whole(args, con, exc)
         from .show import error_lines
 
         for line in error_lines(exc):
@@ -75,6 +120,51 @@ def guarded(args: argparse.Namespace, con: Console, body: Callable[[Any], int]) 
         if args.verbose:
             con.note("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip())
         return exit_code(exc)
+
+
+def quiet_azure_identity(verbose: bool, err: TextIO) -> None:
+    """azure-identity logs each failed credential of a chain (17 lines for DefaultAzureCredential) through
+    logging's last-resort handler; our error line already says it all. With -v its log is shown, prefixed."""
+    azure = logging.getLogger("azure.identity")
+    if verbose:
+        handler: logging.Handler = logging.StreamHandler(err)
+        handler.setFormatter(logging.Formatter("* azure-identity: %(message)s"))
+        azure.setLevel(logging.INFO)
+    else:
+        handler = logging.NullHandler()
+    azure.handlers = [handler]
+    azure.propagate = False
+
+
+def check_emulator_auth(args: argparse.Namespace) -> None:
+    if getattr(args, "emulator", False) and args.auth not in (None, *EMULATOR_AUTH):
+        raise ConfigError(f"--emulator cannot honour --auth {args.auth}: it accepts its own api-key (--auth key) or "
+                          "tokens from its managed-identity endpoint (--auth default, the default with --emulator)")
+
+
+def show_error_whole(args: argparse.Namespace, con: Console, exc: APIStatusError) -> None:
+    """On an HTTP error, ``-i`` / ``--json`` / ``-v`` show what they show on success: status line and headers
+    (stdout), the raw body (stdout), the body pretty-printed (stderr). Headers are redacted; exit code unchanged."""
+    from . import show
+
+    response = exc.response
+    version = getattr(getattr(response, "raw", None), "version", 11) if response is not None else 11
+    reason = getattr(response, "reason", None) if response is not None else None
+    line = show.status_line(version, exc.status_code, reason)
+    raw = response.text if response is not None else (exc.body if isinstance(exc.body, str) else
+                                                       json.dumps(exc.body, ensure_ascii=False))
+    if getattr(args, "include", False):
+        con.say(line)
+        for header in show.format_headers(exc.headers.items()):
+            con.say(header)
+        con.say("")
+    if getattr(args, "json", False):
+        con.say(raw.rstrip("\n"))
+    if args.verbose:
+        con.note(f"< {line}")
+        con.detail(show.format_headers(exc.headers.items(), prefix="< "))
+        con.detail(show.LEGEND)
+        con.detail(["< " + text for text in show.pretty_body(raw).splitlines()] or ["< (empty body)"])
 
 
 def exit_code(exc: BaseException) -> int:
@@ -126,23 +216,17 @@ def load(args: argparse.Namespace, emulator: Any, con: Console) -> Any:
             overrides["auth"] = args.auth or "default"
     if args.max_retries is not None:
         overrides["max_retries"] = args.max_retries
+    if getattr(args, "timeout", None) is not None:
+        overrides["read_timeout"] = args.timeout
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         settings = load_settings(args.config, **overrides)
     for warning in caught:
         con.note(f"warning: {warning.message}")
     # Say "flag --endpoint" / "--emulator" rather than "argument endpoint": that is what the user typed.
+    flags = {"read_timeout": "timeout"}
     origin = {name: "--emulator" if emulator is not None and name in EMULATOR_FIELDS
-              else f"flag --{name.replace('_', '-')}" for name, value in overrides.items() if value is not None}
+              else f"flag --{flags.get(name, name).replace('_', '-')}" for name, value in overrides.items()
+              if value is not None}
     sources = {**settings.sources, **{k: v for k, v in origin.items() if k in settings.sources}}
     return replace(settings, sources=sources)
-
-
-def show_failed_exchanges(con: Console, exc: BaseException) -> None:
-    from . import show
-
-    con.detail(show.format_exchanges(getattr(exc, "exchanges", ())))
-    if isinstance(exc, APIStatusError) and exc.headers:
-        con.detail(f"< HTTP {exc.status_code}")
-        con.detail(show.format_headers(exc.headers.items(), prefix="< "))
-        con.detail(show.LEGEND)

@@ -26,6 +26,8 @@ examples:
   echo "Summarise this" | python -m rest_client -          prompt from stdin
   python -m rest_client bulk in.jsonl -o out.jsonl         many prompts, paced to the rate limit (bulk --help)
   python -m rest_client batch run in.jsonl -o out.jsonl    Azure's Batch API (batch --help)
+  python -m rest_client doctor                             preflight: settings, DNS, TLS, token, role, quota
+  python -m rest_client --har wire.har "Hi"                every exchange as a HAR file (open it in devtools)
 
 settings come from flags > environment (AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT, AZURE_OPENAI_API_KEY,
 OPENAI_API_VERSION, ...) > ./config.json > defaults.
@@ -39,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Call an Azure OpenAI deployment and see everything on the wire.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("prompt", nargs="?", help='the prompt; "-" reads it from stdin')
+    p.add_argument("--version", action="version", version=version_text())
     add_connection_options(p)
     add_operation_options(p)
     req = p.add_argument_group("parameters")
@@ -55,6 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--dry-run", action="store_true", help="print the exact request and send nothing")
     out.add_argument("--curl", action="store_true", help="print an equivalent curl command and send nothing")
     return p
+
+
+def version_text() -> str:
+    """``rest_client 0.1.0 (Python 3.12.1, requests 2.32.3)``: what a bug report needs. No heavy imports."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .._version import __version__
+
+    try:
+        requests_version = version("requests")
+    except PackageNotFoundError:  # pragma: no cover - requests is a runtime dependency
+        requests_version = "?"
+    return f"rest_client {__version__} (Python {platform.python_version()}, requests {requests_version})"
 
 
 def add_operation_options(p: argparse.ArgumentParser) -> None:
@@ -120,6 +137,7 @@ def run(args: argparse.Namespace, prompt: str, con: Console, emulator: Any) -> i
     planned = plan_request(settings, operation, payload, deployment)
     if args.curl:
         con.say(show.format_curl(planned))
+        con.note(show.curl_note(planned, settings.sources.get("api_key")))
         return EXIT_OK
     if args.dry_run:
         for line in show.format_request(planned, prefix=""):

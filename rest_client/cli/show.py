@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +46,10 @@ def format_request(req: PlannedRequest, prefix: str = "> ") -> list[str]:
 
 
 def format_curl(req: PlannedRequest) -> str:
-    """A command that reproduces the request with real curl, secrets left to the shell to fill in."""
-    parts = [f"curl -sS -X {req.method} {shlex.quote(req.url)}"]
+    """A command that reproduces the request with real curl, secrets left to the shell to fill in;
+    ``-N`` (no buffering) when the body asks for a stream, so events show as they arrive."""
+    streaming = isinstance(req.payload(), dict) and req.payload().get("stream") is True
+    parts = [f"curl -sS{' -N' if streaming else ''} -X {req.method} {shlex.quote(req.url)}"]
     for name, value in req.headers.items():
         low = name.lower()
         if low in ("user-agent", "accept-encoding", "connection", "content-length"):
@@ -62,6 +64,25 @@ def format_curl(req: PlannedRequest) -> str:
     return " \\\n  ".join(parts)
 
 
+def curl_note(req: PlannedRequest, key_source: str | None) -> str:
+    """Where the secret the curl command expects comes from, and what to export (stderr, beside --curl)."""
+    if req.auth_kind != "key":
+        return "note: the command gets a token with `az account get-access-token` (run `az login` first)"
+    where = key_source or "?"
+    if where.startswith("environment variable AZURE_OPENAI_API_KEY"):
+        return "note: the command reads $AZURE_OPENAI_API_KEY, which your environment already sets"
+    return (f"note: the key came from {where}, not from your environment: run "
+            "`export AZURE_OPENAI_API_KEY=<your key>` in the shell first, or the command gets a 401")
+
+
+def pretty_body(raw: str) -> str:
+    """A JSON body indented (an error's innererror, content filter results), anything else as it came."""
+    try:
+        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    except (ValueError, TypeError, RecursionError):
+        return raw
+
+
 def status_line(version: int | None, status: int, reason: str | None) -> str:
     """``HTTP/1.1 200 OK``, as curl -i prints it."""
     ver = {10: "1.0", 11: "1.1", 20: "2"}.get(version or 11, "1.1")
@@ -72,30 +93,23 @@ def format_headers(headers: Iterable[tuple[str, str]], prefix: str = "") -> list
     return [f"{prefix}{name}: {value}" for name, value in redact_headers(list(headers)).items()]
 
 
-def format_exchanges(exchanges: Sequence[Any]) -> list[str]:
-    """One line per attempt: status (or the network error), request id, the wait before it, its time."""
-    lines = []
-    for ex in exchanges:
-        what = f"HTTP {ex.status_code}" if ex.status_code is not None else f"no answer ({ex.error})"
-        line = f"* attempt {ex.attempt}: {what}"
-        if ex.request_id:
-            line += f", request {ex.request_id}"
-        if ex.wait_before:
-            line += f", after waiting {ex.wait_before:.2f} s"
-        line += f", took {ex.elapsed * 1000:.0f} ms"
-        if ex.reauthenticated:
-            line += " (401 → new token → resent once)"
-        lines.append(line)
-    return lines
-
-
-def format_token(status: Any) -> str:
-    """``* token: from AzureCliCredential, expires in 59 min 12 s (refresh in 54 min)``."""
+def format_token(status: Any) -> list[str]:
+    """``* token: from AzureCliCredential in 812 ms, expires in 59 min 12 s (refresh in 54 min; …)`` and
+    ``* token claims: aud …, tenant …, upn …, roles …, exp in …`` — decoded locally; the token itself never."""
     if status is None:
-        return "* token: none fetched"
-    return (f"* token: from {status.source}, expires in {_duration(status.expires_in)} "
-            f"(refresh in {_duration(max(0.0, status.refresh_in))}; {status.credential_calls} credential call"
-            f"{'s' if status.credential_calls != 1 else ''})")
+        return ["* token: none fetched"]
+    lines = [f"* token: from {status.source} in {getattr(status, 'fetch_seconds', 0.0) * 1000:.0f} ms, expires in "
+             f"{_duration(status.expires_in)} (refresh in {_duration(max(0.0, status.refresh_in))}; "
+             f"{status.credential_calls} credential call{'s' if status.credential_calls != 1 else ''})"]
+    claims = getattr(status, "claims", None)
+    if claims is not None:
+        import time
+
+        lines.append(f"* token claims: {claims.describe(time.time())}"
+                     + ("" if claims.audience_matches() else f" (audience is not {COGNITIVE_SERVICES_SCOPE})"))
+    else:
+        lines.append("* token claims: not a JWT (nothing to decode)")
+    return lines
 
 
 def _duration(seconds: float) -> str:
@@ -117,6 +131,9 @@ def error_lines(error: BaseException) -> list[str]:
         message = message[: -len(f" — {hint}")]
     elif not hint and " — " in message:
         message, hint = message.rsplit(" — ", 1)
+    crid = getattr(error, "client_request_id", None)
+    if crid:
+        message += f" [x-ms-client-request-id {crid}]"
     lines = [f"error: {message}"]
     if hint:
         lines.append(f"hint: {hint}")

@@ -16,7 +16,7 @@ from ..client import Client, prepare_call
 from ..transport import make_session
 from .common import EXIT_API as EXIT_FILTERED
 from .common import EXIT_OK
-from .show import LEGEND, PlannedRequest, format_exchanges, format_headers, format_token, status_line
+from .show import LEGEND, PlannedRequest, format_headers, format_token, status_line
 
 AUTH_PLACEHOLDER = "***"
 
@@ -36,19 +36,22 @@ def plan_request(settings: Any, operation: str, payload: dict[str, Any], deploym
     return PlannedRequest("POST", url, headers, body, auth_kind)
 
 
-def make_client(settings: Any, emulator: Any) -> Client:
+def make_client(settings: Any, emulator: Any, con: Any = None) -> Client:
+    """The command's client, with the console's hooks (live attempt lines, the HAR recorder) on every attempt."""
     credential = None
     if emulator is not None and settings.auth != "key":
         # What DefaultAzureCredential uses on Azure: the managed identity endpoint (here, the emulator's).
         from azure.identity import ManagedIdentityCredential
 
         credential = ManagedIdentityCredential()
-    return Client(settings, credential=credential)
+    return Client(settings, credential=credential, on_attempt=con.hooks if con is not None else None)
 
 
 def send(args: argparse.Namespace, settings: Any, operation: str, payload: dict[str, Any], deployment: str,
          con: Any, emulator: Any, started: float) -> int:
-    with make_client(settings, emulator) as client:
+    if con.wire is not None:
+        con.wire.watch(settings.endpoint, settings.read_timeout)
+    with make_client(settings, emulator, con) as client:
         if args.stream:
             code = _stream(args, client, operation, payload, deployment, con)
         else:
@@ -92,7 +95,6 @@ def _stream(args: argparse.Namespace, client: Client, operation: str, payload: d
 
 
 def _response_head(args: argparse.Namespace, con: Any, response: requests.Response, exchanges: list[Any]) -> None:
-    con.detail(format_exchanges(exchanges))
     line = status_line(getattr(response.raw, "version", 11), response.status_code, response.reason)
     con.detail(f"< {line}")
     con.detail(format_headers(response.headers.items(), prefix="< "))
