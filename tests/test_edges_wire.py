@@ -131,8 +131,10 @@ def test_redirect_in_the_cli_process_is_one_error_line_exit_1_and_no_key(server,
     server.add(Reply(status=307, headers={"Location": other.url + "/steal"}, body=""))
     done = run_cli_process(server, "Hi")
     assert done.returncode == 1 and done.stdout == ""
+    sent = server.requests[0].headers["x-ms-client-request-id"]
     assert done.stderr.splitlines() == [
-        f"error: HTTP 307: redirect to '{other.url}/steal' not followed: no request and no credential were sent there",
+        f"error: HTTP 307: redirect to '{other.url}/steal' not followed: no request and no credential were sent there"
+        f" [x-ms-client-request-id {sent}]",
         "hint: Azure OpenAI's API never redirects, so something else answered (a proxy, a sign-in page, a moved or "
         "mistyped endpoint): use your resource's https://NAME.openai.azure.com endpoint (portal → Keys and Endpoint)"]
     assert server.requests[0].headers["api-key"] == KEY and other.requests == []
@@ -226,7 +228,9 @@ def test_error_body_with_a_number_as_message_in_the_cli_is_one_error_line(server
     for name, value in cli_env(server).items():
         if name.startswith("AZURE_"):
             monkeypatch.setenv(name, value)
-    assert run_cli("Hi") == (1, "", f"error: HTTP 400 x (request {REQUEST_ID}): 5\n")
+    code, out, err = run_cli("Hi")
+    sent = server.requests[0].headers["x-ms-client-request-id"]
+    assert (code, out, err) == (1, "", f"error: HTTP 400 x (request {REQUEST_ID}): 5 [x-ms-client-request-id {sent}]\n")
 
 
 # -- 4. malformed streams ----------------------------------------------------------------------------------------

@@ -74,7 +74,8 @@ def error_lines(stderr: str) -> tuple[str, str]:
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     hints = [line for line in stderr.splitlines() if line.startswith("hint:")]
     assert len(errors) == 1 and len(hints) == 1, stderr
-    return errors[0], hints[0]
+    # an API error's line ends with the id this call sent, to quote beside the service's request id
+    return re.sub(r" \[x-ms-client-request-id [0-9a-f-]{36}\]$", "", errors[0]), hints[0]
 
 
 # -- a valid token without the role: 401 PermissionDenied, the role hint, no resend --------------------------
