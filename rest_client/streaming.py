@@ -17,6 +17,7 @@ import urllib3
 from .errors import RestClientError
 from .result import Result
 from .sse import choices_of, chunk_text, iter_lines, iter_sse_json
+from .tools import ToolCall, ToolCallAssembler
 from .transport import transport_error
 
 READ_SIZE = 8192
@@ -49,8 +50,9 @@ class Stream(Iterator[str]):
         self._started = time.perf_counter() if started is None else started
         self._read_timeout = read_timeout
         self._chunks = iter_raw_chunks(result.response)
-        self._events = iter_sse_json(iter_lines(self._chunks))
+        self._events = self._event_source(iter_lines(self._chunks))
         self._trace = result.trace  # the call's OpenTelemetry span ends with the stream (telemetry.py)
+        self._tool_calls = ToolCallAssembler()  # streamed tool calls, assembled by index (tools.py)
 
     def __iter__(self) -> Stream:
         return self
@@ -72,7 +74,7 @@ class Stream(Iterator[str]):
                 raise
             self.events.append(event)
             self._absorb(event)
-            text = chunk_text(event)
+            text = self._text_of(event)
             if text:
                 if self.time_to_first_token is None:
                     self.time_to_first_token = time.perf_counter() - self._started
@@ -80,6 +82,13 @@ class Stream(Iterator[str]):
                         self._trace.first_chunk()
                 self._parts.append(text)
                 return text
+
+    def _event_source(self, lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+        """The parsed events (a subclass for another stream format overrides this and ``_text_of``)."""
+        return iter_sse_json(lines)
+
+    def _text_of(self, event: dict[str, Any]) -> str:
+        return chunk_text(event)
 
     def _broken(self, exc: BaseException) -> Exception:
         """The network failure, classified like any call's (a stall is a timeout), saying how far it got."""
@@ -89,6 +98,7 @@ class Stream(Iterator[str]):
                                prefix=f"the stream was cut off after {len(self.events)} events: ")
 
     def _absorb(self, event: dict[str, Any]) -> None:
+        self._tool_calls.add(event)
         filters = event.get("prompt_filter_results") or event.get("prompt_annotations")
         if isinstance(filters, list):
             self.prompt_filter_results.extend(filters)
@@ -97,6 +107,20 @@ class Stream(Iterator[str]):
         for choice in choices_of(event):
             if choice.get("index", 0) == 0 and isinstance(choice.get("finish_reason"), str):
                 self.finish_reason = choice["finish_reason"]
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool calls of choice 0 assembled so far (complete once the stream has ended)."""
+        return self._tool_calls.calls()
+
+    @property
+    def message(self) -> dict[str, Any]:
+        """The final assistant message as the conversation's next entry: content and any tool calls."""
+        calls = self.tool_calls
+        message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        if calls:
+            message["tool_calls"] = [call.as_message_part() for call in calls]
+        return message
 
     @property
     def text(self) -> str:

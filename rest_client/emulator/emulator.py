@@ -26,6 +26,7 @@ from .identity import IDENTITY_PATH, Auth, TokenIssuer
 from .inference import EMULATOR_HEADER, InferenceService
 from .journal import Journal, new_entry
 from .ratelimit import RateLimiter
+from .responses_api import ResponsesAPI, is_responses_path
 from .server import EmulatorHTTPServer
 from .service_errors import COGNITIVE_SERVICES_AUDIENCE
 from .tunables import Tunables
@@ -96,6 +97,10 @@ class Emulator:
         self._batches = BatchStore()
         # Each part gets only what it reads (see the module docstring).
         self._inference = InferenceService(
+            deployments=self._deployments, auth=self._auth, tunables=self._tunables, journal=self._journal,
+            limiter=self._limiter, faults=self._faults, stopping=self._stopping,
+        )
+        self._responses_api = ResponsesAPI(
             deployments=self._deployments, auth=self._auth, tunables=self._tunables, journal=self._journal,
             limiter=self._limiter, faults=self._faults, stopping=self._stopping,
         )
@@ -380,6 +385,8 @@ class Emulator:
                 return self._controls.handle(request)
             if request.path == IDENTITY_PATH:
                 return self._token(request)
+            if is_responses_path(request.path):
+                return self._responses_api.handle(request)
             if is_resource_path(request.path):
                 return self._batch_api.handle(request)
             return self._inference.handle(request)
