@@ -230,8 +230,8 @@ def reasoning_hint(status: int, code: str | None, message: str | None) -> str | 
                 "(--max-completion-tokens N); it also counts the reasoning tokens, so leave room for them")
     refused = next((p for p in SAMPLING_PARAMETERS if f"'{p}'" in low), None)
     if refused and ("unsupported" in low or code in ("unsupported_parameter", "unsupported_value")):
-        return (f"reasoning models take no sampling parameters: drop {refused} (and temperature, top_p, penalties, "
-                "logprobs); steer them with reasoning_effort (--reasoning-effort) instead")
+        return (f"reasoning models take no sampling parameters: drop {refused} (they refuse temperature other than 1, "
+                "top_p, penalties, logprobs, logit_bias); steer them with reasoning_effort (--reasoning-effort)")
     if "'system'" in low and "role" in low:
         return "this model refuses the system role: send the instructions as a developer message (--developer TEXT)"
     if ("reasoning" in low and "effort" in low) or ("supported values" in low and "'low'" in low):
