@@ -148,7 +148,8 @@ def test_stream_chat_assembles_streamed_tool_calls_and_the_final_message(client)
 def test_result_parses_tool_calls_and_a_tool_answer_ends_the_loop(client) -> None:
     first = client.chat("Weather in Paris?", tools=[WEATHER], tool_choice="required")
     (call,) = first.tool_calls
-    assert (first.finish_reason, call.name, call.parsed()) == ("tool_calls", "get_weather", {"city": "weather", "days": 3})
+    assert (first.finish_reason, call.name) == ("tool_calls", "get_weather")
+    assert call.parsed() == {"city": "weather", "days": 3}
     messages = [{"role": "user", "content": "Weather in Paris?"}, first.json()["choices"][0]["message"],
                 {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
     second = client.chat(messages, tools=[WEATHER])
@@ -198,4 +199,5 @@ def test_embed_a_string_or_a_list(client, emu) -> None:
     assert [len(d["embedding"]) for d in many.json()["data"]] == [8, 8]
     sdk = openai.AzureOpenAI(azure_endpoint=emu.endpoint, api_key=emu.api_key, api_version="2024-10-21")
     vectors = sdk.embeddings.create(model=emu.embeddings_deployment, input=["hello", "world"], dimensions=8)
-    assert [d.embedding for d in vectors.data] == [d["embedding"] for d in many.json()["data"]]
+    for got, want in zip(vectors.data, many.json()["data"]):  # the SDK asks for base64 float32: close, not equal
+        assert got.embedding == pytest.approx(want["embedding"], abs=1e-6)

@@ -37,7 +37,7 @@ def test_typed_events_take_their_type_from_the_event_line_and_need_a_terminal_ev
              "event: response.completed", 'data: {"type": "response.completed", "response": {"status": "completed"}}',
              ""]
     assert [e["type"] for e in iter_typed_events(iter(lines))] == ["response.created", "response.completed"]
-    with pytest.raises(StreamError, match="ended before response.completed"):
+    with pytest.raises(StreamError, match=r"ended before response\.completed"):
         list(iter_typed_events(iter(lines[:3])))
     with pytest.raises(StreamError, match="rate_limit_exceeded"):
         list(iter_typed_events(iter(["event: error", 'data: {"type": "error", "code": "rate_limit_exceeded"}', ""])))
@@ -83,7 +83,8 @@ def test_background_response_is_polled_to_completion(client) -> None:
     started = client.responses("Tell me about rivers", background=True)
     assert started.json()["status"] == "queued"
     seen: list[str] = []
-    done = client.wait_response(started.json()["id"], poll_interval=0, on_status=lambda r: seen.append(r.json()["status"]))
+    done = client.wait_response(started.json()["id"], poll_interval=0,
+                                on_status=lambda r: seen.append(r.json()["status"]))
     assert seen == ["in_progress", "completed"]
     assert done.text == client.responses("Tell me about rivers").text
 
@@ -116,7 +117,7 @@ def test_a_responses_stream_cut_before_completed_is_an_error(server) -> None:
     with Client(endpoint=server.url, api_key="k", deployment="d") as c:
         stream = c.stream_responses("hi")
         assert next(stream) == "Hi"
-        with pytest.raises(StreamError, match="ended before response.completed"):
+        with pytest.raises(StreamError, match=r"ended before response\.completed"):
             next(stream)
     assert json.loads(server.requests[0].body) == {"model": "d", "input": "hi", "stream": True}
     assert server.requests[0].path == "/openai/v1/responses"
