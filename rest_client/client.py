@@ -70,7 +70,8 @@ class Client:
         if settings.auth == "key":
             self.auth: ApiKeyAuth | EntraTokenAuth = ApiKeyAuth(settings.api_key or "")
         else:
-            self.auth = EntraTokenAuth(credential if credential is not None else make_credential(settings.auth))
+            self.auth = EntraTokenAuth(credential if credential is not None else make_credential(settings.auth),
+                                       scope=settings.scope)
         self.session = make_session(settings.endpoint, self.auth)
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         self.retry_policy = RetryPolicy(settings.max_retries, settings.max_retry_wait)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .answer_notes import load_schema, report, served
 from .common import EXIT_OK
 
 
@@ -32,22 +31,6 @@ def add_modern_options(p: argparse.ArgumentParser) -> None:
                                                            "instead of a system message)")
     group.add_argument("--json-schema", metavar="FILE", help="structured outputs: answer as JSON valid against this "
                                                              "schema (checked locally; needs jsonschema)")
-
-
-def load_schema(path: str) -> dict[str, Any]:
-    """``{"name", "schema", "strict"}`` from a file holding either that or a bare JSON schema."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"--json-schema {path}: cannot read it ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise ConfigError(f"--json-schema {path} is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"--json-schema {path} must hold a JSON object (a schema)")
-    if isinstance(data.get("schema"), dict):
-        return {"name": data.get("name") or "answer", "schema": data["schema"], "strict": data.get("strict", True)}
-    name = re.sub(r"[^A-Za-z0-9_-]", "_", Path(path).stem)[:64] or "answer"
-    return {"name": name, "schema": data, "strict": True}
 
 
 def apply_modern(args: argparse.Namespace, payload: dict[str, Any], operation: str) -> dict[str, Any]:
@@ -122,8 +105,9 @@ def run_responses(args: argparse.Namespace, settings: Any, prompt: str, deployme
             if args.json:
                 for event in stream.events:
                     con.say(json.dumps(event, ensure_ascii=False))
-            _served(con, stream.result)
-            con.detail(f"* status {stream.finish_reason}; {len(stream.events)} events; usage: {json.dumps(stream.usage)}")
+            served(con, stream.result)
+            con.detail(f"* status {stream.finish_reason}; {len(stream.events)} events; "
+                       f"usage: {json.dumps(stream.usage)}")
         else:
             result = client.responses(body["input"], deployment=deployment, **params)
             _response_head(args, con, result.response, result.exchanges)
@@ -133,34 +117,7 @@ def run_responses(args: argparse.Namespace, settings: Any, prompt: str, deployme
                 result = client.wait_response(response_id, on_status=lambda r: con.note(
                     f"{response_id}: {r.json().get('status')}"))
             con.say(json.dumps(result.json(), indent=2, ensure_ascii=False) if args.json else (result.text or ""))
-            _served(con, result)
+            served(con, result)
             report(con, result, args.json_schema)
         _wire_tail(con, client, started)
     return EXIT_OK
-
-
-def _served(con: Any, result: Any) -> None:
-    served = result.headers.get("x-ms-served-model")
-    if served:
-        con.detail(f"* served model: {served} (x-ms-served-model)")
-
-
-def report(con: Any, result: Any, schema_file: str | None = None) -> None:
-    """After an answer: reasoning tokens and tool calls (``-v``), the empty-answer warning, the schema check."""
-    if result.reasoning_tokens:
-        con.detail(f"* reasoning tokens: {result.reasoning_tokens}")
-    for call in result.tool_calls:
-        con.detail(f"* tool call {call.id}: {call.name}({call.arguments})")
-    if result.warning:
-        con.note(f"warning: {result.warning}")
-    if schema_file and result.text:
-        from ..schema_check import check_answer
-
-        check_answer(result.text, load_schema(schema_file)["schema"])
-        con.detail(f"* the answer matches {schema_file}")
-
-
-def report_stream(con: Any, stream: Any) -> None:
-    """The streamed form of ``report``: assembled tool calls (``-v``)."""
-    for call in stream.tool_calls:
-        con.detail(f"* tool call {call.id}: {call.name}({call.arguments})")

@@ -14,9 +14,9 @@ import requests
 
 from ..client import Client, prepare_call
 from ..transport import make_session
+from .answer_notes import report, report_stream
 from .common import EXIT_API as EXIT_FILTERED
 from .common import EXIT_OK
-from .modern import report, report_stream
 from .show import LEGEND, PlannedRequest, format_exchanges, format_headers, format_token, status_line
 
 AUTH_PLACEHOLDER = "***"
