@@ -139,3 +139,10 @@ def test_background_responses_in_a_real_cli_process(tmp_path: Path) -> None:
     statuses = [line.split(": ")[-1] for line in proc.stderr.splitlines() if line.startswith("resp_")]
     assert statuses == ["queued", "in_progress", "completed"]
     assert len(proc.stdout.split()) > 5 and "Traceback" not in proc.stderr
+
+
+def test_responses_verbose_output_shows_no_key(emu) -> None:
+    code, out, err = run("--responses", "-v", "--stream", "Hi")
+    wire = out + err
+    assert code == 0 and "api-key: ***" in wire  # positive control: the header is shown, redacted
+    assert emu.api_key not in wire and emu.api_key[:16] not in wire

@@ -102,8 +102,6 @@ for call in stream.tool_calls:
 `response_format` passes through unchanged; `rest_client.schema_check.check_answer` checks the answer locally
 (it needs `jsonschema`: `pip install 'rest_client[schema]'`) and names the path that failed."""),
     ("code", """\
-import json
-
 from rest_client.schema_check import check_answer
 
 BOOK = {"type": "object", "properties": {"title": {"type": "string"}, "year": {"type": "integer"}},
