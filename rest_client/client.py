@@ -21,9 +21,11 @@ from tenacity import Retrying
 
 from .auth import ApiKeyAuth, EntraTokenAuth, make_credential
 from .diagnose import error_from_response, request_id_from
-from .errors import APIStatusError, ConfigError, RestClientError
+from .errors import APIStatusError, ConfigError, RequestTimeoutError, RestClientError
 from .payloads import Messages, chat_payload, completions_payload, streaming
-from .resolve import COMPLETIONS, deployment_for, encode_json, resolve, resource_url
+from .resolve import CHAT, COMPLETIONS, EMBEDDINGS, deployment_for, encode_json, resolve, resource_url
+from .response_stream import ResponseStream
+from .responses import is_terminal, responses_payload, responses_url
 from .result import AttemptEvent, Exchange, Result
 from .retry import CallRecord, RetryPolicy, build_retrying
 from .retry_hints import parse_retry_after
@@ -68,7 +70,8 @@ class Client:
         if settings.auth == "key":
             self.auth: ApiKeyAuth | EntraTokenAuth = ApiKeyAuth(settings.api_key or "")
         else:
-            self.auth = EntraTokenAuth(credential if credential is not None else make_credential(settings.auth))
+            self.auth = EntraTokenAuth(credential if credential is not None else make_credential(settings.auth),
+                                       scope=settings.scope)
         self.session = make_session(settings.endpoint, self.auth)
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         self.retry_policy = RetryPolicy(settings.max_retries, settings.max_retry_wait)
@@ -110,6 +113,55 @@ class Client:
     def post(self, operation: str, payload: Mapping[str, Any], *, deployment: str | None = None) -> Result:
         """POST any deployment operation (``"embeddings"``, ``"chat/completions"``, …) and return its Result."""
         return self.request("POST", operation, json=payload, deployment=deployment)
+
+    # -- today's APIs: Responses (the resource's /openai/v1 routes) and embeddings --------------------------
+    def responses(self, input: Any, *, deployment: str | None = None, **params: Any) -> Result:
+        """POST ``{resource}/openai/v1/responses`` with the deployment as ``model``; ``.text`` is the output text.
+        ``background=True`` answers at once (status ``queued``): follow it with ``wait_response``."""
+        body = responses_payload(input, params, deployment_for(self.settings, CHAT, deployment))
+        return self.request("POST", responses_url(self.settings.endpoint), json=body)
+
+    def stream_responses(self, input: Any, *, deployment: str | None = None,
+                         **params: Any) -> ResponseStream:
+        """Stream a Responses answer: iterate for text deltas; ``.events`` keeps every typed event."""
+        body = streaming(responses_payload(input, params, deployment_for(self.settings, CHAT, deployment)))
+        started = time.perf_counter()
+        result = self.request("POST", responses_url(self.settings.endpoint), json=body, stream=True)
+        return ResponseStream(result, started=started, read_timeout=self._timeout[1])
+
+    def retrieve_response(self, response_id: str) -> Result:
+        """GET a stored response (a background one moves on between polls)."""
+        return self.request("GET", responses_url(self.settings.endpoint, response_id))
+
+    def delete_response(self, response_id: str) -> Result:
+        return self.request("DELETE", responses_url(self.settings.endpoint, response_id))
+
+    def cancel_response(self, response_id: str) -> Result:
+        """Cancel a background response that has not finished."""
+        return self.request("POST", responses_url(self.settings.endpoint, response_id, "cancel"))
+
+    def wait_response(self, response_id: str, *, poll_interval: float = 2.0, timeout: float | None = None,
+                      on_status: Callable[[Result], None] | None = None) -> Result:
+        """Poll a background response until it is completed, incomplete, cancelled or failed (``on_status`` sees
+        every poll); past ``timeout`` seconds a ``RequestTimeoutError`` says its last status."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            result = self.retrieve_response(response_id)
+            if on_status is not None:
+                on_status(result)
+            status = result.json().get("status") if isinstance(result.json(), dict) else None
+            if is_terminal(status):
+                return result
+            if deadline is not None and time.monotonic() + poll_interval > deadline:
+                raise RequestTimeoutError(f"response {response_id} is still {status} after {timeout:g} s",
+                                          hint="poll again later (retrieve_response), or cancel_response it",
+                                          exchanges=result.exchanges, client_request_id=result.client_request_id)
+            time.sleep(poll_interval)
+
+    def embed(self, input: str | Sequence[str], *, deployment: str | None = None,
+              **params: Any) -> Result:
+        """POST ``embeddings`` (a string or a list of strings); ``Result.json()["data"][i]["embedding"]``."""
+        return self.request("POST", EMBEDDINGS, json={"input": input, **params}, deployment=deployment)
 
     def prepare(self, operation: str, payload: Mapping[str, Any], deployment: str | None = None) -> tuple[str, bytes]:
         """The URL and exact body bytes a call would send (what ``--dry-run`` and ``--curl`` show)."""
@@ -277,7 +329,7 @@ class Client:
             retry_after=parse_retry_after(response.headers, response.text[:2000]),
             wait_refused=record.wait_refused, max_retry_wait=policy.max_retry_wait, exchanges=record.exchanges,
             response=response, client_request_id=client_request_id,
-            key_source=self.settings.sources.get("api_key"), resource=resource)
+            key_source=self.settings.sources.get("api_key"), resource=resource, url=response.url)
 
     def close(self) -> None:
         self.session.close()

@@ -166,6 +166,9 @@ def hint_for(status: int, code: str | None, message: str, *, auth_kind: str | No
         return ("key authentication is disabled on this resource (disableLocalAuth): use Entra ID instead "
                 "(--auth cli after az login, or --auth default) with the "
                 f"'{OPENAI_USER_ROLE}' role; unset AZURE_OPENAI_API_KEY")
+    modern = reasoning_hint(status, code, message)  # reasoning models, structured outputs (today's 400s)
+    if modern:
+        return modern
     if status == 400 and code == "content_filter":
         fired = _fired(categories)
         what = ", ".join(fired) if fired else "a category"
@@ -263,6 +266,7 @@ def error_from_response(
     client_request_id: str | None = None,
     key_source: str | None = None,
     resource: str | None = None,
+    url: str | None = None,
 ) -> APIStatusError:
     """Build the typed error for an HTTP error answer, whole. Never raises, whatever the body holds.
 
@@ -289,6 +293,7 @@ def error_from_response(
     hint = hint_for(status, code, message, auth_kind=auth_kind, deployment=deployment,
                     api_version=api_version, categories=categories, type_=parsed.type, param=parsed.param,
                     key_source=key_source if auth_kind == "key" else None, resource=resource)
+    hint = route_hint(status, url) or hint
     if not_api:
         hint = (hint + "; " if hint else "") + "this answer did not come from Azure OpenAI's API: check the endpoint"
     if wait_refused is not None:
@@ -305,3 +310,58 @@ def error_from_response(
     if status == 429:
         return RateLimitError(message, retry_after=retry_after, **common)
     return status_class(status)(message, **common)
+
+
+SAMPLING_PARAMETERS = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
+                       "logit_bias")
+
+
+def reasoning_hint(status: int, code: str | None, message: str | None) -> str | None:
+    """The hint for what reasoning models (o-series, gpt-5) and structured outputs refuse; ``None`` otherwise.
+
+    Matched on the service's wording (see emulator/reasoning.py for the sources), so any client meets the same
+    sentence whatever SDK sent the request.
+    """
+    if status != 400 or not message:
+        return None
+    low = message.lower()
+    if "json_schema" in low and "api version" in low:
+        return ("structured outputs (response_format json_schema) need api-version 2024-08-01-preview or later: "
+                "--api-version 2024-10-21 (OPENAI_API_VERSION), or the v1 endpoint …/openai/v1")
+    if "'max_tokens'" in low and "max_completion_tokens" in low:
+        return ("this is a reasoning model: send max_completion_tokens instead of max_tokens "
+                "(--max-completion-tokens N); it also counts the reasoning tokens, so leave room for them")
+    refused = next((p for p in SAMPLING_PARAMETERS if f"'{p}'" in low), None)
+    if refused and ("unsupported" in low or code in ("unsupported_parameter", "unsupported_value")):
+        return (f"reasoning models take no sampling parameters: drop {refused} (they refuse temperature other than 1, "
+                "top_p, penalties, logprobs, logit_bias); steer them with reasoning_effort (--reasoning-effort)")
+    if "'system'" in low and "role" in low and ("does not support" in low or "unsupported" in low):
+        return "this model refuses the system role: send the instructions as a developer message (--developer TEXT)"
+    if ("reasoning" in low and "effort" in low) or ("supported values" in low and "'low'" in low):
+        return ("reasoning_effort takes low, medium or high (gpt-5 models also minimal): pick one this model "
+                "lists (--reasoning-effort)")
+    return None
+
+
+def route_hint(status: int, url: str | None) -> str | None:
+    """A 404 for the Responses API on a dated deployment route: it lives only on the v1 routes."""
+    if status != 404 or not url:
+        return None
+    path = url.split("?", 1)[0]
+    if path.rstrip("/").endswith("/responses") and "/openai/v1/" not in path:
+        return ("the Responses API is served only on the v1 routes: POST {resource}/openai/v1/responses with the "
+                "deployment as model (Client.responses / --responses do this)")
+    return None
+
+
+def empty_answer_warning(finish_reason: str | None, text: str | None, usage: Any) -> str | None:
+    """Why an answer came back empty: reasoning used the whole budget (``finish_reason`` length, no text)."""
+    if finish_reason not in ("length", "incomplete") or text:
+        return None
+    details = usage.get("completion_tokens_details") or usage.get("output_tokens_details") \
+        if isinstance(usage, Mapping) else None
+    spent = details.get("reasoning_tokens") if isinstance(details, Mapping) else None
+    if not spent:
+        return "the answer is empty: the token budget ran out before any text; raise max_completion_tokens"
+    return (f"the answer is empty: reasoning used {spent} tokens, the whole budget; raise max_completion_tokens "
+            "(or max_output_tokens), or lower reasoning_effort")

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
 from .errors import ConfigError
+from .responses import output_text
 
 Messages = Union[str, Sequence[Mapping[str, Any]]]
 
@@ -71,6 +72,8 @@ def answer_text(body: Any, index: int = 0) -> str | None:
     """Text of choice ``index``: ``message.content`` for chat, ``text`` for completions; ``None`` if absent."""
     if not isinstance(body, Mapping):
         return None
+    if body.get("object") == "response":  # the Responses API: its output_text parts
+        return output_text(body)
     for choice in body.get("choices") or ():
         if not isinstance(choice, Mapping) or choice.get("index", 0) != index:
             continue

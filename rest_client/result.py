@@ -8,9 +8,10 @@ from typing import Any
 
 import requests
 
-from .diagnose import SNIPPET_CHARS, request_id_from
+from .diagnose import SNIPPET_CHARS, empty_answer_warning, request_id_from
 from .errors import InvalidResponseError
 from .payloads import answer_text
+from .tools import ToolCall, tool_calls_of
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,36 @@ class Result:
     def usage(self) -> dict[str, Any] | None:
         body = self.json()
         return body.get("usage") if isinstance(body, dict) else None
+
+    @property
+    def reasoning_tokens(self) -> int | None:
+        """Tokens the model spent reasoning: ``usage.completion_tokens_details.reasoning_tokens`` (chat) or
+        ``usage.output_tokens_details.reasoning_tokens`` (Responses); ``None`` when the answer does not say."""
+        usage = self.usage if isinstance(self.json(), dict) else None
+        details = (usage.get("completion_tokens_details") or usage.get("output_tokens_details")) if usage else None
+        value = details.get("reasoning_tokens") if isinstance(details, dict) else None
+        return value if isinstance(value, int) else None
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The calls the model asks for (chat ``message.tool_calls`` or Responses ``function_call`` items)."""
+        return tool_calls_of(self.json())
+
+    @property
+    def finish_reason(self) -> str | None:
+        """Choice 0's ``finish_reason`` (chat, completions) or the response's ``status`` (Responses)."""
+        body = self.json()
+        if not isinstance(body, dict):
+            return None
+        if body.get("object") == "response":
+            return body.get("status")
+        first = next((c for c in body.get("choices") or () if isinstance(c, dict) and c.get("index", 0) == 0), None)
+        return first.get("finish_reason") if first else None
+
+    @property
+    def warning(self) -> str | None:
+        """Why the answer is empty when reasoning used the whole token budget (else ``None``)."""
+        return empty_answer_warning(self.finish_reason, self.text, self.usage)
 
     def __repr__(self) -> str:
         return (f"Result(status_code={self.status_code}, request_id={self.request_id!r}, "

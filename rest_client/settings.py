@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, ConfigWarning
+from .errors import COGNITIVE_SERVICES_SCOPE, ConfigError, ConfigWarning
 from .urls import DEFAULT_API_VERSION, check_secure_url, is_v1_endpoint, parse_endpoint
 
 AUTH_MODES = ("key", "cli", "default")
@@ -32,6 +32,7 @@ SOURCES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "completions_deployment": (("AZURE_OPENAI_COMPLETIONS_DEPLOYMENT",), ("COMPLETIONS_MODEL",)),
     "api_key": (("AZURE_OPENAI_API_KEY",), ("AZURE_OPENAI_API_KEY", "OPENAI_API_KEY")),
     "auth": (("AZURE_OPENAI_AUTH",), ("AUTH",)),
+    "scope": (("AZURE_OPENAI_SCOPE",), ("AZURE_OPENAI_SCOPE",)),
 }
 # Keys the Azure-Samples notebooks' config.json carries that we do not use: accepted without a warning.
 IGNORED_SAMPLE_KEYS = frozenset({
@@ -39,7 +40,7 @@ IGNORED_SAMPLE_KEYS = frozenset({
     "VISION_API_ENDPOINT", "VISION_API_KEY", "AZURE_OPENAI_EMBEDDING_DEPLOYMENT", "AZURE_OPENAI_MODEL_NAME",
 })
 NUMERIC_FIELDS = ("connect_timeout", "read_timeout", "max_retries", "max_retry_wait")
-TEXT_FIELDS = ("endpoint", "api_version", "deployment", "completions_deployment", "api_key", "auth")
+TEXT_FIELDS = ("endpoint", "api_version", "deployment", "completions_deployment", "api_key", "auth", "scope")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class Settings:
     read_timeout: float = 120.0
     max_retries: int = 3
     max_retry_wait: float = 60.0
+    scope: str = COGNITIVE_SERVICES_SCOPE
+    """The Entra ID audience of bearer tokens; newer Foundry resources may use https://ai.azure.com/.default."""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __repr__(self) -> str:
@@ -92,6 +95,9 @@ class Settings:
             object.__setattr__(self, name, _number(name, getattr(self, name), where(name)))
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"auth {self.auth!r} (from {where('auth')}) must be one of {', '.join(AUTH_MODES)}")
+        if not (self.scope.startswith("https://") and self.scope.endswith("/.default")):
+            raise ConfigError(f"scope {self.scope!r} (from {where('scope')}) must be a resource URL ending in "
+                              f"/.default, e.g. {COGNITIVE_SERVICES_SCOPE} or https://ai.azure.com/.default")
         if self.auth == "key" and not self.api_key:
             raise ConfigError(f"auth is 'key' (from {where('auth')}) but no API key is set: set "
                               "AZURE_OPENAI_API_KEY, or use --auth cli / --auth default for Entra ID")

@@ -23,6 +23,7 @@ from .errors import RestClientError
 from .payloads import answer_text
 from .result import Result
 from .sse import FilterAnnotation, annotation_of, choices_of, chunk_text, iter_lines, iter_sse_json
+from .tools import ToolCall, ToolCallAssembler
 from .transport import transport_error
 
 READ_SIZE = 8192
@@ -60,12 +61,13 @@ class Stream(Iterator[str]):
         self._read_timeout = read_timeout
         self._chunks = iter_raw_chunks(result.response)
         self._trace = result.trace  # the call's OpenTelemetry span ends with the stream (telemetry.py)
+        self._tool_calls = ToolCallAssembler()  # streamed tool calls, assembled by index (tools.py)
         if self.not_streamed:
             body = result.json()  # parsed now: a body that is not JSON raises here, where the call was made
             self._chunks = iter(())
             self._events = iter([body] if isinstance(body, dict) else [])
         else:
-            self._events = iter_sse_json(iter_lines(self._chunks))
+            self._events = self._event_source(iter_lines(self._chunks))
 
     def __iter__(self) -> Stream:
         return self
@@ -88,7 +90,7 @@ class Stream(Iterator[str]):
                 raise
             self.events.append(event)
             self._absorb(event)
-            text = (answer_text(event) or "") if self.not_streamed else chunk_text(event)
+            text = (answer_text(event) or "") if self.not_streamed else self._text_of(event)
             if text:
                 if self.time_to_first_token is None:
                     self.time_to_first_token = time.perf_counter() - self._started
@@ -96,6 +98,13 @@ class Stream(Iterator[str]):
                         self._trace.first_chunk()
                 self._parts.append(text)
                 return text
+
+    def _event_source(self, lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+        """The parsed events (a subclass for another stream format overrides this and ``_text_of``)."""
+        return iter_sse_json(lines)
+
+    def _text_of(self, event: dict[str, Any]) -> str:
+        return chunk_text(event)
 
     def _broken(self, exc: BaseException) -> Exception:
         """The network failure, classified like any call's (a stall is a timeout), saying how far it got."""
@@ -105,6 +114,7 @@ class Stream(Iterator[str]):
                                prefix=f"the stream was cut off after {len(self.events)} events: ")
 
     def _absorb(self, event: dict[str, Any]) -> None:
+        self._tool_calls.add(event)
         filters = event.get("prompt_filter_results") or event.get("prompt_annotations")
         if isinstance(filters, list):
             self.prompt_filter_results.extend(filters)
@@ -135,6 +145,20 @@ class Stream(Iterator[str]):
     def filtered_spans(self) -> list[tuple[int | None, int | None]]:
         """The (start_offset, end_offset) character spans the annotations flagged."""
         return [(a.start_offset, a.end_offset) for a in self.content_filter_annotations if a.filtered]
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool calls of choice 0 assembled so far (complete once the stream has ended)."""
+        return self._tool_calls.calls()
+
+    @property
+    def message(self) -> dict[str, Any]:
+        """The final assistant message as the conversation's next entry: content and any tool calls."""
+        calls = self.tool_calls
+        message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        if calls:
+            message["tool_calls"] = [call.as_message_part() for call in calls]
+        return message
 
     @property
     def text(self) -> str:

@@ -43,6 +43,7 @@ EXPECTED_NOTEBOOKS = [
     "06_token_lifecycle.ipynb",
     "07_bulk_runs.ipynb",
     "08_azure_batch.ipynb",
+    "09_responses_and_reasoning.ipynb",
 ]
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 GREETING = {

@@ -46,6 +46,7 @@ def add_connection_options(p: argparse.ArgumentParser, *, har: bool = True) -> N
     conn.add_argument("--api-version", help="api-version query parameter (default 2024-10-21)")
     conn.add_argument("--auth", choices=("key", "cli", "default"),
                       help="key: api-key header; cli: az login; default: DefaultAzureCredential")
+    conn.add_argument("--scope", help="Entra ID token scope (default https://cognitiveservices.azure.com/.default)")
     conn.add_argument("--max-retries", type=int, metavar="N", help="retries after the first attempt (default 3)")
     conn.add_argument("--timeout", type=positive_seconds, metavar="SECONDS",
                       help="read timeout: give up when the server sends nothing for this long (default 120; the "
@@ -207,6 +208,8 @@ def load(args: argparse.Namespace, emulator: Any, con: Console) -> Any:
     from ..settings import load_settings
 
     overrides: dict[str, Any] = {"endpoint": args.endpoint, "api_version": args.api_version, "auth": args.auth}
+    if getattr(args, "scope", None):
+        overrides["scope"] = args.scope
     if emulator is not None:
         overrides.update(endpoint=emulator.endpoint, deployment=emulator.chat_deployment,
                          completions_deployment=emulator.completions_deployment)

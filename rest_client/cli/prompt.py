@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from ..errors import ConfigError
 from .common import EXIT_OK, Console, add_connection_options, guarded, load
+from .modern import add_modern_options, apply_modern, run_responses
 
 EXAMPLES = """\
 examples:
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     req.add_argument("--temperature", type=float, metavar="T")
     req.add_argument("--top-p", type=float, metavar="P")
     req.add_argument("--stream", action="store_true", help="print the answer as it arrives")
+    add_modern_options(p)  # --responses, --max-completion-tokens, --reasoning-effort, --developer, --json-schema
     out = p.add_argument_group("output")
     out.add_argument("-i", "--include", action="store_true", help="print status line and response headers first")
     out.add_argument("-v", "--verbose", action="store_true",
@@ -122,6 +124,7 @@ def build_payload(args: argparse.Namespace, prompt: str, operation: str) -> dict
     if args.system and operation != "chat/completions":
         raise ConfigError("--system needs chat: drop --completions or the system message")
     payload = prompt_payload(operation, prompt, params, system=args.system)
+    payload = apply_modern(args, payload, operation)
     if args.stream:
         payload["stream"] = True
     return payload
@@ -133,6 +136,8 @@ def run(args: argparse.Namespace, prompt: str, con: Console, emulator: Any) -> i
 
     settings = load(args, emulator, con)
     operation, deployment = choose_operation(args, settings)
+    if args.responses:
+        return run_responses(args, settings, prompt, deployment, con, emulator)
     payload = build_payload(args, prompt, operation)
     planned = plan_request(settings, operation, payload, deployment)
     if args.curl:

@@ -14,6 +14,7 @@ import requests
 
 from ..client import Client, prepare_call
 from ..transport import make_session
+from .answer_notes import report, report_stream
 from .common import EXIT_API as EXIT_FILTERED
 from .common import EXIT_OK
 from .show import LEGEND, PlannedRequest, format_headers, format_token, status_line
@@ -21,10 +22,12 @@ from .show import LEGEND, PlannedRequest, format_headers, format_token, status_l
 AUTH_PLACEHOLDER = "***"
 
 
-def plan_request(settings: Any, operation: str, payload: dict[str, Any], deployment: str) -> PlannedRequest:
+def plan_request(settings: Any, operation: str, payload: dict[str, Any], deployment: str, *,
+                 target: tuple[str, bytes] | None = None) -> PlannedRequest:
     """The request exactly as ``Client`` will send it — same session defaults, same body bytes — with the
-    credential header holding a placeholder, so no token is fetched and no secret is ever held here."""
-    url, body = prepare_call(settings, operation, payload, deployment)
+    credential header holding a placeholder, so no token is fetched and no secret is ever held here.
+    ``target``: a URL and body already built (the Responses API's v1 route)."""
+    url, body = target or prepare_call(settings, operation, payload, deployment)
     with make_session(settings.endpoint, None) as session:
         prepared = session.prepare_request(requests.Request("POST", url, data=body))
     headers = dict(prepared.headers)
@@ -60,6 +63,7 @@ def send(args: argparse.Namespace, settings: Any, operation: str, payload: dict[
             body = result.json()
             con.say(json.dumps(body, indent=2, ensure_ascii=False) if args.json else (result.text or ""))
             code = _check_filtered(con, _finish_reason(body))
+            report(con, result, getattr(args, "json_schema", None))  # reasoning tokens, tool calls, warning
         _wire_tail(con, client, started)
     return code
 
@@ -91,6 +95,7 @@ def _stream(args: argparse.Namespace, client: Client, operation: str, payload: d
                    f"{len(stream.events)} events; finish_reason {stream.finish_reason}")
     if stream.usage:
         con.detail(f"* usage: {json.dumps(stream.usage)}")
+    report_stream(con, stream)
     return _check_stream(con, stream)
 
 

@@ -140,4 +140,6 @@ def default_deployments() -> list[Deployment]:
         Deployment("gpt-35-turbo-instruct", "gpt-35-turbo-instruct", "completions", rpm=DEFAULT_RPM, tpm=DEFAULT_TPM),
         Deployment("text-embedding-3-small", "text-embedding-3-small", "embeddings", rpm=DEFAULT_RPM, tpm=DEFAULT_TPM),
         Deployment("gpt-4o-mini-batch", "gpt-4o-mini", "batch"),
+        # a reasoning model (emulator/reasoning.py): refuses max_tokens and sampling parameters, counts reasoning
+        Deployment("o4-mini", "o4-mini", "chat", rpm=DEFAULT_RPM, tpm=DEFAULT_TPM),
     ]

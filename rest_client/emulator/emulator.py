@@ -27,9 +27,10 @@ from .inference import EMULATOR_HEADER, InferenceService
 from .journal import Journal, new_entry
 from .modes import Modes
 from .ratelimit import RateLimiter
+from .responses_api import ResponsesAPI, is_responses_path
 from .server import EmulatorHTTPServer
 from .service_errors import COGNITIVE_SERVICES_AUDIENCE
-from .tunables import Tunables
+from .tunables import Tunables, WriteThrough
 from .wire import Reply, Request, StreamReply, json_reply
 
 POLL_INTERVAL = 0.05  # how often serve_forever checks for shutdown: stop() takes at most this long
@@ -104,6 +105,10 @@ class Emulator:
             deployments=self._deployments, auth=self._auth, tunables=self._tunables, journal=self._journal,
             limiter=self._limiter, faults=self._faults, stopping=self._stopping, modes=self._modes,
         )
+        self._responses_api = ResponsesAPI(
+            deployments=self._deployments, auth=self._auth, tunables=self._tunables, journal=self._journal,
+            limiter=self._limiter, faults=self._faults, stopping=self._stopping,
+        )
         self._batch_api = BatchAPI(
             deployments=self._deployments, auth=self._auth, tunables=self._tunables, journal=self._journal,
             faults=self._faults, stopping=self._stopping, files=self._files, batches=self._batches,
@@ -177,50 +182,16 @@ class Emulator:
 
     # settings, read live by the parts (each property writes through to the shared object) --------------------
 
-    @property
-    def api_key(self) -> str:
-        return self._auth.api_key
-
-    @api_key.setter
-    def api_key(self, value: str) -> None:
-        self._auth.api_key = value
+    api_key = WriteThrough[str]("_auth", "api_key")
+    token_lifetime = WriteThrough[float]("_tunables", "token_lifetime")
+    stream_delay = WriteThrough[float]("_tunables", "stream_delay")
+    region = WriteThrough[str]("_tunables", "region")
+    seed = WriteThrough[int]("_tunables", "seed")
 
     @property
     def issuer(self) -> TokenIssuer:
         """Mints and checks this emulator's bearer tokens."""
         return self._auth.issuer
-
-    @property
-    def token_lifetime(self) -> float:
-        return self._tunables.token_lifetime
-
-    @token_lifetime.setter
-    def token_lifetime(self, value: float) -> None:
-        self._tunables.token_lifetime = value
-
-    @property
-    def stream_delay(self) -> float:
-        return self._tunables.stream_delay
-
-    @stream_delay.setter
-    def stream_delay(self, value: float) -> None:
-        self._tunables.stream_delay = value
-
-    @property
-    def region(self) -> str:
-        return self._tunables.region
-
-    @region.setter
-    def region(self, value: str) -> None:
-        self._tunables.region = value
-
-    @property
-    def seed(self) -> int:
-        return self._tunables.seed
-
-    @seed.setter
-    def seed(self, value: int) -> None:
-        self._tunables.seed = value
 
     @property
     def deployments(self) -> dict[str, Deployment]:
@@ -391,6 +362,8 @@ class Emulator:
                 return self._controls.handle(request)
             if request.path == IDENTITY_PATH:
                 return self._token(request)
+            if is_responses_path(request.path):
+                return self._responses_api.handle(request)
             if is_resource_path(request.path):
                 return self._batch_api.handle(request)
             return self._inference.handle(request)

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import responses, routes, service_errors, validation
+from . import chat_extras, responses, routes, service_errors, validation
 from .deployments import Deployment
 from .faults import Fault, FaultQueue
 from .identity import Auth
@@ -151,7 +151,11 @@ class InferenceService:
                 OPERATION_IDS[route.operation], route.api_version, decision.retry_after, tokens=decision.tokens_exceeded
             )
             return _error_reply(error, headers)
-        reply = self._answer(route, deployment, params, headers)
+        shaped = chat_extras.answer(route, deployment.model, payload, params, self.tunables.seed)  # tools, schema
+        if shaped is None:
+            reply = self._answer(route, deployment, params, headers)
+        else:
+            reply = self._stream(shaped, headers) if isinstance(shaped, list) else json_reply(200, shaped, headers)
         if fault is not None and fault.kind == "truncate":
             if isinstance(reply, StreamReply):
                 events = list(reply.events)
@@ -168,6 +172,9 @@ class InferenceService:
             return service_errors.batch_deployment_called_directly(route.operation, deployment.name)
         if route.operation not in deployment.operations:
             return service_errors.operation_not_supported(route.operation, deployment.model)
+        refused = chat_extras.check(route, deployment.model, payload)  # reasoning, structured outputs
+        if refused is not None:
+            return refused
         params = routes.read_params(route.operation, payload)
         if isinstance(params, Params) and params.dimensions > MAX_EMBEDDING_DIMENSIONS:
             return service_errors.invalid_value(

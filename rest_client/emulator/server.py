@@ -199,7 +199,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             if sent and reply.delay and stopping.wait(reply.delay):
                 self.close_connection = True
                 return
-            data = sse_event(event)
+            data = event if isinstance(event, bytes) else sse_event(event)  # bytes: a whole named event
             if not self._write(b"%X\r\n%s\r\n" % (len(data), data) if chunked else data):
                 return
         if chunked:

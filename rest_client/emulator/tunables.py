@@ -8,7 +8,7 @@ changes it for all of them at once, on the next request, without any part knowin
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar, cast, overload
 
 
 @dataclass
@@ -25,3 +25,28 @@ class Tunables:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+T = TypeVar("T")
+
+
+class WriteThrough(Generic[T]):
+    """An ``Emulator`` attribute that lives on one of its shared state objects, so a change is seen by every part
+    at once (``emu.stream_delay = 0.05`` writes ``emu._tunables.stream_delay``)."""
+
+    def __init__(self, holder: str, name: str) -> None:
+        self.holder, self.name = holder, name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> WriteThrough[T]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type) -> T: ...
+
+    def __get__(self, obj: object | None, owner: type) -> WriteThrough[T] | T:
+        if obj is None:
+            return self
+        return cast(T, getattr(getattr(obj, self.holder), self.name))
+
+    def __set__(self, obj: object, value: T) -> None:
+        setattr(getattr(obj, self.holder), self.name, value)

@@ -46,7 +46,8 @@ class Reply:
 
 @dataclass
 class StreamReply:
-    """A server-sent-events answer: ``events`` are the ``data:`` payloads, written one by one.
+    """A server-sent-events answer: ``events`` are the ``data:`` payloads, written one by one (an event given
+    as bytes is written as it is: a named event such as the Responses API's ``event: …`` + ``data: …``).
 
     ``delay`` is the pause between events; ``truncate_after`` (a count) stops the stream early and drops the
     connection, which is how the truncate fault looks on a stream.
@@ -54,7 +55,7 @@ class StreamReply:
 
     status: int
     headers: dict[str, str]
-    events: Iterable[str]
+    events: Iterable[str | bytes]
     delay: float = 0.0
     truncate_after: int | None = None
 

@@ -1,0 +1,123 @@
+"""CLI options for today's models: the Responses API, reasoning models, developer messages, JSON schemas.
+
+Kept apart from prompt.py/wire.py (which call in with a few lines) so those stay about the classic call:
+``add_modern_options`` adds the argument group, ``apply_modern`` adds the parameters to a chat body,
+``run_responses`` sends a ``--responses`` call, and ``report`` prints what a reasoning or tool answer adds
+(reasoning tokens and tool calls with ``-v``; a warning when reasoning ate the whole budget).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from ..errors import ConfigError
+from .answer_notes import load_schema, report, served
+from .common import EXIT_OK
+
+
+def add_modern_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("today's models (Responses API, reasoning, structured outputs)")
+    group.add_argument("--responses", action="store_true",
+                       help="use the Responses API on the resource's /openai/v1/responses (deployment as model)")
+    group.add_argument("--background", action="store_true",
+                       help="with --responses: run in background mode and poll until it finishes")
+    group.add_argument("--max-completion-tokens", type=int, metavar="N",
+                       help="the output budget of reasoning models (counts reasoning tokens too)")
+    group.add_argument("--reasoning-effort", metavar="EFFORT", help="minimal, low, medium or high (model-dependent)")
+    group.add_argument("--developer", metavar="TEXT", help="a developer message (what reasoning models take "
+                                                           "instead of a system message)")
+    group.add_argument("--json-schema", metavar="FILE", help="structured outputs: answer as JSON valid against this "
+                                                             "schema (checked locally; needs jsonschema)")
+
+
+def apply_modern(args: argparse.Namespace, payload: dict[str, Any], operation: str) -> dict[str, Any]:
+    """The chat body with ``--developer``, ``--max-completion-tokens``, ``--reasoning-effort``, ``--json-schema``."""
+    wanted = args.developer or args.max_completion_tokens is not None or args.reasoning_effort or args.json_schema
+    if not wanted:
+        return payload
+    if operation != "chat/completions":
+        raise ConfigError("--developer, --max-completion-tokens, --reasoning-effort and --json-schema need chat "
+                          "(or --responses): drop --completions")
+    if args.developer:
+        payload["messages"] = [{"role": "developer", "content": args.developer}, *payload["messages"]]
+    if args.max_completion_tokens is not None:
+        payload["max_completion_tokens"] = args.max_completion_tokens
+    if args.reasoning_effort:
+        payload["reasoning_effort"] = args.reasoning_effort
+    if args.json_schema:
+        payload["response_format"] = {"type": "json_schema", "json_schema": load_schema(args.json_schema)}
+    return payload
+
+
+def responses_body(args: argparse.Namespace, prompt: str, deployment: str) -> dict[str, Any]:
+    """The Responses API body the flags describe (``--system`` becomes ``instructions``)."""
+    from ..responses import responses_payload
+
+    params: dict[str, Any] = {}
+    budget = args.max_completion_tokens if args.max_completion_tokens is not None else args.max_tokens
+    for key, value in (("instructions", args.system), ("max_output_tokens", budget),
+                       ("temperature", args.temperature), ("top_p", args.top_p)):
+        if value is not None:
+            params[key] = value
+    if args.reasoning_effort:
+        params["reasoning"] = {"effort": args.reasoning_effort}
+    if args.json_schema:
+        params["text"] = {"format": {"type": "json_schema", **load_schema(args.json_schema)}}
+    if args.background:
+        params["background"] = True
+    user_input: Any = prompt
+    if args.developer:
+        user_input = [{"role": "developer", "content": args.developer}, {"role": "user", "content": prompt}]
+    return responses_payload(user_input, params, deployment)
+
+
+def run_responses(args: argparse.Namespace, settings: Any, prompt: str, deployment: str, con: Any,
+                  emulator: Any) -> int:
+    """``--responses``: plan (``--dry-run``/``--curl``), send (streamed, background-polled or plain), print."""
+    from ..resolve import encode_json
+    from ..responses import responses_url
+    from . import show
+    from .wire import _response_head, _wire_tail, make_client, plan_request
+
+    if args.completions:
+        raise ConfigError("--responses and --completions do not go together: the Responses API is chat-like")
+    if args.stream and args.background:
+        raise ConfigError("--stream and --background do not go together here: pick one")
+    body = responses_body(args, prompt, deployment)
+    url = responses_url(settings.endpoint)
+    planned = plan_request(settings, "responses", body, deployment, target=(url, encode_json(body)))
+    if args.curl or args.dry_run:
+        con.say(show.format_curl(planned) if args.curl else "\n".join(show.format_request(planned, prefix="")))
+        return EXIT_OK
+    con.detail(show.format_request(planned))
+    started = time.perf_counter()
+    params = {k: v for k, v in body.items() if k not in ("model", "input")}
+    with make_client(settings, emulator) as client:
+        if args.stream:
+            with client.stream_responses(body["input"], deployment=deployment, **params) as stream:
+                _response_head(args, con, stream.result.response, stream.result.exchanges)
+                for delta in stream:
+                    con.say(delta, end="")
+                con.say("")
+            if args.json:
+                for event in stream.events:
+                    con.say(json.dumps(event, ensure_ascii=False))
+            served(con, stream.result)
+            con.detail(f"* status {stream.finish_reason}; {len(stream.events)} events; "
+                       f"usage: {json.dumps(stream.usage)}")
+        else:
+            result = client.responses(body["input"], deployment=deployment, **params)
+            _response_head(args, con, result.response, result.exchanges)
+            if args.background:
+                response_id = result.json()["id"]
+                con.note(f"{response_id}: {result.json()['status']}")
+                result = client.wait_response(response_id, on_status=lambda r: con.note(
+                    f"{response_id}: {r.json().get('status')}"))
+            con.say(json.dumps(result.json(), indent=2, ensure_ascii=False) if args.json else (result.text or ""))
+            served(con, result)
+            report(con, result, args.json_schema)
+        _wire_tail(con, client, started)
+    return EXIT_OK
