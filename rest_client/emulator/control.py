@@ -18,7 +18,8 @@ the whole ``Emulator``.
     POST   /_emulator/reset      clears log, counters, rate-limit windows and faults
     GET    /_emulator/config     {"token_lifetime": s, "stream_delay": s, ..., "batch": {BatchSettings fields}}
     PATCH  /_emulator/config     JSON {"token_lifetime": 2.0}, {"stream_delay": 0.05} and/or
-                                 {"batch": {"lines_per_second": 20, ...}} (POST works too; all or nothing)
+                                 {"batch": {"lines_per_second": 20, ...}} (POST works too; all or nothing);
+                                 {"rate_limit_headers": "full"|"remaining"|"message"} (see ratelimit.py)
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ from .batches import BatchSettings
 from .deployments import Deployment
 from .faults import FaultQueue, make_fault
 from .journal import Journal
-from .ratelimit import RateLimiter
+from .ratelimit import RATE_LIMIT_PROFILES, RateLimiter
 from .tunables import Tunables
 from .versions import GA_VERSIONS, PREVIEW_VERSIONS
 from .wire import Reply, Request, json_reply
 
 PREFIX = "/_emulator"
-SETTABLE = ("token_lifetime", "stream_delay", "batch")
+SETTABLE = ("token_lifetime", "stream_delay", "batch", "rate_limit_headers")
 ROUTES = (
     "GET /_emulator",
     "GET /_emulator/log",
@@ -169,6 +170,9 @@ class Controls:
         if unknown:
             return _problem(400, f"cannot set {', '.join(sorted(unknown))}; settable: {', '.join(SETTABLE)}")
         batch = fields.pop("batch", None)
+        profile = fields.pop("rate_limit_headers", None)
+        if profile is not None and profile not in RATE_LIMIT_PROFILES:
+            return _problem(400, f"rate_limit_headers must be one of {', '.join(RATE_LIMIT_PROFILES)}, not {profile!r}")
         for name, value in fields.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return _problem(400, f"{name} must be a number of seconds, not {value!r}")
@@ -185,6 +189,8 @@ class Controls:
             setattr(self.tunables, name, float(value))
         if batch is not None:
             self.batch_settings.update(batch)
+        if profile is not None:
+            self.tunables.rate_limit_headers = profile
         return _ok(self.config())
 
 

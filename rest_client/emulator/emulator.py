@@ -25,7 +25,7 @@ from .files import FileStore
 from .identity import IDENTITY_PATH, Auth, TokenIssuer
 from .inference import EMULATOR_HEADER, InferenceService
 from .journal import Journal, new_entry
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, check_profile
 from .server import EmulatorHTTPServer
 from .service_errors import COGNITIVE_SERVICES_AUDIENCE
 from .tunables import Tunables
@@ -52,6 +52,8 @@ class Emulator:
         batch_settings: a ``BatchSettings`` or a dict of its fields: how fast batch jobs move (defaults finish a
             200-line batch in about a second) and which documented variant of behaviour they show; settable
             later (``emu.batch_settings.lines_per_second = 20``) and over ``PATCH /_emulator/config``.
+        rate_limit_headers: ``"full"`` (default), ``"remaining"`` or ``"message"``: which rate-limit headers
+            answers and 429s carry (see ratelimit.py); settable later and over ``PATCH /_emulator/config``.
 
     Use ``with Emulator() as emu:`` or ``emu = Emulator().start()`` … ``emu.stop()``. While running:
     ``endpoint``, ``api_key``, ``chat_deployment``, ``completions_deployment``, ``embeddings_deployment``,
@@ -73,6 +75,7 @@ class Emulator:
         stream_delay: float = 0.0,
         on_request: Callable[[dict[str, Any]], None] | None = None,
         batch_settings: BatchSettings | Mapping[str, Any] | None = None,
+        rate_limit_headers: str = "full",
     ) -> None:
         chosen = list(deployments) if deployments is not None else default_deployments()
         if not chosen or not all(isinstance(d, Deployment) for d in chosen):
@@ -86,7 +89,8 @@ class Emulator:
         self.port = port
         # The shared state: each object below is created once and handed to the parts that read it.
         self._auth = Auth(api_key or secrets.token_hex(16), TokenIssuer())
-        self._tunables = Tunables(float(token_lifetime), float(stream_delay), region, int(seed))
+        self._tunables = Tunables(float(token_lifetime), float(stream_delay), region, int(seed),
+                                  check_profile(rate_limit_headers))
         self._journal = Journal(on_request)
         self._limiter = RateLimiter()
         self._faults = FaultQueue()
@@ -217,6 +221,14 @@ class Emulator:
         self._tunables.seed = value
 
     @property
+    def rate_limit_headers(self) -> str:
+        return self._tunables.rate_limit_headers
+
+    @rate_limit_headers.setter
+    def rate_limit_headers(self, value: str) -> None:
+        self._tunables.rate_limit_headers = check_profile(value)
+
+    @property
     def deployments(self) -> dict[str, Deployment]:
         """Name → Deployment; the parts read this very dict, so changes to it apply on the next request."""
         return self._deployments
@@ -338,18 +350,9 @@ class Emulator:
         ``"batches"``, one operation such as ``"batches.retrieve"`` or ``"files.create"``, ``"*"`` for any,
         or ``"batches.line"`` for lines a batch job runs.
         """
-        return self._controls.add_fault(
-            kind,
-            times=times,
-            status=status,
-            headers=headers,
-            body=body,
-            delay=delay,
-            categories=categories,
-            retry_after=retry_after,
-            deployment=deployment,
-            route=route,
-        )
+        return self._controls.add_fault(kind, times=times, status=status, headers=headers, body=body, delay=delay,
+                                        categories=categories, retry_after=retry_after, deployment=deployment,
+                                        route=route)
 
     def clear_faults(self) -> int:
         """Drop pending faults; returns how many there were."""
