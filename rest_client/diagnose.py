@@ -18,6 +18,7 @@ from .errors import (
     RateLimitError,
     status_class,
 )
+from .retry_hints import limit_named
 
 SNIPPET_CHARS = 200
 
@@ -108,7 +109,8 @@ def _fired(categories: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
 
 def hint_for(status: int, code: str | None, message: str, *, auth_kind: str | None, deployment: str | None,
-             api_version: str | None, categories: Mapping[str, Mapping[str, Any]]) -> str | None:
+             api_version: str | None, categories: Mapping[str, Mapping[str, Any]],
+             limit: str | None = None) -> str | None:
     """One actionable sentence for the errors users meet most; ``None`` when we have nothing useful."""
     low = (message or "").lower()
     if status == 400 and code == "content_filter":
@@ -139,8 +141,14 @@ def hint_for(status: int, code: str | None, message: str, *, auth_kind: str | No
                     "portal (Deployments), not the model name; a new deployment takes a few minutes to appear")
         return (f"nothing at this URL: check the endpoint is https://NAME.openai.azure.com and that "
                 f"api-version {api_version or '?'} offers this operation")
-    if status == 429:
-        return "over the deployment's rate limit: slow down, or raise its tokens-per-minute quota in the portal"
+    if status == 429:  # ``limit``: which one the answer named (a request-limited user gains nothing from TPM advice)
+        if limit == "requests":
+            return ("over the deployment's request-rate limit (requests per minute): send fewer calls at once or "
+                    "spread them out (bulk paces itself); each call counts, however small")
+        if limit == "tokens":
+            return ("over the deployment's tokens-per-minute limit: lower max_tokens (it is charged up front) or "
+                    "send fewer at once, or raise the deployment's tokens-per-minute quota in the portal")
+        return "over the deployment's rate limit: slow down (bulk paces itself), or raise its quota in the portal"
     if status >= 500:
         return "the service failed; if it persists, quote the request id to Azure support"
     return None
@@ -184,8 +192,9 @@ def error_from_response(
         body = text if body is None else body
     code = parsed.code
     categories = content_filter_categories(parsed.inner) if code == "content_filter" else {}
+    limit = limit_named(headers, message) if status == 429 else None
     hint = hint_for(status, code, message, auth_kind=auth_kind, deployment=deployment,
-                    api_version=api_version, categories=categories)
+                    api_version=api_version, categories=categories, limit=limit)
     if not_api:
         hint = (hint + "; " if hint else "") + "this answer did not come from Azure OpenAI's API: check the endpoint"
     if wait_refused is not None:
@@ -200,5 +209,5 @@ def error_from_response(
     if status == 400 and code == "content_filter":
         return ContentFilterError(message, categories=categories, **common)
     if status == 429:
-        return RateLimitError(message, retry_after=retry_after, **common)
+        return RateLimitError(message, retry_after=retry_after, limit=limit, **common)
     return status_class(status)(message, **common)
