@@ -16,7 +16,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from azure.core.credentials import AccessToken
 
 from rest_client import Client, CredentialError
