@@ -143,11 +143,11 @@ def hint_for(status: int, code: str | None, message: str, *, auth_kind: str | No
                 f"api-version {api_version or '?'} offers this operation")
     if status == 429:  # ``limit``: which one the answer named (a request-limited user gains nothing from TPM advice)
         if limit == "requests":
-            return ("over the deployment's request-rate limit (requests per minute): send fewer calls at once or "
+            return ("over the deployment's call rate limit (requests per minute): send fewer calls at once or "
                     "spread them out (bulk paces itself); each call counts, however small")
         if limit == "tokens":
-            return ("over the deployment's tokens-per-minute limit: lower max_tokens (it is charged up front) or "
-                    "send fewer at once, or raise the deployment's tokens-per-minute quota in the portal")
+            return ("over the deployment's token rate limit: lower max_tokens (it is charged up front) or send "
+                    "fewer at once, or raise the deployment's tokens-per-minute quota in the portal")
         return "over the deployment's rate limit: slow down (bulk paces itself), or raise its quota in the portal"
     if status >= 500:
         return "the service failed; if it persists, quote the request id to Azure support"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from email.utils import formatdate
 
@@ -9,6 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rest_client.diagnose import error_from_response
+from rest_client.errors import RateLimitError
 from rest_client.retry_hints import RetryHint, limit_named, parse_duration, parse_retry_after, parse_retry_hint
 
 NOW = 1_700_000_000.0
@@ -94,6 +97,27 @@ def test_durations(raw, seconds) -> None:
 )
 def test_which_limit_a_429_names(headers: dict, message, limit) -> None:
     assert limit_named(headers, message) == limit
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "limit"),
+    [
+        ({"policy-id": "DeploymentRatelimit-Call", "x-ratelimit-reset-requests": "7"},
+         '{"statusCode": 429, "message": "Rate limit is exceeded. Try again in 7 seconds."}', "requests"),
+        ({"retry-after": "7"}, json.dumps({"error": {"code": "429", "message": AZURE_429}}), "requests"),
+        ({"policy-id": "DeploymentRatelimit-Token"}, '{"statusCode": 429, "message": "Try again in 3 seconds."}',
+         "tokens"),
+        ({}, '{"error": {"code": "429", "message": "Too many requests"}}', None),
+    ],
+)
+def test_a_429_names_its_limit_in_the_error_and_the_hint(headers: dict, body: str, limit) -> None:
+    error = error_from_response(429, headers, body)
+    assert isinstance(error, RateLimitError) and error.limit == limit
+    assert "rate limit" in error.hint
+    if limit == "requests":  # raising tokens per minute would not help a request-limited user
+        assert "token" not in error.hint.lower() and "requests per minute" in error.hint
+    if limit == "tokens":
+        assert "max_tokens" in error.hint and "tokens-per-minute quota" in error.hint
 
 
 HEADER_NAMES = st.sampled_from(["retry-after-ms", "x-ms-retry-after-ms", "retry-after", "Retry-After",
