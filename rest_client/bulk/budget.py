@@ -80,8 +80,8 @@ class Budget:
             self.lo = min(lo, MAX_WINDOW)
         if hi is not None and 0 < hi <= MAX_WINDOW:
             self.hi = hi if self.hi is None else min(self.hi, hi)
-        if self.hi is not None and self.hi < self.lo:
-            self.hi = self.lo
+        if self.hi is not None and self.hi <= self.lo:
+            self.hi = self.lo + max(0.01 * self.lo, 0.005)  # the window is *longer* than lo: a notch above it
 
     def charge(self, item: Charge) -> Charge:
         self.charges.append(item)

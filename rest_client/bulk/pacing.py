@@ -189,7 +189,9 @@ class Pacer:
             if status is not None and status != 429:
                 if ticket.probe == "search" and status < 300:
                     for (budget, _), bet in zip(self._budgets, ticket.bets):
-                        if bet is not None:  # one of the sends counted had left: the window is no longer
+                        if bet is not None and not any(c.extra for c in budget.charges):
+                            # One of the sends counted had left (no guessed usage could explain the room instead):
+                            # the window is no longer
                             budget.bracket(hi=now - bet.sent_at)
                 for budget, name in self._budgets:
                     remaining = header_number(headers, f"x-ratelimit-remaining-{name}")
@@ -295,7 +297,8 @@ class Pacer:
             # A lone answer: with nothing else in flight the service's count is exact, so the sends it no
             # longer counts have left its window — forget the oldest until we agree; the window is no longer
             # than the time since the newest of them was sent.
-            for item in sorted(budget.charges, key=lambda c: c.sent_at):
+            # Usage we only guessed goes first; only a real send's leaving says something about the window.
+            for item in sorted(budget.charges, key=lambda c: (not c.extra, c.sent_at)):
                 if budget.limit - budget.used >= remaining:
                     break
                 budget.refund(item)
