@@ -48,7 +48,9 @@ class Gate(Protocol):
 
     def acquire(self, tokens: float = 0.0) -> Any: ...
 
-    def settle(self, ticket: Any, status: int | None, headers: Mapping[str, str]) -> None: ...
+    def settle(self, ticket: Any, status: int | None, headers: Mapping[str, str],
+               message: str | None = None) -> None:
+        """``message``: a 429's body text (some services put their only retry hint there), else None."""
 
 
 class Client:
@@ -265,6 +267,7 @@ class Client:
         ticket = call.gate.acquire(call.cost) if call.gate is not None else None
         status: int | None = None
         answer_headers: Mapping[str, str] = {}
+        message: str | None = None
         t0 = time.perf_counter()
         session = self.session
         try:
@@ -281,6 +284,8 @@ class Client:
             if call.stream and response.status_code >= 300:
                 response.content  # noqa: B018 - an error body is small; read it for the error message
             status, answer_headers = response.status_code, response.headers
+            if status == 429 and call.gate is not None:
+                message = response.text[:2000]
         except requests.RequestException as exc:
             # The error gets the call's exchange list itself: complete once the retries end.
             error = transport_error(exc, call.url, connect_timeout=self._timeout[0], read_timeout=self._timeout[1],
@@ -294,7 +299,7 @@ class Client:
             raise error from exc
         finally:
             if call.gate is not None:
-                call.gate.settle(ticket, status, answer_headers)
+                call.gate.settle(ticket, status, answer_headers, message)
         request_id = request_id_from(response.headers)
         exchange = Exchange(number, response.status_code, time.perf_counter() - t0, wait_before, request_id,
                             reauthenticated=bool(response.history), wait_source=source)

@@ -19,6 +19,7 @@ from .errors import (
     RateLimitError,
     status_class,
 )
+from .retry_hints import limit_named
 
 SNIPPET_CHARS = 200
 
@@ -146,12 +147,14 @@ def _invalid_request_hint(code: str | None, type_: str | None, param: str | None
 
 def hint_for(status: int, code: str | None, message: str, *, auth_kind: str | None, deployment: str | None,
              api_version: str | None, categories: Mapping[str, Mapping[str, Any]], type_: str | None = None,
-             param: str | None = None, key_source: str | None = None, resource: str | None = None) -> str | None:
+             param: str | None = None, key_source: str | None = None, resource: str | None = None,
+             limit: str | None = None) -> str | None:
     """One actionable sentence for the errors users meet most; ``None`` when we have nothing useful.
 
     Keyed on the service's ``code`` first, then the status, then how the caller authenticated (``auth_kind``
     "key" or "bearer", ``key_source`` where the key came from): the same 401 or 403 has a different fix for a
     key than for a token. ``resource``: the resource path called (``/batches/ID``), for 404s on objects.
+    ``limit``: for a 429, which limit the answer named ("requests" or "tokens").
     """
     low = (message or "").lower()
     role_missing = code == "PermissionDenied" or "principal does not have access" in low
@@ -207,8 +210,14 @@ def hint_for(status: int, code: str | None, message: str, *, auth_kind: str | No
         return _resource_hint(resource) or (
             f"nothing at this URL: check the endpoint is https://NAME.openai.azure.com and that "
             f"api-version {api_version or '?'} offers this operation")
-    if status == 429:
-        return "over the deployment's rate limit: slow down, or raise its tokens-per-minute quota in the portal"
+    if status == 429:  # ``limit``: which one the answer named (a request-limited user gains nothing from TPM advice)
+        if limit == "requests":
+            return ("over the deployment's call rate limit (requests per minute): send fewer calls at once or "
+                    "spread them out (bulk paces itself); each call counts, however small")
+        if limit == "tokens":
+            return ("over the deployment's token rate limit: lower max_tokens (it is charged up front) or send "
+                    "fewer at once, or raise the deployment's tokens-per-minute quota in the portal")
+        return "over the deployment's rate limit: slow down (bulk paces itself), or raise its quota in the portal"
     if status >= 500:
         return "the service failed; if it persists, quote the request id to Azure support"
     return None
@@ -290,9 +299,10 @@ def error_from_response(
         body = text if body is None else body
     code = parsed.code
     categories = content_filter_categories(parsed.inner) if code == "content_filter" else {}
+    limit = limit_named(headers, message) if status == 429 else None
     hint = hint_for(status, code, message, auth_kind=auth_kind, deployment=deployment,
                     api_version=api_version, categories=categories, type_=parsed.type, param=parsed.param,
-                    key_source=key_source if auth_kind == "key" else None, resource=resource)
+                    key_source=key_source if auth_kind == "key" else None, resource=resource, limit=limit)
     hint = route_hint(status, url) or hint
     if not_api:
         hint = (hint + "; " if hint else "") + "this answer did not come from Azure OpenAI's API: check the endpoint"
@@ -308,7 +318,7 @@ def error_from_response(
     if status == 400 and code == "content_filter":
         return ContentFilterError(message, categories=categories, **common)
     if status == 429:
-        return RateLimitError(message, retry_after=retry_after, **common)
+        return RateLimitError(message, retry_after=retry_after, limit=limit, **common)
     return status_class(status)(message, **common)
 
 

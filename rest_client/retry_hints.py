@@ -22,6 +22,7 @@ _MESSAGE = re.compile(r"(?:retry after|try again in)\s+(\d+(?:\.\d+)?)\s*(millis
                       re.IGNORECASE)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_POLICY_LIMITS = {"deploymentratelimit-call": "requests", "deploymentratelimit-token": "tokens"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,23 @@ def parse_retry_after(headers: Mapping[str, str], message: str | None = None, *,
     """Seconds to wait according to the headers (and message), or ``None`` when they give no usable hint."""
     hint = parse_retry_hint(headers, message, now=now)
     return None if hint is None else hint.seconds
+
+
+def limit_named(headers: Mapping[str, str], message: str | None = None) -> str | None:
+    """Which limit a 429 says was hit: ``"requests"`` or ``"tokens"``, else ``None``.
+
+    From ``policy-id`` (``DeploymentRatelimit-Call`` / ``DeploymentRatelimit-Token``), else the message's
+    wording ("call rate limit" / "token rate limit", as the service words its own 429s).
+    """
+    policy = next((v for k, v in headers.items() if k.lower() == "policy-id"), None)
+    if policy is not None and policy.strip().lower() in _POLICY_LIMITS:
+        return _POLICY_LIMITS[policy.strip().lower()]
+    low = (message or "").lower()
+    if "call rate limit" in low or "request rate limit" in low:
+        return "requests"
+    if "token rate limit" in low:
+        return "tokens"
+    return None
 
 
 def parse_duration(raw: str | None) -> float | None:

@@ -1,4 +1,8 @@
-"""Bulk runs against the emulator with a small rate limit: all succeed, few 429s, nothing lost or doubled."""
+"""Bulk runs against the emulator with a small rate limit: all succeed, few 429s, nothing lost or doubled.
+
+Every test that counts 429s runs under each of the emulator's rate-limit header profiles (full; remaining-* and
+an integer retry-after; a 429 whose wait is only in its message), so pacing cannot pass by agreeing with one.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +16,38 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from azure.core.credentials import AccessToken
 
-from rest_client import Client
+from rest_client import Client, CredentialError
 from rest_client.bulk import BulkRun, run_bulk_file
 from rest_client.cli import main
 from rest_client.emulator import Deployment, Emulator
 
 N = 120
+PROFILES = ("full", "remaining", "message")
+MAX_429_PER_ITEM = 0.1
+"""The goal is 0.05, met in benchmarks/BULK_RESULTS.md; the 1 s window here is tight enough that a loaded CI
+machine's scheduling jitter (tens of ms) costs a few more lost bets, so the bound has room: the thread pool
+this replaces met 1-3 per item."""
+
+
+def tight_emulator(profile: str = "full") -> Emulator:
+    """20 requests per 1 s window: 120 items take about 6 s, whatever the concurrency."""
+    return Emulator(deployments=[Deployment("chat", "gpt-4o-mini", kind="chat", rpm=1200, window=1.0),
+                                 Deployment("instruct", "gpt-35-turbo-instruct", kind="completions")],
+                    rate_limit_headers=profile)
 
 
 @pytest.fixture
 def limited():
-    """20 requests per 1 s window: 120 items take about 6 s, whatever the concurrency."""
-    with Emulator(deployments=[Deployment("chat", "gpt-4o-mini", kind="chat", rpm=1200, window=1.0),
-                               Deployment("instruct", "gpt-35-turbo-instruct", kind="completions")]) as emu:
+    with tight_emulator() as emu:
+        yield emu
+
+
+@pytest.fixture(params=PROFILES)
+def limited_any(request):
+    """The tight emulator under each rate-limit header profile."""
+    with tight_emulator(request.param) as emu:
         yield emu
 
 
@@ -44,17 +66,18 @@ def client_for(emu: Emulator) -> Client:
 
 
 @pytest.mark.parametrize("concurrency", [8, 32])
-def test_120_items_all_succeed_with_few_429s(limited, tmp_path, concurrency) -> None:
+def test_120_items_all_succeed_with_few_429s(limited_any, tmp_path, concurrency) -> None:
     source, target = write_input(tmp_path / "in.jsonl"), tmp_path / "out.jsonl"
-    with client_for(limited) as client:
+    with client_for(limited_any) as client:
         summary = run_bulk_file(client, source, target, concurrency=concurrency)
     lines = [json.loads(line) for line in target.read_text().splitlines()]
     assert summary.ok == N and summary.failed == 0 and len(lines) == N
     assert all(line["response"]["status_code"] == 200 and line["error"] is None for line in lines)
     assert set(output_ids(target)) == {f"item-{i}" for i in range(N)}
-    requests = limited.counters["requests"]
-    assert limited.counters["rate_limited"] < 0.05 * requests
-    assert summary.rate_limited == limited.counters["rate_limited"]
+    refused = limited_any.counters["rate_limited"]
+    assert 1 <= refused <= MAX_429_PER_ITEM * N  # at least the 429 that teaches the window
+    assert limited_any.counters["requests"] == N + refused  # every 429 retried once, nothing else resent
+    assert summary.rate_limited == refused
     assert summary.tokens > 0 and lines[0]["response"]["request_id"]
 
 
@@ -158,9 +181,74 @@ def test_double_dash_sends_the_literal_prompt_bulk(server, monkeypatch) -> None:
     assert server.requests[0].json()["messages"][0]["content"] == "bulk"
 
 
-def test_summaries_count_only_their_own_run_on_a_reused_client(limited, tmp_path) -> None:
-    with client_for(limited) as client:
-        first = run_bulk_file(client, write_input(tmp_path / "a.jsonl", 30), tmp_path / "a.out", concurrency=8)
+@pytest.mark.parametrize("concurrency", [8, 32])
+def test_summaries_count_only_their_own_run_on_a_reused_client(limited_any, tmp_path, concurrency) -> None:
+    with client_for(limited_any) as client:
+        first = run_bulk_file(client, write_input(tmp_path / "a.jsonl", 30), tmp_path / "a.out",
+                              concurrency=concurrency)
         again = run_bulk_file(client, tmp_path / "a.jsonl", tmp_path / "a.out")  # all skipped: nothing sent
-    assert first.rate_limited == limited.counters["rate_limited"] >= 1
+    assert first.ok == 30 and first.failed == 0
+    assert 1 <= first.rate_limited == limited_any.counters["rate_limited"] <= 5
     assert again.rate_limited == 0 and again.skipped == 30
+
+
+def test_after_stop_the_client_and_a_second_run_work(limited, tmp_path) -> None:
+    """Regression: the stopped run's closed pacer stayed on the client (PacerClosed for every later call)."""
+    with client_for(limited) as client:
+        run = BulkRun(client, [f"prompt {i}" for i in range(40)], concurrency=4)
+        results = iter(run)
+        first = [next(results) for _ in range(3)]
+        run.stop()
+        rest = list(run.drain())
+        assert all(r.ok for r in first + rest) and 3 <= len(first + rest) < 40
+        assert client.chat("still there?", max_tokens=5).status_code == 200
+        summary = run_bulk_file(client, write_input(tmp_path / "in.jsonl", 10), tmp_path / "out.jsonl")
+    assert (summary.ok, summary.failed, summary.skipped) == (10, 0, 0)
+    assert output_ids(tmp_path / "out.jsonl") == Counter({f"item-{i}": 1 for i in range(10)})
+
+
+class FailsOnce:
+    """A credential whose tokens are always due for refresh, and whose 10th call fails (a lost network, an
+    expired login): the auth hook raises inside a paced call."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu, self.calls = emu, 0
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        self.calls += 1
+        if self.calls == 10:
+            raise RuntimeError("the credential failed once")
+        return AccessToken(self.emu.issue_token(), int(time.time()) - 1)  # already "expired": fetched per call
+
+
+@pytest.mark.parametrize("concurrency", [1, 8])
+def test_a_credential_that_fails_once_mid_run_fails_one_item_and_the_run_finishes(limited, concurrency) -> None:
+    """Regression: the failed call never settled its ticket, and slow start waited for it for ever."""
+    credential = FailsOnce(limited)
+    with Client(endpoint=limited.endpoint, deployment="chat", auth="default", credential=credential) as client:
+        results = list(BulkRun(client, [f"prompt {i}" for i in range(30)], concurrency=concurrency))
+    failed = [r for r in results if not r.ok]
+    assert len(results) == 30 and len(failed) == 1 and credential.calls >= 30
+    assert failed[0].error == {"code": "CredentialError", "message": failed[0].error["message"], "status": None}
+    assert "the credential failed once" in failed[0].error["message"]
+    assert failed[0].output()["error"]["code"] == CredentialError.__name__
+
+
+def test_every_failed_output_line_carries_an_error_object(limited, tmp_path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"custom_id": "bad", "prompt": \n{"custom_id": "gone", "prompt": "x"}\n'
+                      '{"custom_id": "busy", "prompt": "y"}\n"fine"\n')
+    limited.add_fault("status", status=404, body={"error": {"code": "DeploymentNotFound", "message": "no such"}})
+    limited.add_fault("status", status=400, body="not json at all")
+    with client_for(limited) as client:
+        summary = run_bulk_file(client, source, tmp_path / "out.jsonl", concurrency=1)
+    lines = {x["custom_id"]: x for x in map(json.loads, (tmp_path / "out.jsonl").read_text().splitlines())}
+    assert (summary.ok, summary.failed) == (1, 3)
+    assert lines["line-1"]["error"]["code"] == "invalid_input_line" and lines["line-1"]["error"]["status"] is None
+    assert lines["gone"]["error"] == {"code": "DeploymentNotFound", "message": "no such", "status": 404}
+    assert lines["busy"]["error"]["code"] == "http_400" and lines["busy"]["error"]["status"] == 400
+    assert "not json at all" in lines["busy"]["error"]["message"]
+    for line in lines.values():
+        if line["response"] is None or line["response"]["status_code"] != 200:
+            assert set(line["error"]) == {"code", "message", "status"} and line["error"]["message"]
+    assert lines["line-4"]["error"] is None

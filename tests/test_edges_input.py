@@ -153,6 +153,6 @@ def test_a_custom_id_of_the_form_line_n_is_refused_and_stays_refused_on_rerun(se
     assert by_id["line-2"]["error"] == {
         "code": "invalid_input_line",
         "message": "line 2: custom_id 'line-1' is reserved for the line without a custom_id at line 1: "
-                   "choose another id"}
+                   "choose another id", "status": None}
     assert by_id["line-3"]["error"]["message"].startswith("line 3: custom_id 'line-4' is reserved")
     assert all(by_id[i]["response"]["status_code"] == 200 for i in ("line-1", "line-4", "line-5"))

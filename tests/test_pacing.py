@@ -100,6 +100,141 @@ def test_close_releases_waiting_workers() -> None:
     assert not t.is_alive() and isinstance(errors[0], PacerClosed)
 
 
+def remaining_only(requests: int, **extra: str) -> dict[str, str]:
+    return {"x-ratelimit-remaining-requests": str(requests), **extra}
+
+
+def fill(pacer: Pacer, clock: Clock, n: int, remaining_after: int, step: float = 0.01) -> list:
+    """Send ``n`` one at a time, each answered before the next (so every answer is exact)."""
+    tickets = []
+    for i in range(n):
+        t = pacer.acquire()
+        clock.now += step
+        pacer.settle(t, 200, remaining_only(remaining_after + n - 1 - i))
+        tickets.append(t)
+    return tickets
+
+
+def test_without_limit_headers_the_budget_is_inferred_from_the_first_remaining() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    first = pacer.acquire()
+    assert blocked(pacer)  # slow start holds without limit headers too
+    pacer.settle(first, 200, remaining_only(4))
+    assert (pacer.requests.limit, pacer.requests.limit_source) == (5, "remaining")
+    assert pacer.tokens.limit is None
+    fill(pacer, clock, 4, 0)
+    probe = pacer.acquire()  # full, window unknown: one probe, alone
+    assert probe.probe == "window" and blocked(pacer)
+
+
+def test_an_integer_retry_after_brackets_the_window_and_pauses_only_until_its_last_second() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    first = pacer.acquire()
+    clock.now += 0.01
+    pacer.settle(first, 200, remaining_only(2))  # limit 3; first sent at 1000.00, answered 1000.01
+    fill(pacer, clock, 2, 0)
+    probe = pacer.acquire()
+    clock.now += 0.01  # the probe: sent 1000.03, refused at 1000.04, "retry-after: 10"
+    pacer.settle(probe, 429, remaining_only(0, **{"retry-after": "10"}))
+    budget = pacer.requests
+    # The first send expires within (1009.04, 1010.04]: the window is in (1000.03 + 9 - 1000.01, 1010.04 - 1000.00]
+    assert budget.lo == pytest.approx(9.02) and budget.hi == pytest.approx(10.04)
+    assert pacer.snapshot()["paused_for"] == pytest.approx(9.0)
+    assert pacer.rate_limited == 1
+
+
+def test_early_probes_narrow_a_bracketed_window_from_both_sides() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer._informed = True
+    budget = pacer.requests
+    budget.limit, budget.lo, budget.hi = 1, 9.0, 10.0
+    a = pacer.acquire()
+    clock.now += 0.01
+    pacer.settle(a, 200, {})  # a: sent 1000.00, answered 1000.01
+    assert pacer.wait_for() == pytest.approx(budget.bet)  # an early bet, before hi says
+    clock.now = 1000.01 + budget.bet
+    assert not blocked(pacer)
+    lost = pacer.acquire()
+    assert lost.probe == "search"
+    clock.now += 0.01
+    pacer.settle(lost, 429, {"retry-after": "1"})  # a still counted: the window is longer than the bet
+    assert budget.lo == pytest.approx(9.7) and budget.hi == pytest.approx(10.0)
+    pacer._refused.clear()  # the next bet is another worker's (a retry after a 429 never bets)
+    clock.now = 1000.01 + budget.bet
+    assert not blocked(pacer)
+    won = pacer.acquire()
+    assert won.probe == "search"
+    clock.now += 0.01
+    pacer.settle(won, 200, {})  # admitted: a had left, so the window is at most won's answer - a's send
+    assert budget.hi == pytest.approx(clock.now - 1000.0)
+    assert budget.lo == pytest.approx(9.7)
+
+
+def test_a_429_with_only_message_text_and_policy_id_teaches_the_token_window() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    first = pacer.acquire(100)
+    clock.now += 0.01
+    pacer.settle(first, 200, {"x-ratelimit-remaining-requests": "99", "x-ratelimit-remaining-tokens": "100"})
+    assert pacer.tokens.limit == 200 and pacer.requests.limit == 100
+    second = pacer.acquire(100)
+    clock.now += 0.01
+    pacer.settle(second, 200, {"x-ratelimit-remaining-requests": "98", "x-ratelimit-remaining-tokens": "0"})
+    third = pacer.acquire(100)
+    assert third.probe == "window"
+    clock.now += 0.01
+    pacer.settle(third, 429, {"policy-id": "DeploymentRatelimit-Token", "x-rate-limit-reset-tokens": "6"},
+                 '{"statusCode": 429, "message": "Rate limit is exceeded. Try again in 6 seconds."}')
+    assert pacer.tokens.hi == pytest.approx(1000.03 + 6 - 1000.0)  # the first send is the one to expire
+    assert pacer.requests.hi == pacer.tokens.hi  # one window for both until told otherwise
+
+
+def test_with_no_headers_at_all_the_limit_is_what_got_through_before_the_first_429() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    first = pacer.acquire()
+    pacer.settle(first, 200, {})
+    tickets = [pacer.acquire() for _ in range(4)]  # nothing known: no limit to wait for
+    for t in tickets[:3]:
+        pacer.settle(t, 200, {})
+    clock.now += 0.5
+    pacer.settle(tickets[3], 429, {})
+    assert (pacer.requests.limit, pacer.requests.limit_source) == (4, "429")
+    assert pacer.snapshot()["paused_for"] == pytest.approx(1.0)  # no hint: a pause of its own
+    assert pacer.requests.hi is None
+
+
+def test_an_answer_that_overtook_another_does_not_make_the_pacer_forget_sends() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    first = pacer.acquire()
+    pacer.settle(first, 200, remaining_only(3))  # limit 4
+    assert not blocked(pacer)
+    a, b = pacer.acquire(), pacer.acquire()
+    pacer.settle(b, 200, remaining_only(1))
+    pacer.settle(a, 200, remaining_only(2))  # admitted first, answered last: not the service's count now
+    assert pacer.requests.used == 3
+    c = pacer.acquire()
+    assert not c.probe
+    pacer.settle(c, 200, remaining_only(0))
+    assert pacer.requests.used == 4
+    assert pacer.acquire().probe == "window"  # full: what comes next only probes (had it forgotten a: a 429)
+
+
+def test_a_429_the_model_did_not_expect_fills_the_budget() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer._informed = True
+    pacer.requests.limit, pacer.requests.lo, pacer.requests.hi = 5, 1.0, 1.0
+    t = pacer.acquire()
+    pacer.settle(t, 429, remaining_only(0, **{"retry-after-ms": "100"}))  # another client used the budget
+    clock.now += 0.2  # the pause is over, but the budget is full until that usage expires
+    assert blocked(pacer)
+
+
 def test_token_estimate_is_prompt_plus_max_tokens_times_n() -> None:
     chat = {"messages": [{"role": "user", "content": "x" * 40}], "max_tokens": 50, "n": 2}
     assert estimate_tokens("chat/completions", chat) == 10 + 4 + 3 + 100

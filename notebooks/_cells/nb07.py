@@ -12,9 +12,12 @@ Thousands of prompts through one deployment. The usual first attempt is a thread
 retries 429s — and it **hammers the service**: every worker learns about the limit on its own, by failing.
 `BulkRun(client, ...)` and `run_bulk_file(...)` share one **pacer** between their workers instead:
 
-- it starts with one request and reads the budgets from `x-ratelimit-limit-requests` / `-tokens`;
-- the first 429 teaches the window (its `retry-after-ms` says when capacity returns) and **pauses every
-  worker** for exactly that long, never longer;
+- it starts with one request and reads the budgets from `x-ratelimit-limit-requests` / `-tokens` — or, when
+  the service sends only `x-ratelimit-remaining-*` (many real deployments do), infers them from that;
+- the first 429 teaches the window (its hint says when capacity returns: `retry-after-ms`, an integer
+  `retry-after`, `x-ratelimit-reset-*` or just "Try again in N seconds" in the message) and **pauses every
+  worker** for that long, never longer; a hint in whole seconds only brackets the window, and single probes
+  sent a little early narrow the bracket;
 - from then on each send waits for an earlier one to leave the window, so the limit is used whole and 429s
   stay rare; `x-ratelimit-remaining-*` corrects the model (other clients, token estimates that were low);
 - `concurrency` is a cap, not a promise; 429s are retried (up to 10 times per item), so they never fail an item.
@@ -76,10 +79,11 @@ if emu:
         except RateLimitError:
             return False
 
-    before, started = tight.counters, time.perf_counter()
+    before, started, logged = tight.counters, time.perf_counter(), len(tight.log)
     with ThreadPoolExecutor(max_workers=16) as pool:
         oks = list(pool.map(call, range(1, N + 1)))
     print(f"{sum(oks)} of {N} ok in {time.perf_counter() - started:.1f} s;", wire_counts(before))
+    naive_log = tight.log[logged:]  # what the emulator saw: one entry per request, with its time and status
     naive.close()
     time.sleep(1.0)  # let the 1-second window empty, so the next run starts from a clean slate
 else:
@@ -97,6 +101,7 @@ from rest_client.bulk import BulkRun
 
 prompts = [{"prompt": f"One sentence about the number {i}.", "max_tokens": 20} for i in range(1, N + 1)]
 before, started = tight.counters if tight else None, time.perf_counter()
+logged = len(tight.log) if tight else 0
 results = []
 run = BulkRun(bulk_client, prompts, concurrency=16)
 for result in run:
@@ -111,6 +116,57 @@ print(f"\\n{sum(r.ok for r in results)} of {N} ok in {time.perf_counter() - star
       ", ".join(r.custom_id for r in results[:6]), "…")
 if tight:
     print(wire_counts(before))
+    bulk_log = tight.log[logged:]
+"""),
+    ("md", """\
+## The picture: sends against the limit, over time
+
+The emulator's request log has the time and status of every request. For each send, the plot counts the
+sends (refused ones too) in the second before it — the deployment's sliding window — against its limit of 20:
+the thread pool overshoots at once and again after every pause, each overshoot a burst of 429s (red);
+`bulk` climbs to the limit and stays there. (With your resource there is no log to plot: this cell says so.)"""),
+    ("code", """\
+import io
+
+from IPython.display import Image, display
+
+
+def plot_sends(ax, log: list, title: str, limit: int, window: float) -> None:
+    \"\"\"For each send: how many sends (refused ones too) the ``window`` seconds before it held; 429s in red.\"\"\"
+    start = min(entry["time"] for entry in log)
+    times = sorted(entry["time"] - start for entry in log)
+    in_window = [sum(1 for u in times[: i + 1] if u > t - window) for i, t in enumerate(times)]
+    ax.step(times, in_window, where="post", label=f"sends in the last {window:g} s")
+    ax.axhline(limit, color="grey", linestyle="--", label=f"limit ({limit} per {window:g} s)")
+    at = {t: n for t, n in zip(times, in_window)}
+    refused = sorted(entry["time"] - start for entry in log if entry["status"] == 429)
+    ax.plot(refused, [at[t] for t in refused], "rx", label=f"429 ({len(refused)})")
+    ax.set_title(title)
+    ax.set_xlabel("seconds since the first send")
+    ax.legend(loc="lower right", fontsize="small")
+
+
+if tight:
+    import matplotlib
+
+    matplotlib.use("Agg")  # draw to memory, show the PNG: works in any kernel, and in CI
+    import matplotlib.pyplot as plt
+
+    deployment = tight.deployments["tight"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), sharey=True)
+    for ax, log, title in ((axes[0], naive_log, "thread pool, 16 workers, ordinary retries"),
+                           (axes[1], bulk_log, "BulkRun, 16 workers, one pacer")):
+        plot_sends(ax, log, title, deployment.requests_per_window, deployment.window)
+    axes[0].set_ylabel("requests in the sliding window")
+    fig.tight_layout()
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=80)
+    plt.close(fig)
+    display(Image(png.getvalue()))
+    print(f"429s: thread pool {sum(e['status'] == 429 for e in naive_log)}, "
+          f"bulk {sum(e['status'] == 429 for e in bulk_log)}")
+else:
+    print("no plot: your resource keeps no request log we can read")
 """),
     ("md", """\
 ## `run_bulk_file`: a JSONL file in, Azure Batch output lines out
@@ -195,9 +251,10 @@ for line in output:
 ## What the pacer learned
 
 Each run has its own pacer (`run.pacer`; the client keeps none, so stopping a run leaves the client as it
-was). What the first run's pacer learned: `requests_limit`, the budget from `x-ratelimit-limit-requests`
-(`tokens_limit` is None: the tight
-deployment has no token limit); `window`, from the first 429 — its `retry-after-ms` said when capacity would
+was). What the first run's pacer learned: `requests_limit`, the budget, and `limit_source`, where it came
+from (`header`: `x-ratelimit-limit-requests`; `remaining`: inferred from `x-ratelimit-remaining-requests`;
+`429`: what got through before the first refusal) — `tokens_limit` is None: the tight
+deployment has no token limit; `window`, from the first 429 — its `retry-after-ms` said when capacity would
 return, and the pacer's log of sends said which send the service was waiting for (the tight window is 1 s);
 `token_window`, assumed the same until a 429 about tokens says otherwise; `rate_limited`, the 429s this pacer
 met during the run. Against your resource the windows stay None until a 429 comes."""),

@@ -1,16 +1,21 @@
 """Client-side pacing for many workers sharing one deployment's rate limit (used by the bulk runner).
 
 Why: a thread pool around a client that merely retries 429s hammers the service — every worker learns about
-the limit on its own, by failing. Here all workers share one ``Pacer`` that models the service's limit:
+the limit on its own, by failing. Here all workers share one ``Pacer`` that models the service's limit from
+whatever the service tells, so it holds on any Azure-shaped server, not only on one that says everything:
 
-- budgets per window come from ``x-ratelimit-limit-requests`` / ``-tokens``; until the first answer says
-  what they are, one request is in flight at a time (slow start);
-- the window length is learned from the first 429: ``retry-after(-ms)`` says when capacity returns, and the
-  log of what we sent says which send the service was waiting to expire (its time + window = now + hint);
-- ``x-ratelimit-remaining-*`` reconciles the model with the service's own count (other clients using the same
-  deployment, token estimates that were low); until the window is known, sends beyond the budget go one
-  at a time (a probe), so at most one of them meets the 429 that teaches the window;
-- a 429 pauses every worker for exactly the time the service asked — never longer.
+- the budget per window: ``x-ratelimit-limit-*`` when sent; else inferred from ``x-ratelimit-remaining-*`` on
+  the first answer (sent alone: slow start) plus what this run has in the window; else learned from the first
+  429 (what got through before it);
+- the window: from the first 429's hint and the log of sends (which send the service was waiting to expire).
+  A precise hint (``retry-after-ms``) gives it; a coarse one (whole seconds: integer ``retry-after``,
+  ``x-ratelimit-reset-*``, "Try again in N seconds") brackets it, and single probes sent early narrow the
+  bracket (see budget.py). The service's hint is read from every place it puts one (retry_hints.py), the 429's
+  message included;
+- ``x-ratelimit-remaining-*`` reconciles the model with the service's own count (other clients, token
+  estimates that were low), and a lone answer that finds more room than we thought proves sends expired;
+- a 429 pauses every worker for the time the service asked (a coarse hint: until the earliest moment it
+  allows), and afterwards the model releases only what fits, first come first served: no stampede.
 
 Costs are charged up front like Azure does: one request, and the token estimate (prompt + ``max_tokens``).
 """
@@ -23,110 +28,35 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import PacerClosed
-from ..retry_hints import parse_retry_after
+from ..retry_hints import RetryHint, limit_named, parse_retry_hint
+from .budget import Budget, Charge, header_number
 
 logger = logging.getLogger("rest_client")
 
-MAX_WINDOW = 3600.0
 UNKNOWN_WAIT_POLL = 1.0
 """Bound on a wait with no known end (waiting for the slow-start answer or a probe): re-check this often."""
-
-
-@dataclass(eq=False)
-class Charge:
-    """What one send (or usage learned from the service) took from a budget, and when it can expire."""
-
-    sent_at: float
-    cost: float
-    answered_at: float | None = None
-    extra: bool = False
-
-    def expires(self, window: float, now: float) -> float:
-        """The service admitted it by its answer at the latest; one still in flight holds until now + window."""
-        return (self.answered_at if self.answered_at is not None else now) + window
+PRECISE_SOURCES = frozenset({"retry-after-ms", "x-ms-retry-after-ms"})
+NO_HINT_PAUSE = 1.0
+"""A 429 that says nothing of when to come back: pause at least this long (then longer, as probes fail)."""
 
 
 @dataclass
 class Ticket:
-    """One admitted send: when, what it was charged, and whether it probes an unknown window."""
+    """One admitted send: when, what it was charged, and whether it probes (``"window"``: the window is not
+    known yet; ``"search"``: sent early to narrow a bracketed window), with the sends it bet had expired."""
 
     sent_at: float
     tokens: float
-    probe: bool = False
+    probe: str | None = None
     charges: tuple[Charge, ...] = ()
-
-
-@dataclass
-class Budget:
-    """One dimension (requests or tokens): the per-window budget, the window length, what was charged in it.
-
-    Expiry counts from each send's *answer*, the latest moment the service can have admitted it, so a send
-    we allow can never reach the service before the one it replaces has left the service's window.
-    """
-
-    limit: float | None = None
-    window: float | None = None
-    charges: list[Charge] = field(default_factory=list)
-    used: float = 0.0
-
-    def charge(self, item: Charge) -> Charge:
-        self.charges.append(item)
-        self.used += item.cost
-        return item
-
-    def refund(self, item: Charge) -> None:
-        if item in self.charges:
-            self.charges.remove(item)
-            self.used -= item.cost
-
-    def prune(self, now: float) -> None:
-        if self.window is None:
-            return
-        cutoff = now - self.window
-        kept = [c for c in self.charges if c.answered_at is None or c.answered_at > cutoff]
-        if len(kept) != len(self.charges):
-            self.charges = kept
-            self.used = sum(c.cost for c in kept)
-
-    def free_at(self, now: float, cost: float) -> float:
-        """When ``cost`` fits: ``now`` if it fits, the moment enough charges expire, or inf (window unknown)."""
-        if self.limit is None or self.used + cost <= self.limit:
-            return now
-        if self.window is None:
-            return math.inf
-        window = self.window
-        freed = 0.0
-        for item in sorted(self.charges, key=lambda c: c.expires(window, now)):
-            freed += item.cost
-            if self.used - freed + cost <= self.limit:
-                return item.expires(window, now)
-        return now + window
-
-    def freeing_send(self, before: float, cost: float) -> float | None:
-        """The send (among those up to ``before``) whose expiry lets ``cost`` fit: the one a 429 waits for."""
-        if self.limit is None:
-            return None
-        prior = sorted((c for c in self.charges if c.sent_at <= before or c.extra), key=lambda c: c.sent_at)
-        used = sum(c.cost for c in prior)
-        freed = 0.0
-        for item in prior:
-            freed += item.cost
-            if used - freed + cost <= self.limit:
-                return item.sent_at
-        return prior[-1].sent_at if prior else None
-
-
-def _header_number(headers: Mapping[str, str], name: str) -> float | None:
-    raw = next((v for k, v in headers.items() if k.lower() == name), None)
-    try:
-        value = float(raw) if raw is not None else None
-    except ValueError:
-        return None
-    return value if value is not None and math.isfinite(value) and value >= 0 else None
+    bets: tuple[Charge | None, ...] = ()
+    alone_from: int | None = None
+    """``Pacer.sent`` when it was sent with nothing in flight: if no other send follows before its answer, the
+    service's count in that answer is exact (answers may overtake each other, so this is the only exact case)."""
 
 
 class Pacer:
@@ -145,6 +75,8 @@ class Pacer:
         self.sent = 0
         self._closed = False
         self._queue: deque[object] = deque()
+        self._refused: set[int] = set()
+        """Threads whose last send met a 429: their retry goes first in line (it has waited its turn already)."""
         self.token_bias = 0.0
         """Tokens the service charges per request beyond our estimate (e.g. its default for an unset
         max_tokens), measured on the first answer, when that request was alone on the wire."""
@@ -155,6 +87,10 @@ class Pacer:
             self._closed = True
             self._cond.notify_all()
 
+    @property
+    def _budgets(self) -> tuple[tuple[Budget, str], ...]:
+        return (self.requests, "requests"), (self.tokens, "tokens")
+
     # -- admission -------------------------------------------------------------------------------
     def acquire(self, tokens: float = 0.0) -> Ticket:
         """Block until a send costing one request and ``tokens`` tokens fits, then charge it.
@@ -164,28 +100,40 @@ class Pacer:
         """
         me = object()
         with self._cond:
-            self._queue.append(me)
+            retry = threading.get_ident() in self._refused
+            if retry:
+                self._refused.discard(threading.get_ident())
+                self._queue.appendleft(me)
+            else:
+                self._queue.append(me)
             try:
                 while True:
                     if self._closed:
                         raise PacerClosed("the run is stopping; this request was not sent")
                     now = self._clock()
-                    ready, probe = math.inf, False
+                    ready, probe = math.inf, None
                     if self._queue[0] is me:
                         self.requests.prune(now)
                         self.tokens.prune(now)
-                        ready, probe = self._ready_at(now, tokens)
+                        ready, probe = self._ready_at(now, tokens, bet=not retry)
                     if ready <= now:
-                        ticket = Ticket(now, tokens, probe, (self.requests.charge(Charge(now, 1.0)),
-                                                             self.tokens.charge(Charge(now, tokens + self.token_bias))))
-                        self._in_flight += 1
-                        self._probing = self._probing or probe
-                        self.sent += 1
-                        return ticket
+                        return self._admit(now, tokens, probe)
                     self._cond.wait(min(ready - now, UNKNOWN_WAIT_POLL))
             finally:
                 self._queue.remove(me)
                 self._cond.notify_all()  # the next in line may go now
+
+    def _admit(self, now: float, tokens: float, probe: str | None) -> Ticket:
+        bets = tuple(budget.oldest() for budget, _ in self._budgets) if probe == "search" else ()
+        if probe == "search":
+            for budget, _ in self._budgets:
+                budget.probes += budget.searching
+        charges = (self.requests.charge(Charge(now, 1.0)), self.tokens.charge(Charge(now, tokens + self.token_bias)))
+        alone_from = self.sent + 1 if self._in_flight == 0 else None
+        self._in_flight += 1
+        self._probing = self._probing or probe is not None
+        self.sent += 1
+        return Ticket(now, tokens, probe, charges, bets, alone_from)
 
     def wait_for(self, tokens: float = 0.0) -> float:
         """Seconds until a send costing ``tokens`` would be admitted if it were first in line (``inf``: only an
@@ -196,27 +144,36 @@ class Pacer:
             self.tokens.prune(now)
             return max(0.0, self._ready_at(now, tokens)[0] - now)
 
-    def _ready_at(self, now: float, tokens: float) -> tuple[float, bool]:
+    def _ready_at(self, now: float, tokens: float, bet: bool = True) -> tuple[float, str | None]:
+        """When this send may go, and as what kind of probe. ``bet=False``: a retry after a 429, which must not
+        risk another (one item should not pay for every lost bet)."""
         tokens += self.token_bias
         at = max(now, self._paused_until)
-        if not self._informed:  # slow start: one request until the service has told us its budgets
-            return (at, False) if self._in_flight == 0 else (math.inf, False)
-        unknown = False
-        for budget, cost in ((self.requests, 1.0), (self.tokens, tokens)):
-            free = budget.free_at(now, cost)
-            if free == math.inf:
-                unknown = True
-            else:
-                at = max(at, free)
-        if unknown:
+        if not self._informed:  # slow start: one request until the service has told us something
+            return (at, None) if self._in_flight == 0 else (math.inf, None)
+        costs = ((self.requests, 1.0), (self.tokens, tokens))
+        frees = [budget.free_at(now, cost) for budget, cost in costs]
+        lone = not self._probing and self._in_flight == 0
+        if math.inf in frees:
             # Over budget and the window not yet learned: one probe, sent alone so its answer is unambiguous
             # (with others in flight the service may admit the probe and refuse an earlier send instead).
-            return (math.inf, False) if self._probing or self._in_flight else (at, True)
-        return at, False
+            return (at, "window") if lone else (math.inf, None)
+        ready = max([at, *frees])
+        if ready > now and bet and any(budget.searching for budget, _ in costs):
+            # The window is only bracketed: bet, alone, that it is shorter (Budget.bet). Success narrows it from
+            # above (sends expired sooner), a 429 from below; pacing by the upper end meanwhile stays safe.
+            early = max([at, *(b.free_at(now, c, b.bet) if b.searching else f
+                               for (b, c), f in zip(costs, frees))])
+            if early <= now:
+                return (now, "search") if lone else (ready, None)
+            ready = min(ready, early)
+        return ready, None
 
     # -- feedback ----------------------------------------------------------------------------------
-    def settle(self, ticket: Ticket, status: int | None, headers: Mapping[str, str]) -> None:
-        """Learn from an answer (``status=None``: no answer; the charge stays, the service may have counted it)."""
+    def settle(self, ticket: Ticket, status: int | None, headers: Mapping[str, str],
+               message: str | None = None) -> None:
+        """Learn from an answer (``status=None``: no answer; the charge stays, the service may have counted
+        it). ``message``: a 429's error text, where some services put their only retry hint."""
         with self._cond:
             now = self._clock()
             self._in_flight -= 1
@@ -224,60 +181,107 @@ class Pacer:
                 self._probing = False
             for item in ticket.charges:
                 item.answered_at = now
-            first = not self._informed
-            for budget, name in ((self.requests, "requests"), (self.tokens, "tokens")):
-                limit = _header_number(headers, f"x-ratelimit-limit-{name}")
-                if limit is not None:
-                    budget.limit = limit
-                    self._informed = True
-            remaining_tokens = _header_number(headers, "x-ratelimit-remaining-tokens")
-            if first and status is not None and status != 429 and remaining_tokens is not None:
-                charged = (self.tokens.limit or 0.0) - remaining_tokens
-                self.token_bias = max(0.0, charged - ticket.tokens)
-                ticket.charges[1].cost = charged
-                self.tokens.used = sum(c.cost for c in self.tokens.charges)
+            if status is not None:
+                self._learn_limits(ticket, status, headers)
+            alone = ticket.alone_from == self.sent
             if status == 429:
-                self._on_429(ticket, now, headers)
-            elif status is not None:
-                for budget, name in ((self.requests, "requests"), (self.tokens, "tokens")):
-                    remaining = _header_number(headers, f"x-ratelimit-remaining-{name}")
+                self._on_429(ticket, now, headers, message)
+            if status is not None and status != 429:
+                if ticket.probe == "search" and status < 300:
+                    for (budget, _), bet in zip(self._budgets, ticket.bets):
+                        if bet is not None and not any(c.extra for c in budget.charges):
+                            # One of the sends counted had left (no guessed usage could explain the room instead):
+                            # the window is no longer
+                            budget.bracket(hi=now - bet.sent_at)
+                for budget, name in self._budgets:
+                    remaining = header_number(headers, f"x-ratelimit-remaining-{name}")
                     if remaining is not None:
-                        self._reconcile(budget, remaining, now)
-            if status is not None and not self._informed:
-                self._informed = True  # the service sends no limit headers: nothing to pace by but 429s
+                        self._reconcile(budget, remaining, now, alone)
+            if status is not None:
+                self._informed = True  # even with no headers at all: then only 429s can teach the limit
             self._cond.notify_all()
 
-    def _on_429(self, ticket: Ticket, now: float, headers: Mapping[str, str]) -> None:
+    def _learn_limits(self, ticket: Ticket, status: int, headers: Mapping[str, str]) -> None:
+        """Budgets from ``x-ratelimit-limit-*``, else inferred from ``-remaining-*`` (a lower bound each time)."""
+        first = not self._informed
+        for (budget, name), charge in zip(self._budgets, ticket.charges):
+            limit = header_number(headers, f"x-ratelimit-limit-{name}")
+            remaining = header_number(headers, f"x-ratelimit-remaining-{name}")
+            if limit is not None:
+                budget.limit, budget.limit_source = limit, "header"
+            elif remaining is not None and budget.limit_source != "header":
+                # The service counted at least this send (when admitted) besides what it says remains; the
+                # first answer came alone, so there it is exact unless another client shares the deployment.
+                floor = remaining + (charge.cost if status < 300 else 0.0)
+                if budget.limit is None or floor > budget.limit:
+                    budget.limit, budget.limit_source = floor, budget.limit_source or "remaining"
+        remaining_tokens = header_number(headers, "x-ratelimit-remaining-tokens")
+        if (first and status < 300 and remaining_tokens is not None and self.tokens.limit_source == "header"
+                and self.tokens.limit is not None):
+            charged = self.tokens.limit - remaining_tokens
+            self.token_bias = max(0.0, charged - ticket.tokens)
+            ticket.charges[1].cost = charged
+            self.tokens.used = sum(c.cost for c in self.tokens.charges)
+
+    def _on_429(self, ticket: Ticket, now: float, headers: Mapping[str, str], message: str | None) -> None:
         self.rate_limited += 1
+        self._refused.add(threading.get_ident())
         for budget, item in zip((self.requests, self.tokens), ticket.charges):
             budget.refund(item)  # refused requests are not counted by the service
-        hint = parse_retry_after(headers)
-        if hint is None:
-            return
-        self._paused_until = max(self._paused_until, now + hint)
-        by_tokens = self._tokens_were_short(headers)
-        budget, cost = (self.tokens, ticket.tokens) if by_tokens else (self.requests, 1.0)
+        by_tokens = self._tokens_were_short(headers, message)
+        budget, cost = (self.tokens, ticket.tokens + self.token_bias) if by_tokens else (self.requests, 1.0)
+        if budget.limit is None:  # no header ever said: what got through before the first refusal
+            budget.limit = max(cost, sum(c.cost for c in budget.charges if c.answered_at is not None))
+            budget.limit_source = "429"
+        if budget.limit is not None and budget.used + cost <= budget.limit:
+            # The service is full and the model thought not: some usage we never saw (another client, an
+            # answer that overtook another). Count it, so the next send does not meet the same refusal.
+            budget.charge(Charge(now, budget.limit - budget.used - cost + 1e-9 + cost, answered_at=now, extra=True))
+        hint = parse_retry_hint(headers, message)
         freeing = budget.freeing_send(ticket.sent_at, cost)
+        if ticket.probe == "search":
+            bet = ticket.bets[0 if budget is self.requests else 1]
+            if bet is not None and bet.answered_at is not None:  # the send we bet on was still counted
+                budget.bracket(lo=ticket.sent_at - bet.answered_at)
+        self._learn_window(budget, ticket, now, hint, freeing)
+        logger.debug("pacer: 429 (%s, hint %s); window now (%.3f, %s] s", "tokens" if by_tokens else "requests",
+                     hint, budget.lo, budget.hi)
+
+    def _learn_window(self, budget: Budget, ticket: Ticket, now: float, hint: RetryHint | None,
+                      freeing: Charge | None) -> None:
+        """Pause everyone as the hint says, and learn the window from it (see the module docstring)."""
+        other = self.requests if budget is self.tokens else self.tokens
+        if hint is None:  # nothing said when: pause longer each time a lone probe fails
+            waited = ticket.sent_at - freeing.answered_at if freeing and freeing.answered_at is not None else 0.0
+            budget.bracket(lo=waited)
+            self._paused_until = max(self._paused_until, now + max(NO_HINT_PAUSE, 2 * budget.lo))
+            return
+        precise = hint.source in PRECISE_SOURCES or hint.seconds != int(hint.seconds)
+        # A coarse hint is the wait rounded up to whole seconds: capacity returns within its last second.
+        self._paused_until = max(self._paused_until, now + (hint.seconds if precise else max(0.0, hint.seconds - 1)))
         if freeing is None:
             return
-        window = now + hint - freeing
-        logger.debug("pacer: 429 (%s), every worker paused %.3f s; window estimate %.3f s (was %s)",
-                     "tokens" if by_tokens else "requests", hint, window, budget.window)
-        if 0 < window <= MAX_WINDOW:
-            budget.window = max(window, budget.window or 0.0)
-            other = self.requests if by_tokens else self.tokens
-            if other.window is None:  # assume one window for both until a 429 of the other kind says otherwise
-                other.window = budget.window
+        upper = now + hint.seconds - freeing.sent_at
+        if precise:
+            if upper > 0:  # as good as exact: keep the largest seen (an earlier estimate may have been low)
+                budget.lo = budget.hi = max(upper, budget.hi or 0.0, budget.lo)
+        elif freeing.answered_at is not None:
+            budget.bracket(lo=ticket.sent_at + hint.seconds - 1 - freeing.answered_at, hi=upper)
+        if other.hi is None and budget.hi is not None:  # assume one window for both until a 429 says otherwise
+            other.lo, other.hi = budget.lo, budget.hi
 
-    @staticmethod
-    def _tokens_were_short(headers: Mapping[str, str]) -> bool:
-        """Which budget a 429 was about: requests if none were left, else tokens (when they are limited)."""
-        remaining_requests = _header_number(headers, "x-ratelimit-remaining-requests")
+    def _tokens_were_short(self, headers: Mapping[str, str], message: str | None) -> bool:
+        """Which budget a 429 was about: as the answer names it, else requests if none were left, else tokens
+        (when they are limited)."""
+        named = limit_named(headers, message)
+        if named is not None:
+            return named == "tokens"
+        remaining_requests = header_number(headers, "x-ratelimit-remaining-requests")
         if remaining_requests is not None and remaining_requests < 1:
             return False
-        return _header_number(headers, "x-ratelimit-remaining-tokens") is not None
+        return header_number(headers, "x-ratelimit-remaining-tokens") is not None
 
-    def _reconcile(self, budget: Budget, remaining: float, now: float) -> None:
+    def _reconcile(self, budget: Budget, remaining: float, now: float, alone: bool) -> None:
         """Charge usage the service counted and we did not (other clients, low token estimates).
 
         Compared with everything we sent so far, in flight included: the service may not have seen some of
@@ -289,18 +293,23 @@ class Pacer:
         ours = budget.limit - budget.used
         if remaining < ours:
             budget.charge(Charge(now, ours - remaining, answered_at=now, extra=True))
-        elif remaining > ours and budget.window is None and self._in_flight == 0:
-            # A lone probe got through: the service's window has slid. With nothing else in flight its count
-            # is exact, so forget our oldest charges until we agree.
-            for item in sorted(budget.charges, key=lambda c: c.sent_at):
+        elif remaining > ours and alone:
+            # A lone answer: with nothing else in flight the service's count is exact, so the sends it no
+            # longer counts have left its window — forget the oldest until we agree; the window is no longer
+            # than the time since the newest of them was sent.
+            # Usage we only guessed goes first; only a real send's leaving says something about the window.
+            for item in sorted(budget.charges, key=lambda c: (not c.extra, c.sent_at)):
                 if budget.limit - budget.used >= remaining:
                     break
                 budget.refund(item)
+                if not item.extra and budget.hi is not None:
+                    budget.bracket(hi=now - item.sent_at)
 
     # -- reporting ---------------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, float | None]:
+    def snapshot(self) -> dict[str, float | str | None]:
         with self._cond:
             return {"requests_limit": self.requests.limit, "tokens_limit": self.tokens.limit,
+                    "limit_source": self.requests.limit_source or self.tokens.limit_source,
                     "window": self.requests.window, "token_window": self.tokens.window,
                     "paused_for": max(0.0, self._paused_until - self._clock()), "rate_limited": self.rate_limited}
 

@@ -143,7 +143,7 @@ class BulkRun:
 
     def _send_one(self, item: BulkItem) -> BulkResult | None:
         if item.error:
-            return BulkResult(item, error={"code": "invalid_input_line", "message": item.error})
+            return BulkResult(item, error={"code": "invalid_input_line", "message": item.error, "status": None})
         started = time.perf_counter()
         try:
             deployment = deployment_for(self.client.settings, item.operation, self.deployment, model=item.model)

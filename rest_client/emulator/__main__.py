@@ -21,6 +21,7 @@ from typing import Any
 from .deployments import KINDS, Deployment, default_deployments
 from .emulator import Emulator
 from .modes import Modes
+from .ratelimit import RATE_LIMIT_PROFILES
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C / kill -INT, and kill / docker stop / CI cancel
 
@@ -57,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rpm", type=int, help="requests per minute for every deployment")
     parser.add_argument("--tpm", type=int, help="tokens per minute for every deployment")
     parser.add_argument("--window", type=float, default=60.0, help="rate-limit window in seconds (default 60)")
+    parser.add_argument(
+        "--rate-limit-headers", choices=RATE_LIMIT_PROFILES, default="full",
+        help="rate-limit headers answers carry: full (limit-*, remaining-*, retry-after-ms), remaining "
+        "(remaining-*, integer retry-after), message (429s say the wait only in their message text)",
+    )
     parser.add_argument(
         "--batch-lines-per-second", type=float, help="pace of batch jobs' in_progress phase (default 500)"
     )
@@ -144,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             region=args.region,
             seed=args.seed,
             stream_delay=args.stream_delay,
+            rate_limit_headers=args.rate_limit_headers,
             on_request=_print_request if args.verbose else None,
             batch_settings=(
                 {"lines_per_second": args.batch_lines_per_second} if args.batch_lines_per_second is not None else None

@@ -20,6 +20,7 @@ the whole ``Emulator``.
     PATCH  /_emulator/config     JSON {"token_lifetime": 2.0}, {"stream_delay": 0.05} and/or
                                  {"batch": {"lines_per_second": 20, ...}} (POST works too; all or nothing);
                                  {"modes": {"missing_role": true, ...}} (see modes.py)
+                                 {"rate_limit_headers": "full"|"remaining"|"message"} (see ratelimit.py)
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ from .deployments import Deployment
 from .faults import FaultQueue, make_fault
 from .journal import Journal
 from .modes import Modes, checked_modes
-from .ratelimit import RateLimiter
+from .ratelimit import RATE_LIMIT_PROFILES, RateLimiter
 from .tunables import Tunables
 from .versions import GA_VERSIONS, PREVIEW_VERSIONS
 from .wire import Reply, Request, json_reply
 
 PREFIX = "/_emulator"
-SETTABLE = ("token_lifetime", "stream_delay", "batch", "modes")
+SETTABLE = ("token_lifetime", "stream_delay", "batch", "modes", "rate_limit_headers")
 ROUTES = (
     "GET /_emulator",
     "GET /_emulator/log",
@@ -178,6 +179,9 @@ class Controls:
             problem = _modes_problem(modes)
             if problem:
                 return _problem(400, problem)
+        profile = fields.pop("rate_limit_headers", None)
+        if profile is not None and profile not in RATE_LIMIT_PROFILES:
+            return _problem(400, f"rate_limit_headers must be one of {', '.join(RATE_LIMIT_PROFILES)}, not {profile!r}")
         for name, value in fields.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return _problem(400, f"{name} must be a number of seconds, not {value!r}")
@@ -196,6 +200,8 @@ class Controls:
             self.batch_settings.update(batch)
         if modes is not None:
             self.modes.update(modes)
+        if profile is not None:
+            self.tunables.rate_limit_headers = profile
         return _ok(self.config())
 
 

@@ -26,7 +26,7 @@ from .identity import IDENTITY_PATH, Auth, TokenIssuer
 from .inference import EMULATOR_HEADER, InferenceService
 from .journal import Journal, new_entry
 from .modes import Modes
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, check_profile
 from .responses_api import ResponsesAPI, is_responses_path
 from .server import EmulatorHTTPServer
 from .service_errors import COGNITIVE_SERVICES_AUDIENCE
@@ -55,6 +55,8 @@ class Emulator:
             200-line batch in about a second) and which documented variant of behaviour they show; settable
             later (``emu.batch_settings.lines_per_second = 20``) and over ``PATCH /_emulator/config``.
         modes: the resource's configuration (``{"missing_role": True}``…, modes.py); later ``emu.modes``.
+        rate_limit_headers: ``"full"`` (default), ``"remaining"`` or ``"message"``: which rate-limit headers
+            answers and 429s carry (see ratelimit.py); settable later and over ``PATCH /_emulator/config``.
 
     Use ``with Emulator() as emu:`` or ``emu = Emulator().start()`` … ``emu.stop()``. While running:
     ``endpoint``, ``api_key``, ``chat_deployment``, ``completions_deployment``, ``embeddings_deployment``,
@@ -77,6 +79,7 @@ class Emulator:
         on_request: Callable[[dict[str, Any]], None] | None = None,
         batch_settings: BatchSettings | Mapping[str, Any] | None = None,
         modes: Mapping[str, Any] | None = None,
+        rate_limit_headers: str = "full",
     ) -> None:
         chosen = list(deployments) if deployments is not None else default_deployments()
         if not chosen or not all(isinstance(d, Deployment) for d in chosen):
@@ -92,7 +95,8 @@ class Emulator:
         self._modes = Modes()
         self._modes.update(modes or {})
         self._auth = Auth(api_key or secrets.token_hex(16), TokenIssuer(), self._modes)
-        self._tunables = Tunables(float(token_lifetime), float(stream_delay), region, int(seed))
+        self._tunables = Tunables(float(token_lifetime), float(stream_delay), region, int(seed),
+                                  check_profile(rate_limit_headers))
         self._journal = Journal(on_request)
         self._limiter = RateLimiter()
         self._faults = FaultQueue()
@@ -192,6 +196,14 @@ class Emulator:
     def issuer(self) -> TokenIssuer:
         """Mints and checks this emulator's bearer tokens."""
         return self._auth.issuer
+
+    @property
+    def rate_limit_headers(self) -> str:
+        return self._tunables.rate_limit_headers
+
+    @rate_limit_headers.setter
+    def rate_limit_headers(self, value: str) -> None:
+        self._tunables.rate_limit_headers = check_profile(value)
 
     @property
     def deployments(self) -> dict[str, Deployment]:
@@ -320,18 +332,9 @@ class Emulator:
         ``"batches"``, one operation such as ``"batches.retrieve"`` or ``"files.create"``, ``"*"`` for any,
         or ``"batches.line"`` for lines a batch job runs.
         """
-        return self._controls.add_fault(
-            kind,
-            times=times,
-            status=status,
-            headers=headers,
-            body=body,
-            delay=delay,
-            categories=categories,
-            retry_after=retry_after,
-            deployment=deployment,
-            route=route,
-        )
+        return self._controls.add_fault(kind, times=times, status=status, headers=headers, body=body, delay=delay,
+                                        categories=categories, retry_after=retry_after, deployment=deployment,
+                                        route=route)
 
     def clear_faults(self) -> int:
         """Drop pending faults; returns how many there were."""

@@ -24,7 +24,7 @@ from .faults import Fault, FaultQueue
 from .identity import Auth
 from .journal import Journal, new_entry
 from .modes import Modes
-from .ratelimit import Decision, RateLimiter, limit_headers
+from .ratelimit import Decision, RateLimiter, limit_headers, shape_429
 from .routes import Params, Route
 from .service_errors import ServiceError
 from .textgen import NATURAL_MAX_TOKENS, Generated, generate, unit_vector
@@ -132,7 +132,8 @@ class InferenceService:
         headers["x-ms-deployment-name"] = deployment.name
         params = self._check(route, deployment, payload)
         if isinstance(params, ServiceError):
-            headers.update(limit_headers(deployment, self.limiter.remaining(deployment)))
+            headers.update(limit_headers(deployment, self.limiter.remaining(deployment),
+                                         self.tunables.rate_limit_headers))
             return _error_reply(params, headers)
         fault = self.faults.take(deployment.name)
         if fault is not None:
@@ -144,13 +145,14 @@ class InferenceService:
             if faulted is not None:
                 return faulted
         decision = self.limiter.admit(deployment, _token_cost(route.operation, params))
-        headers.update(limit_headers(deployment, decision))
+        profile = self.tunables.rate_limit_headers  # read once: one answer, one profile
+        headers.update(limit_headers(deployment, decision, profile))
         if not decision.allowed:
             self.journal.count("rate_limited")
             error = service_errors.rate_limited(
                 OPERATION_IDS[route.operation], route.api_version, decision.retry_after, tokens=decision.tokens_exceeded
             )
-            return _error_reply(error, headers)
+            return _error_reply(shape_429(error, decision, profile), headers)
         shaped = chat_extras.answer(route, deployment.model, payload, params, self.tunables.seed)  # tools, schema
         if shaped is None:
             reply = self._answer(route, deployment, params, headers)

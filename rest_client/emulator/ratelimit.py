@@ -4,6 +4,19 @@ Azure counts a request's token cost before generating: the prompt estimate plus 
 not what the answer turned out to use. The emulator does the same, so a client that sends a large
 ``max_tokens`` sees its remaining-tokens header drop by that much and meets 429s where the service would.
 Remaining headers report the budget left in the current window after this request.
+
+Header profiles (``Emulator(rate_limit_headers=…)``): real deployments do not all say the same, and a client
+that paces itself must hold on each, so the emulator can answer in any of them:
+
+- ``"full"`` (default): ``x-ratelimit-limit-*`` and ``-remaining-*`` on every answer; a 429 carries
+  ``retry-after`` (whole seconds) and ``retry-after-ms``.
+- ``"remaining"``: ``x-ratelimit-remaining-*`` only, and a 429 with an integer ``retry-after`` only, as the
+  recorded 2024-10-21 answers and Microsoft's Azure OpenAI API simulator send.
+- ``"message"``: ``x-ratelimit-remaining-*`` only, and a 429 with no ``retry-after`` at all: the gateway's
+  ``{"statusCode": 429, "message": "Rate limit is exceeded. Try again in N seconds."}``, ``policy-id``
+  (``DeploymentRatelimit-Call`` / ``-Token``) and the reset header of the limit that was hit, whole seconds
+  (``x-ratelimit-reset-requests``, or ``x-rate-limit-reset-tokens``: both spellings are seen). UNCERTAIN: which
+  reset spelling goes with which limit, and whether such answers also carry remaining-*, is a guess.
 """
 
 from __future__ import annotations
@@ -15,6 +28,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .deployments import Deployment
+from .service_errors import ServiceError, gateway_rate_limited
+
+RATE_LIMIT_PROFILES = ("full", "remaining", "message")
 
 
 @dataclass(frozen=True)
@@ -110,13 +126,32 @@ class RateLimiter:
         )
 
 
-def limit_headers(deployment: Deployment, decision: Decision) -> dict[str, str]:
-    """``x-ratelimit-limit-*`` (the per-window budget) and ``x-ratelimit-remaining-*`` for limited dimensions."""
+def check_profile(profile: object) -> str:
+    """``profile`` if it is one of RATE_LIMIT_PROFILES, else a ValueError naming them."""
+    if profile not in RATE_LIMIT_PROFILES:
+        raise ValueError(f"rate_limit_headers must be one of {', '.join(RATE_LIMIT_PROFILES)}, not {profile!r}")
+    return str(profile)
+
+
+def limit_headers(deployment: Deployment, decision: Decision, profile: str = "full") -> dict[str, str]:
+    """``x-ratelimit-limit-*`` (the per-window budget, profile "full" only) and ``x-ratelimit-remaining-*``."""
     headers = {}
+    full = profile == "full"
     if deployment.requests_per_window is not None:
-        headers["x-ratelimit-limit-requests"] = str(deployment.requests_per_window)
+        if full:
+            headers["x-ratelimit-limit-requests"] = str(deployment.requests_per_window)
         headers["x-ratelimit-remaining-requests"] = str(decision.remaining_requests)
     if deployment.tokens_per_window is not None:
-        headers["x-ratelimit-limit-tokens"] = str(deployment.tokens_per_window)
+        if full:
+            headers["x-ratelimit-limit-tokens"] = str(deployment.tokens_per_window)
         headers["x-ratelimit-remaining-tokens"] = str(decision.remaining_tokens)
     return headers
+
+
+def shape_429(error: ServiceError, decision: Decision, profile: str) -> ServiceError:
+    """The service's 429 (``error``, with both retry hints) as the header ``profile`` answers it."""
+    if profile == "remaining":
+        return ServiceError(error.status, error.body, {"retry-after": error.headers["retry-after"]})
+    if profile == "message":
+        return gateway_rate_limited(decision.retry_after, tokens=decision.tokens_exceeded)
+    return error

@@ -183,6 +183,17 @@ def rate_limited(operation_id: str, api_version: str, retry_after_s: float, *, t
     return ServiceError(error.status, error.body, headers)
 
 
+def gateway_rate_limited(retry_after_s: float, *, tokens: bool) -> ServiceError:
+    """429 as the gateway's rate-limit policy words it: no ``retry-after``, the wait only in the message text,
+    ``policy-id`` naming the limit and its reset header in whole seconds (profile "message", see ratelimit.py).
+    Body shape from API Management's rate-limit policy; UNCERTAIN: Azure OpenAI's exact wording and spelling."""
+    seconds = max(1, math.ceil(retry_after_s))
+    body = {"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {seconds} seconds."}
+    reset = "x-rate-limit-reset-tokens" if tokens else "x-ratelimit-reset-requests"
+    headers = {"policy-id": "DeploymentRatelimit-Token" if tokens else "DeploymentRatelimit-Call", reset: str(seconds)}
+    return ServiceError(429, body, headers)
+
+
 def service_unavailable(retry_after_s: float) -> ServiceError:
     error = _error(503, "503", "The service is temporarily unable to process your request. Please try again later.")
     # retry-after in whole seconds as HTTP wants it, and -ms so a sub-second fault waits what it says

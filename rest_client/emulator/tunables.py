@@ -22,6 +22,7 @@ class Tunables:
     stream_delay: float = 0.0  # seconds between stream events
     region: str = "East US"  # the x-ms-region header
     seed: int = 0  # mixed into generated text, embeddings and batch line order
+    rate_limit_headers: str = "full"  # which rate-limit headers answers carry (see ratelimit.py's profiles)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

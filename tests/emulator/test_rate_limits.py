@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 import requests
 
 from rest_client.emulator import Deployment, Emulator
@@ -165,3 +166,70 @@ class TestRateLimiterWithAFakeClock:
         limiter.admit(deployment, 30)
         assert limiter.remaining(deployment).remaining_requests == 4
         assert limiter.remaining(deployment).remaining_tokens == 70
+
+
+def refused_pair(emu: Emulator, session: requests.Session, **payload: object) -> tuple:
+    """One admitted answer and the 429 after it, on a deployment allowing one request per window."""
+    return chat(emu, session, **payload), chat(emu, session, **payload)
+
+
+def one_per_window(rate_limit_headers: str = "full", rpm: int | None = 1) -> Emulator:
+    return Emulator(deployments=[Deployment("limited", "gpt-4o-mini", rpm=rpm, tpm=1000)],
+                    rate_limit_headers=rate_limit_headers)
+
+
+def test_profile_remaining_sends_remaining_headers_and_an_integer_retry_after_only(session) -> None:
+    with one_per_window(rate_limit_headers="remaining") as emu:
+        ok, refused = refused_pair(emu, session)
+    assert ok.status_code == 200 and refused.status_code == 429
+    for answer in (ok, refused):
+        assert not any(k.lower().startswith("x-ratelimit-limit") for k in answer.headers)
+        assert answer.headers["x-ratelimit-remaining-requests"] == "0"
+    assert "retry-after-ms" not in refused.headers and "policy-id" not in refused.headers
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "call rate limit" in refused.json()["error"]["message"]
+
+
+def test_profile_message_says_the_wait_only_in_its_message_policy_id_and_reset_header(session) -> None:
+    with one_per_window(rate_limit_headers="message") as emu:
+        _, by_requests = refused_pair(emu, session)
+    with one_per_window(rate_limit_headers="message", rpm=None) as emu:
+        _, by_tokens = refused_pair(emu, session, max_tokens=900)  # the second one's 900+ tokens do not fit
+    for refused in (by_requests, by_tokens):
+        assert refused.status_code == 429
+        assert not {"retry-after", "retry-after-ms"} & {k.lower() for k in refused.headers}
+        body = refused.json()
+        assert body["statusCode"] == 429 and body["message"].startswith("Rate limit is exceeded. Try again in ")
+        seconds = int(body["message"].split("Try again in ")[1].split()[0])
+        assert 1 <= seconds <= 60
+    assert by_requests.headers["policy-id"] == "DeploymentRatelimit-Call"
+    assert 1 <= int(by_requests.headers["x-ratelimit-reset-requests"]) <= 60
+    assert by_tokens.headers["policy-id"] == "DeploymentRatelimit-Token"
+    assert int(by_tokens.headers["x-rate-limit-reset-tokens"]) >= 1
+
+
+def test_profile_is_set_in_process_over_http_and_refused_when_unknown(session) -> None:
+    with one_per_window() as emu:
+        assert emu.config()["rate_limit_headers"] == "full"
+        emu.rate_limit_headers = "remaining"
+        assert "x-ratelimit-limit-requests" not in chat(emu, session).headers
+        url = f"{emu.endpoint}/_emulator/config"
+        assert session.patch(url, json={"rate_limit_headers": "message"}).json()["rate_limit_headers"] == "message"
+        emu.reset()
+        assert "policy-id" in refused_pair(emu, session)[1].headers
+        bad = session.patch(url, json={"rate_limit_headers": "some", "stream_delay": 1})
+        assert bad.status_code == 400 and "full, remaining, message" in bad.json()["error"]["message"]
+        assert emu.config()["stream_delay"] == 0.0 and emu.rate_limit_headers == "message"  # all or nothing
+        with pytest.raises(ValueError, match="rate_limit_headers must be one of"):
+            emu.rate_limit_headers = "none"
+    with pytest.raises(ValueError, match="rate_limit_headers must be one of"):
+        Emulator(rate_limit_headers="partial")
+
+
+def test_profile_flag_of_the_emulator_command() -> None:
+    from rest_client.emulator.__main__ import build_parser
+
+    assert build_parser().parse_args([]).rate_limit_headers == "full"
+    assert build_parser().parse_args(["--rate-limit-headers", "message"]).rate_limit_headers == "message"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--rate-limit-headers", "nope"])
