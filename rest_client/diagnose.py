@@ -18,6 +18,7 @@ from .errors import (
     RateLimitError,
     status_class,
 )
+from .gateway import gateway_hint
 
 SNIPPET_CHARS = 200
 
@@ -186,6 +187,7 @@ def error_from_response(
     categories = content_filter_categories(parsed.inner) if code == "content_filter" else {}
     hint = hint_for(status, code, message, auth_kind=auth_kind, deployment=deployment,
                     api_version=api_version, categories=categories)
+    hint = gateway_hint(status, parsed.parsed, message) or hint  # API Management's own refusals
     if not_api:
         hint = (hint + "; " if hint else "") + "this answer did not come from Azure OpenAI's API: check the endpoint"
     if wait_refused is not None:
