@@ -12,10 +12,11 @@ from typing import Any
 
 import requests
 
+from ..apim import SUBSCRIPTION_KEY_HEADER
 from ..client import Client, prepare_call
 from ..transport import make_session
 from .common import EXIT_API as EXIT_FILTERED
-from .common import EXIT_OK
+from .common import EXIT_OK, config_backends_of
 from .show import LEGEND, PlannedRequest, format_exchanges, format_headers, format_token, status_line
 
 AUTH_PLACEHOLDER = "***"
@@ -25,30 +26,34 @@ def plan_request(settings: Any, operation: str, payload: dict[str, Any], deploym
     """The request exactly as ``Client`` will send it — same session defaults, same body bytes — with the
     credential header holding a placeholder, so no token is fetched and no secret is ever held here."""
     url, body = prepare_call(settings, operation, payload, deployment)
-    with make_session(settings.endpoint, None) as session:
+    with make_session(settings.endpoint, None, settings.headers) as session:
         prepared = session.prepare_request(requests.Request("POST", url, data=body))
     headers = dict(prepared.headers)
-    auth_kind = "key" if settings.auth == "key" else "bearer"
+    auth_kind = "key" if settings.auth == "key" else "apim" if settings.auth == "apim" else "bearer"
+    if settings.subscription_key:
+        headers[SUBSCRIPTION_KEY_HEADER] = AUTH_PLACEHOLDER
     if auth_kind == "key":
         headers["api-key"] = AUTH_PLACEHOLDER
-    else:
+    elif auth_kind == "bearer":
         headers["Authorization"] = f"Bearer {AUTH_PLACEHOLDER}"
     return PlannedRequest("POST", url, headers, body, auth_kind)
 
 
-def make_client(settings: Any, emulator: Any) -> Client:
+def make_client(settings: Any, emulator: Any, backends: Any = None) -> Client:
     credential = None
     if emulator is not None and settings.auth != "key":
         # What DefaultAzureCredential uses on Azure: the managed identity endpoint (here, the emulator's).
         from azure.identity import ManagedIdentityCredential
 
         credential = ManagedIdentityCredential()
+    if backends:  # config.json "backends": the CLI fails over like the library
+        return Client(credential=credential, backends=backends)
     return Client(settings, credential=credential)
 
 
 def send(args: argparse.Namespace, settings: Any, operation: str, payload: dict[str, Any], deployment: str,
          con: Any, emulator: Any, started: float) -> int:
-    with make_client(settings, emulator) as client:
+    with make_client(settings, emulator, config_backends_of(args, emulator)) as client:
         if args.stream:
             code = _stream(args, client, operation, payload, deployment, con)
         else:

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--batch-lines-per-second", type=float, help="pace of batch jobs' in_progress phase (default 500)"
     )
+    parser.add_argument("--gateway-key", metavar="KEY", help="gateway mode: require this APIM subscription key")
+    parser.add_argument("--gateway-prefix", metavar="PATH", default="", help="gateway mode: API path prefix")
     parser.add_argument("-v", "--verbose", action="store_true", help="print one line per request")
     return parser
 
@@ -122,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_settings=(
                 {"lines_per_second": args.batch_lines_per_second} if args.batch_lines_per_second is not None else None
             ),
+            gateway={"subscription_key": args.gateway_key, "prefix": args.gateway_prefix} if args.gateway_key else None,
         ).start()
     except (OSError, ValueError) as exc:
         print(f"error: cannot start the emulator on {args.host}:{args.port}: {exc}", file=sys.stderr)

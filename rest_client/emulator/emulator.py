@@ -22,6 +22,7 @@ from .control import Controls, is_control_path
 from .deployments import Deployment, default_deployments
 from .faults import FaultQueue
 from .files import FileStore
+from .gateway import Gateway
 from .identity import IDENTITY_PATH, Auth, TokenIssuer
 from .inference import EMULATOR_HEADER, InferenceService
 from .journal import Journal, new_entry
@@ -52,6 +53,7 @@ class Emulator:
         batch_settings: a ``BatchSettings`` or a dict of its fields: how fast batch jobs move (defaults finish a
             200-line batch in about a second) and which documented variant of behaviour they show; settable
             later (``emu.batch_settings.lines_per_second = 20``) and over ``PATCH /_emulator/config``.
+        gateway: ``GatewaySettings`` fields: an API Management look-alike in front (gateway.py; ``emu.gateway``).
 
     Use ``with Emulator() as emu:`` or ``emu = Emulator().start()`` … ``emu.stop()``. While running:
     ``endpoint``, ``api_key``, ``chat_deployment``, ``completions_deployment``, ``embeddings_deployment``,
@@ -73,6 +75,7 @@ class Emulator:
         stream_delay: float = 0.0,
         on_request: Callable[[dict[str, Any]], None] | None = None,
         batch_settings: BatchSettings | Mapping[str, Any] | None = None,
+        gateway: Mapping[str, Any] | None = None,
     ) -> None:
         chosen = list(deployments) if deployments is not None else default_deployments()
         if not chosen or not all(isinstance(d, Deployment) for d in chosen):
@@ -113,6 +116,7 @@ class Emulator:
             deployments=self._deployments, journal=self._journal, limiter=self._limiter, faults=self._faults,
             tunables=self._tunables, batch_settings=self._batch_settings, endpoint=lambda: self.endpoint,
         )
+        self._gateway = Gateway(lambda: self._auth.api_key, gateway)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
@@ -237,6 +241,10 @@ class Emulator:
         self._batch_settings.update(_batch_settings(value).to_dict())  # in place: the parts hold this object
 
     # the shared state itself (read-only: the parts hold these objects) ------------------------------------------
+
+    @property
+    def gateway(self) -> Gateway:
+        return self._gateway
 
     @property
     def journal(self) -> Journal:
@@ -376,6 +384,10 @@ class Emulator:
     def dispatch(self, request: Request) -> Reply | StreamReply:
         """Route one request to the control routes, the managed-identity endpoint, files/batches or inference."""
         try:
+            gated = self._gateway.handle(request)  # gateway mode's refusal, or the request it forwards
+            if isinstance(gated, Reply):
+                return gated
+            request = gated
             if is_control_path(request.path):
                 return self._controls.handle(request)
             if request.path == IDENTITY_PATH:
