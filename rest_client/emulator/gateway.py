@@ -53,12 +53,13 @@ class _Window:
     """A fixed window counter: ``take(n)`` returns 0 when admitted, else the seconds until the window renews."""
 
     def __init__(self) -> None:
-        self.start, self.used = 0.0, 0
+        self.start: float | None = None  # the first call opens the first window
+        self.used = 0
 
     def take(self, amount: int, limit: int, period: float, now: float) -> float:
-        if now - self.start >= period:
+        if self.start is None or now - self.start >= period:
             self.start, self.used = now, 0
-        if self.used + amount > limit and self.used > 0:
+        if self.used + amount > limit:
             return self.start + period - now
         self.used += amount
         return 0.0
@@ -70,7 +71,7 @@ class Gateway:
     def __init__(self, backend_key: Any, settings: Mapping[str, Any] | None = None) -> None:
         self._backend_key = backend_key  # a callable: the emulator's api-key may change later
         self.settings = GatewaySettings()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _refuse counts under it, also when called from a check holding it
         self._calls, self._tokens, self._quota = _Window(), _Window(), _Window()
         self.refused = 0
         if settings:
