@@ -134,7 +134,8 @@ def test_a_config_holding_only_backends_is_complete(two, tmp_path: Path) -> None
 @pytest.mark.parametrize(("backends", "message"), [
     ({"endpoint": "https://x.openai.azure.com"}, "backends must be a list of backends"),
     ([], "backends is empty"),
-    ([{"endpoint": "https://a.openai.azure.com", "api_key": "k"}, {"api_key": "k"}], r"backends\[1\] has no \"endpoint\""),
+    ([{"endpoint": "https://a.openai.azure.com", "api_key": "k"}, {"api_key": "k"}],
+     r"backends\[1\] has no \"endpoint\""),
     ([{"endpoint": "https://a.openai.azure.com", "api_key": "k", "deploymnet": "d"}],
      r"backends\[0\] has an unknown key 'deploymnet'; did you mean 'deployment'\?"),
     ([{"endpoint": "https://a.openai.azure.com", "api_key": "k", "priority": 0}], r"backends\[0\].priority must be"),

@@ -214,7 +214,7 @@ def test_cli_uses_the_configs_backends_and_names_each_attempts_backend(tmp_path:
                      "priority": p, "name": n} for e, p, n in ((a, 1, "ptu"), (b, 2, "paygo"))]
         (tmp_path / "config.json").write_text(json.dumps({"backends": backends}))
         code, out, err = run("-v", "hi")
-    assert code == 0, err
+    assert code == 0 and out.strip(), err
     assert "* attempt 1: HTTP 429" in err and "from backend ptu" in err
     assert "* attempt 2: HTTP 200" in err and "from backend paygo" in err
     assert a.api_key not in err and b.api_key not in err
