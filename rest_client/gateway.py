@@ -2,8 +2,9 @@
 
 Why it matters: a 401 from the gateway ("missing subscription key") and a 401 from Azure OpenAI behind it
 (a bad token passed through) need different fixes, and the user cannot tell them apart by status. APIM's
-built-in policies answer ``{"statusCode": N, "message": "…"}`` at the top level, while Azure OpenAI answers
-``{"error": {"code", "message"}}``; the wordings below are APIM's own:
+built-in policies answer ``{"statusCode": N, "message": "…"}`` at the top level — but so does Azure OpenAI's
+own front end for a bad token — so an answer counts as the gateway's only in that shape *and* with one of
+APIM's policy wordings:
 
 - 401 ``Access denied due to missing subscription key. Make sure to include subscription key when making
   requests to an API.`` / ``… invalid subscription key. Make sure to provide a valid key for an active
@@ -39,7 +40,12 @@ def quota_wait(message: str | None) -> float | None:
 
 
 def gateway_hint(status: int, body: Any, message: str | None) -> str | None:
-    """The hint for an answer in APIM's shape, saying it was the gateway; ``None`` for any other answer."""
+    """The hint for one of APIM's own refusals, saying it was the gateway; ``None`` for any other answer.
+
+    The shape alone is not proof: Azure OpenAI's own front end answers a bad bearer token with
+    ``{"statusCode": 401, "message": "Unauthorized. Access token is missing, invalid, audience is incorrect …"}``.
+    So only APIM's policy wordings count (subscription key, token limit, call-volume quota, rate limit).
+    """
     if not is_gateway_body(body):
         return None
     low = (message or "").lower()
@@ -49,19 +55,18 @@ def gateway_hint(status: int, body: Any, message: str | None) -> str | None:
                     "to a key of an API Management subscription to this API, sent as Ocp-Apim-Subscription-Key")
         return (f"{GATEWAY}: the subscription key is not valid for this API; copy a key of an active subscription "
                 "(portal → API Management → Subscriptions → Show keys) into APIM_SUBSCRIPTION_KEY")
-    if status == 401:
-        return (f"{GATEWAY}: its token check (validate-jwt) refused the bearer token; the token must be for the "
-                "audience the gateway's policy expects")
-    if status == 429:
-        what = "token limit (tokens per minute)" if "token" in low else "rate limit (calls per period)"
-        return (f"{GATEWAY}: over the gateway's {what} for your subscription, not Azure OpenAI's quota; wait as "
-                "its Retry-After says, or ask the API's owner for a higher limit")
-    if status == 403 and "quota" in low:
+    if status == 429 and "token limit is exceeded" in low:
+        return (f"{GATEWAY}: over the gateway's token limit (tokens per minute) for your subscription, not Azure "
+                "OpenAI's quota; wait as its Retry-After says, or ask the API's owner for a higher limit")
+    if status == 429 and "rate limit is exceeded" in low:
+        return ("an API Management rate-limit policy refused the call (calls per period for your subscription): "
+                "wait as its Retry-After says; if you call Azure OpenAI directly, this is its own limit")
+    if status == 403 and "out of call volume quota" in low:
         wait = quota_wait(message)
         when = f" in {_duration(wait)}" if wait is not None else ""
         return (f"{GATEWAY}: your subscription's call-volume quota is used up; it is replenished{when}. Use "
                 "another backend or subscription until then")
-    return f"{GATEWAY}: HTTP {status} from the gateway's policy; its owner can say what the policy requires"
+    return None
 
 
 def _duration(seconds: float) -> str:

@@ -104,8 +104,11 @@ def test_quota_wait_reads_apims_timespan(text, seconds) -> None:
     assert quota_wait(text) == seconds
 
 
-def test_gateway_hint_ignores_azure_openai_shapes() -> None:
+def test_gateway_hint_ignores_azure_openai_answers_even_in_apims_shape() -> None:
     assert gateway_hint(401, {"error": {"code": "401", "message": "Access denied"}}, "Access denied") is None
+    # Azure OpenAI's own front end answers a bad token in the statusCode shape: not the customer's gateway
+    own = "Unauthorized. Access token is missing, invalid, audience is incorrect (https://cognitiveservices.azure.com)"
+    assert gateway_hint(401, {"statusCode": 401, "message": own}, own) is None
 
 
 def test_a_quota_403_cools_that_backend_and_the_call_fails_over(gateway) -> None:
