@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 _EXPORTS = {
+    ".apim": ("SubscriptionKeyAuth",),
     ".auth": ("ApiKeyAuth", "EntraTokenAuth"),
     ".client": ("Client", "Gate"),
     ".errors": ("COGNITIVE_SERVICES_SCOPE", "APIConnectionError", "APIStatusError", "APITimeoutError",
@@ -47,6 +48,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly (re-exports)
     # ruff: noqa: F401
+    from .apim import SubscriptionKeyAuth
     from .auth import ApiKeyAuth, EntraTokenAuth
     from .client import Client, Gate
     from .errors import (

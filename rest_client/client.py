@@ -19,16 +19,17 @@ from urllib.parse import quote
 import requests
 from tenacity import Retrying
 
-from .auth import ApiKeyAuth, EntraTokenAuth, make_credential
+from .apim import make_auth
+from .backends import config_backends, parse_backends
 from .diagnose import error_from_response, request_id_from
-from .errors import APIStatusError, ConfigError, RequestTimeoutError, RestClientError
+from .errors import APIStatusError, ConfigError, RestClientError
 from .payloads import Messages, chat_payload, completions_payload, streaming
-from .resolve import CHAT, COMPLETIONS, EMBEDDINGS, deployment_for, encode_json, resolve, resource_url
-from .response_stream import ResponseStream
-from .responses import is_terminal, responses_payload, responses_url
+from .resolve import COMPLETIONS, EMBEDDINGS, deployment_for, encode_json, resolve, resource_url
+from .responses_calls import ResponsesCalls
 from .result import AttemptEvent, Exchange, Result
 from .retry import CallRecord, RetryPolicy, build_retrying
 from .retry_hints import parse_retry_after
+from .router import Router, Slot, build_failover_retrying
 from .settings import Settings, load_settings
 from .streaming import Stream
 from .telemetry import CallTrace
@@ -53,31 +54,42 @@ class Gate(Protocol):
         """``message``: a 429's body text (some services put their only retry hint there), else None."""
 
 
-class Client:
+class Client(ResponsesCalls):
     """Calls Azure OpenAI deployments; see ``Result`` for what each call reports.
 
     ``Client()`` reads settings from the environment and ``./config.json``; keyword overrides use the
     ``Settings`` field names (``Client(endpoint=…, deployment=…)``). ``credential=`` supplies your own
     azure-identity credential for Entra auth. ``on_attempt=`` (a callable or a list) is called with an
     ``AttemptEvent`` for every attempt of every call, as it happens.
+
+    ``backends=[…]`` (dicts with ``Settings`` field names plus ``priority``/``weight``, or ``Settings``;
+    also config.json ``"backends"``): deployment calls fail over between them (see router.py), each attempt's
+    ``Exchange.backend`` names where it went; resource routes (files, batches) go to the first priority.
     """
 
     def __init__(self, settings: Settings | None = None, *, credential: Any = None,
-                 on_attempt: OnAttempt | Iterable[OnAttempt] | None = None, **overrides: Any) -> None:
-        if settings is None:
-            settings = load_settings(**overrides)
-        elif overrides:
-            settings = _replace_settings(settings, overrides)
-        self.settings = settings
-        if settings.auth == "key":
-            self.auth: ApiKeyAuth | EntraTokenAuth = ApiKeyAuth(settings.api_key or "")
+                 on_attempt: OnAttempt | Iterable[OnAttempt] | None = None, backends: Sequence[Any] | None = None,
+                 **overrides: Any) -> None:
+        self.router: Router | None = None
+        """Set with ``backends``: its ``slots`` hold each backend's session, auth, cooldown and counters."""
+        if backends is None and settings is None and "endpoint" not in overrides:
+            backends = config_backends()  # ./config.json holding "backends" (an explicit endpoint= wins)
+        if backends is not None:
+            self.router = Router(parse_backends(backends, overrides=overrides), credential=credential)
+            first = self.router.slots[0]
+            settings, self.auth, self.session = first.settings, first.auth, first.session
         else:
-            self.auth = EntraTokenAuth(credential if credential is not None else make_credential(settings.auth),
-                                       scope=settings.scope)
-        self.session = make_session(settings.endpoint, self.auth)
+            if settings is None:
+                settings = load_settings(**overrides)
+            elif overrides:
+                settings = _replace_settings(settings, overrides)
+            self.auth = make_auth(settings, credential)
+            self.session = make_session(settings.endpoint, self.auth, settings.headers)
+        self.settings = settings
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         self.retry_policy = RetryPolicy(settings.max_retries, settings.max_retry_wait)
         self._retryings: dict[RetryPolicy, Retrying] = {self.retry_policy: build_retrying(self.retry_policy)}
+        self._failovers: dict[RetryPolicy, Retrying] = {}
         self.on_attempt: list[OnAttempt] = ([on_attempt] if callable(on_attempt) else list(on_attempt or ()))
         """Hooks called with each ``AttemptEvent``; append to add one (the CLI's live lines, a HAR recorder)."""
 
@@ -86,6 +98,9 @@ class Client:
         """A client from a config.json (``path``, else ``./config.json``), the environment and overrides."""
         credential = overrides.pop("credential", None)
         on_attempt = overrides.pop("on_attempt", None)
+        backends = config_backends(path)
+        if backends is not None:
+            return cls(credential=credential, on_attempt=on_attempt, backends=backends, **overrides)
         return cls(load_settings(path, **overrides), credential=credential, on_attempt=on_attempt)
 
     # -- convenience calls: build a payload, call request() ---------------------------------------------
@@ -115,50 +130,6 @@ class Client:
     def post(self, operation: str, payload: Mapping[str, Any], *, deployment: str | None = None) -> Result:
         """POST any deployment operation (``"embeddings"``, ``"chat/completions"``, …) and return its Result."""
         return self.request("POST", operation, json=payload, deployment=deployment)
-
-    # -- today's APIs: Responses (the resource's /openai/v1 routes) and embeddings --------------------------
-    def responses(self, input: Any, *, deployment: str | None = None, **params: Any) -> Result:
-        """POST ``{resource}/openai/v1/responses`` with the deployment as ``model``; ``.text`` is the output text.
-        ``background=True`` answers at once (status ``queued``): follow it with ``wait_response``."""
-        body = responses_payload(input, params, deployment_for(self.settings, CHAT, deployment))
-        return self.request("POST", responses_url(self.settings.endpoint), json=body)
-
-    def stream_responses(self, input: Any, *, deployment: str | None = None,
-                         **params: Any) -> ResponseStream:
-        """Stream a Responses answer: iterate for text deltas; ``.events`` keeps every typed event."""
-        body = streaming(responses_payload(input, params, deployment_for(self.settings, CHAT, deployment)))
-        started = time.perf_counter()
-        result = self.request("POST", responses_url(self.settings.endpoint), json=body, stream=True)
-        return ResponseStream(result, started=started, read_timeout=self._timeout[1])
-
-    def retrieve_response(self, response_id: str) -> Result:
-        """GET a stored response (a background one moves on between polls)."""
-        return self.request("GET", responses_url(self.settings.endpoint, response_id))
-
-    def delete_response(self, response_id: str) -> Result:
-        return self.request("DELETE", responses_url(self.settings.endpoint, response_id))
-
-    def cancel_response(self, response_id: str) -> Result:
-        """Cancel a background response that has not finished."""
-        return self.request("POST", responses_url(self.settings.endpoint, response_id, "cancel"))
-
-    def wait_response(self, response_id: str, *, poll_interval: float = 2.0, timeout: float | None = None,
-                      on_status: Callable[[Result], None] | None = None) -> Result:
-        """Poll a background response until it is completed, incomplete, cancelled or failed (``on_status`` sees
-        every poll); past ``timeout`` seconds a ``RequestTimeoutError`` says its last status."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            result = self.retrieve_response(response_id)
-            if on_status is not None:
-                on_status(result)
-            status = result.json().get("status") if isinstance(result.json(), dict) else None
-            if is_terminal(status):
-                return result
-            if deadline is not None and time.monotonic() + poll_interval > deadline:
-                raise RequestTimeoutError(f"response {response_id} is still {status} after {timeout:g} s",
-                                          hint="poll again later (retrieve_response), or cancel_response it",
-                                          exchanges=result.exchanges, client_request_id=result.client_request_id)
-            time.sleep(poll_interval)
 
     def embed(self, input: str | Sequence[str], *, deployment: str | None = None,
               **params: Any) -> Result:
@@ -202,13 +173,19 @@ class Client:
         extra[CLIENT_REQUEST_ID] = client_request_id
         call = _Call(method.upper(), url, body, stream, dict(headers) if headers else None, extra,
                      client_request_id, gate, cost)
+        retrying = self._retrying_for(retry)
+        if self.router is not None and not path_or_operation.startswith(("/", "http://", "https://")):
+            # Each backend has its own URL and body (deployment name, api-version, v1 ``model``): once each.
+            targets: dict[int, tuple[str, bytes | None, str | None]] = {}
+            call.targets = lambda slot: targets.get(slot.index) or targets.setdefault(
+                slot.index, self._route(path_or_operation, json, content, deployment, params, slot.settings))
+            retrying = self._retrying_for(retry, failover=True)
         record = CallRecord()
         record.on_retry = lambda wait, source: self._report(call, record, wait, source)
         telemetry = current_telemetry()  # None unless the application uses OpenTelemetry
         if telemetry is not None:
             operation = None if path_or_operation.startswith(("/", "http")) else path_or_operation
             record.trace = telemetry.start_call(call.method, operation, name, url, json, stream)
-        retrying = self._retrying_for(retry)
         started = time.perf_counter()
         try:
             response = retrying(self._attempt, call, record=record)
@@ -225,39 +202,47 @@ class Client:
                 result.trace = record.trace  # a stream's span ends at its last chunk (see Stream)
                 record.trace.answered(result)
             return result
-        error = self._error(response, record, name, client_request_id, retry or self.retry_policy,
+        if call.slot is not None:
+            name = call.targets(call.slot)[2]  # type: ignore[misc]
+        error = self._error(response, record, name, client_request_id, retry or self.retry_policy, call.slot,
                             resource=None if name else path_or_operation)
         if record.trace is not None:
             record.trace.failed(error)
         raise error
 
     def _route(self, path: str, json: Any, content: bytes | None, deployment: str | None,
-               params: Mapping[str, Any] | None) -> tuple[str, bytes | None, str | None]:
-        """(URL, body bytes, deployment name or ``None``) for a ``request`` call."""
+               params: Mapping[str, Any] | None,
+               settings: Settings | None = None) -> tuple[str, bytes | None, str | None]:
+        """(URL, body bytes, deployment name or ``None``) for a ``request`` call (on ``settings``' backend)."""
+        settings = settings or self.settings
         if json is not None and content is not None:
             raise ConfigError("give json= or content=, not both")
         if path.startswith(("/", "http://", "https://")):
             body = encode_json(json) if json is not None else content
-            return resource_url(self.settings, path, params), body, None
+            return resource_url(settings, path, params), body, None
         if json is not None and not isinstance(json, Mapping):
             raise ConfigError(f"the body of a {path!r} call must be a JSON object, not {type(json).__name__}")
         if json is not None:
-            target = resolve(self.settings, path, json, deployment)
+            target = resolve(settings, path, json, deployment)
             url, body, name = target.url, target.body, target.deployment
         else:
-            name = deployment_for(self.settings, path, deployment)
-            url, body = resolve(self.settings, path, {}, name).url, content
+            name = deployment_for(settings, path, deployment)
+            url, body = resolve(settings, path, {}, name).url, content
         if params:
             url += "&" if "?" in url else "?"
             url += "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in params.items()
                             if v is not None)
         return url, body, name
 
-    def _retrying_for(self, policy: RetryPolicy | None) -> Retrying:
+    def _retrying_for(self, policy: RetryPolicy | None, *, failover: bool = False) -> Retrying:
         policy = policy or self.retry_policy
-        retrying = self._retryings.get(policy)
+        retrying = self._retryings.get(policy) if not failover else self._failovers.get(policy)
         if retrying is None:
-            retrying = self._retryings[policy] = build_retrying(policy)
+            if failover:
+                assert self.router is not None
+                retrying = self._failovers[policy] = build_failover_retrying(policy, self.router)
+            else:
+                retrying = self._retryings[policy] = build_retrying(policy)
         return retrying
 
     def _attempt(self, call: _Call, *, record: CallRecord) -> requests.Response:
@@ -269,9 +254,13 @@ class Client:
         answer_headers: Mapping[str, str] = {}
         message: str | None = None
         t0 = time.perf_counter()
-        session = self.session
+        session, body, timeout, slot = self.session, call.body, self._timeout, None
+        if call.targets is not None:  # several backends: this attempt goes to the best one available now
+            slot = call.slot = self.router.pick()  # type: ignore[union-attr]
+            call.url, body, _ = call.targets(slot)
+            session, timeout = slot.session, slot.timeout
         try:
-            prepared = session.prepare_request(requests.Request(call.method, call.url, data=call.body,
+            prepared = session.prepare_request(requests.Request(call.method, call.url, data=body,
                                                                 headers=call.headers))
             for name, value in call.extra.items():
                 if value:
@@ -279,7 +268,7 @@ class Client:
                 else:
                     prepared.headers.pop(name, None)
             record.pending_request = prepared
-            response = session.send(prepared, timeout=self._timeout, stream=call.stream, allow_redirects=False,
+            response = session.send(prepared, timeout=timeout, stream=call.stream, allow_redirects=False,
                                     proxies=session.proxies, verify=session.verify, cert=session.cert)
             if call.stream and response.status_code >= 300:
                 response.content  # noqa: B018 - an error body is small; read it for the error message
@@ -293,7 +282,9 @@ class Client:
             if isinstance(error, ConfigError):
                 raise error from exc
             exchange = Exchange(number, None, time.perf_counter() - t0, wait_before, error=str(error),
-                                wait_source=source)
+                                wait_source=source, backend=slot.name if slot is not None else None)
+            if slot is not None:
+                call.failover = self.router.settle(slot, None, None)  # type: ignore[union-attr]
             record.exchanges.append(exchange)
             record.pending = (exchange, None, error)
             raise error from exc
@@ -302,7 +293,10 @@ class Client:
                 call.gate.settle(ticket, status, answer_headers, message)
         request_id = request_id_from(response.headers)
         exchange = Exchange(number, response.status_code, time.perf_counter() - t0, wait_before, request_id,
-                            reauthenticated=bool(response.history), wait_source=source)
+                            reauthenticated=bool(response.history), wait_source=source,
+                            backend=slot.name if slot is not None else None)
+        if slot is not None:
+            call.failover = self.router.settle(slot, response.status_code, response)  # type: ignore[union-attr]
         record.exchanges.append(exchange)
         record.pending = (exchange, response, None)
         if logger.isEnabledFor(logging.DEBUG):
@@ -327,17 +321,21 @@ class Client:
             hook(event)
 
     def _error(self, response: requests.Response, record: CallRecord, deployment: str | None,
-               client_request_id: str, policy: RetryPolicy, *, resource: str | None = None) -> APIStatusError:
+               client_request_id: str, policy: RetryPolicy, slot: Slot | None = None, *,
+               resource: str | None = None) -> APIStatusError:
+        auth, settings = (slot.auth, slot.settings) if slot is not None else (self.auth, self.settings)
         return error_from_response(
-            response.status_code, response.headers, response.text, auth_kind=self.auth.kind, deployment=deployment,
-            api_version=None if self.settings.is_v1 else self.settings.api_version,
+            response.status_code, response.headers, response.text, auth_kind=getattr(auth, "kind", None),
+            deployment=deployment, api_version=None if settings.is_v1 else settings.api_version,
             retry_after=parse_retry_after(response.headers, response.text[:2000]),
             wait_refused=record.wait_refused, max_retry_wait=policy.max_retry_wait, exchanges=record.exchanges,
             response=response, client_request_id=client_request_id,
-            key_source=self.settings.sources.get("api_key"), resource=resource, url=response.url)
+            key_source=settings.sources.get("api_key"), resource=resource, url=response.url)
 
     def close(self) -> None:
         self.session.close()
+        if self.router is not None:
+            self.router.close()
 
     def __enter__(self) -> Client:
         return self
@@ -352,13 +350,19 @@ class Client:
 class _Call:
     """One logical call's fixed parts, shared by its attempts."""
 
-    __slots__ = ("body", "client_request_id", "cost", "extra", "gate", "headers", "method", "stream", "url")
+    __slots__ = ("body", "client_request_id", "cost", "extra", "failover", "gate", "headers", "method", "slot",
+                 "stream", "targets", "url")
 
     def __init__(self, method: str, url: str, body: bytes | None, stream: bool, headers: dict[str, str] | None,
                  extra: dict[str, str], client_request_id: str, gate: Gate | None, cost: float) -> None:
         self.method, self.url, self.body, self.stream = method, url, body, stream
         self.headers, self.extra, self.client_request_id = headers, extra, client_request_id
         self.gate, self.cost = gate, cost
+        # With backends: per-backend (URL, body, deployment), the backend of the last attempt, and whether
+        # that attempt's answer cooled it down (so the call moves on).
+        self.targets: Callable[[Slot], tuple[str, bytes | None, str | None]] | None = None
+        self.slot: Slot | None = None
+        self.failover = False
 
 
 def prepare_call(settings: Settings, operation: str, payload: Mapping[str, Any],

@@ -19,6 +19,7 @@ from .errors import (
     RateLimitError,
     status_class,
 )
+from .gateway import gateway_hint
 from .retry_hints import limit_named
 
 SNIPPET_CHARS = 200
@@ -304,6 +305,8 @@ def error_from_response(
                     api_version=api_version, categories=categories, type_=parsed.type, param=parsed.param,
                     key_source=key_source if auth_kind == "key" else None, resource=resource, limit=limit)
     hint = route_hint(status, url) or hint
+    if not _deployment_policy(headers):  # Azure OpenAI's own limiter says "Rate limit is exceeded" like APIM does
+        hint = gateway_hint(status, parsed.parsed, message) or hint  # API Management's own refusals
     if not_api:
         hint = (hint + "; " if hint else "") + "this answer did not come from Azure OpenAI's API: check the endpoint"
     if wait_refused is not None:
@@ -375,3 +378,9 @@ def empty_answer_warning(finish_reason: str | None, text: str | None, usage: Any
         return "the answer is empty: the token budget ran out before any text; raise max_completion_tokens"
     return (f"the answer is empty: reasoning used {spent} tokens, the whole budget; raise max_completion_tokens "
             "(or max_output_tokens), or lower reasoning_effort")
+
+
+def _deployment_policy(headers: Mapping[str, str]) -> bool:
+    """True when the answer names Azure OpenAI's deployment limiter (``policy-id: DeploymentRatelimit-…``)."""
+    policy = next((v for k, v in headers.items() if k.lower() == "policy-id"), "")
+    return str(policy).lower().startswith("deploymentratelimit")

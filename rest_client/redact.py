@@ -11,11 +11,22 @@ from collections.abc import Iterable, Mapping
 SECRET_HEADERS = frozenset({"api-key", "authorization", "ocp-apim-subscription-key", "x-identity-header",
                             "proxy-authorization", "cookie", "set-cookie"})
 REDACTED = "***"
+# A header *name* made of these words is treated as a credential too: gateways invent their own
+# (``X-Api-Key``, ``x-functions-key``, ``X-Gateway-Token``…). Whole words only, so response headers such as
+# ``x-ratelimit-remaining-tokens`` stay visible.
+SECRET_WORDS = frozenset({"key", "apikey", "secret", "token", "password", "passwd", "signature", "sig",
+                          "credential", "credentials", "auth", "authorization", "cookie", "session"})
+
+
+def looks_secret(name: str) -> bool:
+    """True for the known credential headers and for any name with a word such as ``key`` or ``token``."""
+    low = name.lower()
+    return low in SECRET_HEADERS or any(word in SECRET_WORDS for word in low.replace("_", "-").split("-"))
 
 
 def redact_value(name: str, value: str) -> str:
     """``***`` for a secret header; a bearer token keeps its scheme and last 4 characters at most."""
-    if name.lower() not in SECRET_HEADERS:
+    if not looks_secret(name):
         return value
     scheme, _, token = value.partition(" ")
     if token and scheme.lower() == "bearer":

@@ -27,7 +27,10 @@ class Exchange:
     reauthenticated: bool = False
     """True when this attempt got a 401, fetched a new token and was resent once (not a retry)."""
     wait_source: str | None = None
-    """What set ``wait_before``: a header name (``retry-after-ms``…), ``"message"`` or ``"backoff"``."""
+    """What set ``wait_before``: a header name (``retry-after-ms``…), ``"message"`` or ``"backoff"``; with
+    backends, ``"failover"`` (moved on at once) or ``"cooldown of NAME"`` (all were cooling)."""
+    backend: str | None = None
+    """With ``Client(backends=…)``: the name of the backend this attempt went to."""
 
 
 class Result:

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import COGNITIVE_SERVICES_SCOPE, ConfigError, ConfigWarning
+from .redact import redact_headers
 from .urls import DEFAULT_API_VERSION, check_secure_url, is_v1_endpoint, parse_endpoint
 
-AUTH_MODES = ("key", "cli", "default")
+AUTH_MODES = ("key", "cli", "default", "apim")
 DEFAULT_CONFIG_FILE = "config.json"
 
 # field -> (environment variables, config.json keys), highest priority first within each list.
@@ -33,14 +34,18 @@ SOURCES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "api_key": (("AZURE_OPENAI_API_KEY",), ("AZURE_OPENAI_API_KEY", "OPENAI_API_KEY")),
     "auth": (("AZURE_OPENAI_AUTH",), ("AUTH",)),
     "scope": (("AZURE_OPENAI_SCOPE",), ("AZURE_OPENAI_SCOPE",)),
+    "subscription_key": (("APIM_SUBSCRIPTION_KEY",), ("APIM_SUBSCRIPTION_KEY",)),
 }
+# config.json keys read elsewhere (not strings): extra headers here, the list of backends in backends.py.
+STRUCTURED_KEYS = frozenset({"HEADERS", "headers", "backends"})
 # Keys the Azure-Samples notebooks' config.json carries that we do not use: accepted without a warning.
 IGNORED_SAMPLE_KEYS = frozenset({
     "OPENAI_API_TYPE", "EMBEDDING_MODEL", "DALLE_MODEL", "WHISPER_MODEL", "GPT4V_MODEL", "GPT4V_ENDPOINT",
     "VISION_API_ENDPOINT", "VISION_API_KEY", "AZURE_OPENAI_EMBEDDING_DEPLOYMENT", "AZURE_OPENAI_MODEL_NAME",
 })
 NUMERIC_FIELDS = ("connect_timeout", "read_timeout", "max_retries", "max_retry_wait")
-TEXT_FIELDS = ("endpoint", "api_version", "deployment", "completions_deployment", "api_key", "auth", "scope")
+TEXT_FIELDS = ("endpoint", "api_version", "deployment", "completions_deployment", "api_key", "auth", "scope",
+               "subscription_key")
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,20 @@ class Settings:
     scope: str = COGNITIVE_SERVICES_SCOPE
     """The Entra ID audience of bearer tokens; newer Foundry resources may use https://ai.azure.com/.default."""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    subscription_key: str | None = field(default=None, repr=False)
+    """An API Management subscription key, sent as ``Ocp-Apim-Subscription-Key`` (with any auth mode)."""
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
+    """Extra headers on every request (a gateway's own); values of secret-looking names are never shown."""
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
         key = "'***'" if self.api_key else "None"
-        return f"Settings({shown}, api_key={key})"
+        extra = ""
+        if self.subscription_key:
+            extra += ", subscription_key='***'"
+        if self.headers:
+            extra += f", headers={redact_headers(self.headers)!r}"
+        return f"Settings({shown}, api_key={key}{extra})"
 
     def __post_init__(self) -> None:
         """Every check runs here, so ``Settings(...)`` built directly is as safe as ``load_settings``."""
@@ -93,6 +107,7 @@ class Settings:
                               f"use e.g. {DEFAULT_API_VERSION}")
         for name in NUMERIC_FIELDS:
             object.__setattr__(self, name, _number(name, getattr(self, name), where(name)))
+        object.__setattr__(self, "headers", check_headers(self.headers, where("headers")))
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"auth {self.auth!r} (from {where('auth')}) must be one of {', '.join(AUTH_MODES)}")
         if not (self.scope.startswith("https://") and self.scope.endswith("/.default")):
@@ -101,6 +116,9 @@ class Settings:
         if self.auth == "key" and not self.api_key:
             raise ConfigError(f"auth is 'key' (from {where('auth')}) but no API key is set: set "
                               "AZURE_OPENAI_API_KEY, or use --auth cli / --auth default for Entra ID")
+        if self.auth == "apim" and not self.subscription_key:
+            raise ConfigError(f"auth is 'apim' (from {where('auth')}) but no subscription key is set: set "
+                              "APIM_SUBSCRIPTION_KEY (config.json APIM_SUBSCRIPTION_KEY or subscription_key=)")
 
     @property
     def is_v1(self) -> bool:
@@ -136,7 +154,7 @@ def _known_config_keys() -> list[str]:
 def _warn_unknown_keys(data: Mapping[str, Any], path: Path) -> None:
     known = _known_config_keys()
     for key in data:
-        if key in known or key in IGNORED_SAMPLE_KEYS or key.startswith(("_", "//", "#")):
+        if key in known or key in IGNORED_SAMPLE_KEYS or key in STRUCTURED_KEYS or key.startswith(("_", "//", "#")):
             continue
         near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         tip = f"; did you mean {near[0]}?" if near else f"; known keys: {', '.join(known)}"
@@ -219,6 +237,10 @@ def load_settings(config_path: str | os.PathLike[str] | None = None, *,
     for name in (*NUMERIC_FIELDS, "api_version"):
         sources.setdefault(name, "default")
     merged["auth"] = _resolve_auth(merged, sources)
+    if "headers" not in merged and path is not None:
+        raw = config.get("headers", config.get("HEADERS"))
+        if raw is not None:
+            merged["headers"], sources["headers"] = raw, f"{path} key headers"
     return Settings(**merged, sources=sources)  # Settings checks every value (see __post_init__)
 
 
@@ -248,5 +270,36 @@ def _resolve_auth(merged: Mapping[str, Any], sources: dict[str, str]) -> str:
     auth = str(merged.get("auth") or "").strip().lower()
     if not auth:
         sources["auth"] = "default (key when an API key is set, else DefaultAzureCredential)"
-        return "key" if merged.get("api_key") else "default"
+        if merged.get("api_key"):
+            return "key"
+        return "apim" if merged.get("subscription_key") else "default"
     return auth
+
+
+def check_headers(raw: Any, where: str) -> dict[str, str]:
+    """Extra headers as a dict of str; ``"Name: value"`` strings (the CLI's ``-H``) are accepted too."""
+    if raw is None:
+        return {}
+    items: list[tuple[Any, Any]]
+    if isinstance(raw, Mapping):
+        items = list(raw.items())
+    elif isinstance(raw, (list, tuple)):
+        items = []
+        for entry in raw:
+            name, sep, value = str(entry).partition(":")
+            if not sep:
+                raise ConfigError(f"header {entry!r} (from {where}) must read 'Name: value'")
+            items.append((name.strip(), value.strip()))
+    else:
+        raise ConfigError(f"headers (from {where}) must be an object {{\"Name\": \"value\"}}, "
+                          f"not {type(raw).__name__}")
+    checked: dict[str, str] = {}
+    for name, value in items:
+        if not isinstance(name, str) or not name or any(ch in name for ch in " :\r\n\t\x00"):
+            raise ConfigError(f"header name {name!r} (from {where}) is not a valid HTTP header name")
+        if not isinstance(value, str):
+            raise ConfigError(f"header {name} (from {where}) must have a string value, not {type(value).__name__}")
+        if any(ch in value for ch in "\r\n\x00"):
+            raise ConfigError(f"header {name} (from {where}) holds a line break: paste the value alone")
+        checked[name] = value
+    return checked

@@ -12,7 +12,7 @@ import http.client
 import os
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,7 +41,8 @@ class NoRedirectSession(requests.Session):
         return None
 
 
-def make_session(endpoint: str, auth: requests.auth.AuthBase | None) -> requests.Session:
+def make_session(endpoint: str, auth: requests.auth.AuthBase | None,
+                 headers: Mapping[str, str] | None = None) -> requests.Session:
     """One pooled session for one endpoint, with urllib3's retries off (tenacity retries) and no redirects.
 
     Why ``trust_env`` is resolved here, once: with it on, requests re-reads the proxy and CA-bundle
@@ -57,6 +58,7 @@ def make_session(endpoint: str, auth: requests.auth.AuthBase | None) -> requests
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers.update({"User-Agent": USER_AGENT, "Accept": JSON, "Content-Type": JSON})
+    session.headers.update(headers or {})  # a gateway's own headers: set once, free on every call
     session.auth = auth
     session.max_redirects = 0
     session.proxies.update(requests.utils.get_environ_proxies(endpoint))

@@ -8,6 +8,7 @@ from rest_client import errors
 PUBLIC = {
     "__version__", "COGNITIVE_SERVICES_SCOPE", "DEFAULT_API_VERSION",
     "Client", "Gate", "Settings", "load_settings", "ApiKeyAuth", "EntraTokenAuth",
+    "SubscriptionKeyAuth",
     "Result", "Exchange", "AttemptEvent", "Stream", "RetryPolicy", "build_deployment_url", "build_v1_url",
     "RestClientError", "ConfigError", "ConfigWarning", "BatchValidationError", "CredentialError", "TransportError",
     "ConnectError", "RequestTimeoutError", "InvalidResponseError", "StreamError", "APIStatusError",

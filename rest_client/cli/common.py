@@ -44,9 +44,13 @@ def add_connection_options(p: argparse.ArgumentParser, *, har: bool = True) -> N
     conn.add_argument("--endpoint", help="https://NAME.openai.azure.com, …/openai/v1, or a portal target URI")
     conn.add_argument("--deployment", help="deployment name (not the model name)")
     conn.add_argument("--api-version", help="api-version query parameter (default 2024-10-21)")
-    conn.add_argument("--auth", choices=("key", "cli", "default"),
-                      help="key: api-key header; cli: az login; default: DefaultAzureCredential")
+    conn.add_argument("--auth", choices=("key", "cli", "default", "apim"),
+                      help="key: api-key header; cli: az login; default: DefaultAzureCredential; apim: only the "
+                           "API Management subscription key (APIM_SUBSCRIPTION_KEY)")
     conn.add_argument("--scope", help="Entra ID token scope (default https://cognitiveservices.azure.com/.default)")
+    conn.add_argument("-H", "--header", action="append", metavar="'NAME: VALUE'", dest="header",
+                      help="an extra header on every request (repeatable; e.g. a gateway's); secret-looking "
+                           "names are shown as ***")
     conn.add_argument("--max-retries", type=int, metavar="N", help="retries after the first attempt (default 3)")
     conn.add_argument("--timeout", type=positive_seconds, metavar="SECONDS",
                       help="read timeout: give up when the server sends nothing for this long (default 120; the "
@@ -221,9 +225,12 @@ def load(args: argparse.Namespace, emulator: Any, con: Console) -> Any:
         overrides["max_retries"] = args.max_retries
     if getattr(args, "timeout", None) is not None:
         overrides["read_timeout"] = args.timeout
+    if getattr(args, "header", None):
+        overrides["headers"] = args.header
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        settings = load_settings(args.config, **overrides)
+        backends = config_backends_of(args, emulator)
+        settings = backends[0].settings if backends else load_settings(args.config, **overrides)
     for warning in caught:
         con.note(f"warning: {warning.message}")
     # Say "flag --endpoint" / "--emulator" rather than "argument endpoint": that is what the user typed.
@@ -233,3 +240,15 @@ def load(args: argparse.Namespace, emulator: Any, con: Console) -> Any:
               if value is not None}
     sources = {**settings.sources, **{k: v for k, v in origin.items() if k in settings.sources}}
     return replace(settings, sources=sources)
+
+
+def config_backends_of(args: argparse.Namespace, emulator: Any) -> Any:
+    """The config's ``"backends"`` (first priority first), unless --endpoint or --emulator names one target."""
+    from ..backends import config_backends
+
+    if emulator is not None or args.endpoint:
+        return None
+    extra = {"headers": args.header} if getattr(args, "header", None) else {}
+    return config_backends(args.config, {**extra, **({"max_retries": args.max_retries}
+                                                      if args.max_retries is not None else {})})
+

@@ -174,7 +174,7 @@ class Doctor:
                 result = client.request("POST", operation, json=payload, deployment=deployment,
                                         retry=RetryPolicy(0))
             except APIStatusError as exc:
-                self.status_checks(exc, deployment, settings, client.auth.kind)
+                self.status_checks(exc, deployment, settings, getattr(client.auth, "kind", "key"))
                 return
             except RestClientError as exc:
                 self.say(Check(FAIL, "deployment", f"no answer: {exc.args[0] if exc.args else exc}", exc.hint))
@@ -182,7 +182,7 @@ class Doctor:
         self.say(Check(PASS, "deployment", f"{deployment} answers: HTTP {result.status_code} in "
                                            f"{result.elapsed * 1000:.0f} ms (request {result.request_id})"))
         self.say(Check(PASS, "api-version", f"{settings.api_version} accepted"))
-        self.role_ok(client.auth.kind)
+        self.role_ok(getattr(client.auth, "kind", "key"))
         self.rate_headers(result.headers)
 
     def role_ok(self, auth_kind: str) -> None:

@@ -29,7 +29,8 @@ def attempt_line(event: AttemptEvent) -> str:
     what = f"HTTP {ex.status_code}" if ex.status_code is not None else f"no answer ({ex.error})"
     details = [f"request {ex.request_id}"] if ex.request_id else []
     details.append(f"{ex.elapsed * 1000:.0f} ms")
-    line = f"* attempt {ex.attempt}: {what} ({', '.join(details)})"
+    backend = f" from backend {ex.backend}" if getattr(ex, "backend", None) else ""
+    line = f"* attempt {ex.attempt}: {what}{backend} ({', '.join(details)})"
     if ex.reauthenticated:
         line += " (401 → new token → resent once)"
     if event.wait is not None:

@@ -95,7 +95,7 @@ def run_responses(args: argparse.Namespace, settings: Any, prompt: str, deployme
     con.detail(show.format_request(planned))
     started = time.perf_counter()
     params = {k: v for k, v in body.items() if k not in ("model", "input")}
-    with make_client(settings, emulator) as client:
+    with make_client(settings, emulator, con) as client:
         if args.stream:
             with client.stream_responses(body["input"], deployment=deployment, **params) as stream:
                 _response_head(args, con, stream.result.response, stream.result.exchanges)

@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import COGNITIVE_SERVICES_SCOPE
-from ..redact import redact_headers
+from ..redact import looks_secret, redact_headers
 
 AZ_TOKEN = ("$(az account get-access-token --resource " + COGNITIVE_SERVICES_SCOPE.removesuffix("/.default")
             + " --query accessToken -o tsv)")
 LEGEND = ("* legend: apim-request-id = the id to quote to Azure support · x-ms-region = the region that answered · "
           "x-ratelimit-remaining-requests/-tokens = quota left in the current window · retry-after(-ms) = how long "
           "the service asks you to wait")
+# Several deployments (issue 17): which deployment answered, and whether a PTU's overflow was spilled over.
+LEGEND += (" · x-ms-deployment-name = the deployment that served the call · x-ms-spillover-from-<deployment> = "
+           "the provisioned deployment was full and the call spilled over (request header x-ms-spillover-deployment)")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ def format_curl(req: PlannedRequest) -> str:
             parts.append('-H "api-key: $AZURE_OPENAI_API_KEY"')
         elif low == "authorization":
             parts.append(f'-H "Authorization: Bearer {AZ_TOKEN}"')
+        elif low == "ocp-apim-subscription-key":
+            parts.append(f'-H "{name}: $APIM_SUBSCRIPTION_KEY"')
+        elif looks_secret(name):  # a gateway's own secret header: left to the shell, never printed
+            parts.append(f'-H "{name}: ${_env_name(name)}"')
         else:
             parts.append(f"-H {shlex.quote(f'{name}: {value}')}")
     parts.append(f"--data-raw {shlex.quote(req.body.decode('utf-8'))}")
@@ -81,6 +88,10 @@ def pretty_body(raw: str) -> str:
         return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
     except (ValueError, TypeError, RecursionError):
         return raw
+
+
+def _env_name(header: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in header).upper()
 
 
 def status_line(version: int | None, status: int, reason: str | None) -> str:

@@ -12,11 +12,12 @@ from typing import Any
 
 import requests
 
+from ..apim import SUBSCRIPTION_KEY_HEADER
 from ..client import Client, prepare_call
 from ..transport import make_session
 from .answer_notes import report, report_stream
 from .common import EXIT_API as EXIT_FILTERED
-from .common import EXIT_OK
+from .common import EXIT_OK, config_backends_of
 from .show import LEGEND, PlannedRequest, format_headers, format_token, status_line
 
 AUTH_PLACEHOLDER = "***"
@@ -28,33 +29,39 @@ def plan_request(settings: Any, operation: str, payload: dict[str, Any], deploym
     credential header holding a placeholder, so no token is fetched and no secret is ever held here.
     ``target``: a URL and body already built (the Responses API's v1 route)."""
     url, body = target or prepare_call(settings, operation, payload, deployment)
-    with make_session(settings.endpoint, None) as session:
+    with make_session(settings.endpoint, None, settings.headers) as session:
         prepared = session.prepare_request(requests.Request("POST", url, data=body))
     headers = dict(prepared.headers)
-    auth_kind = "key" if settings.auth == "key" else "bearer"
+    auth_kind = "key" if settings.auth == "key" else "apim" if settings.auth == "apim" else "bearer"
+    if settings.subscription_key:
+        headers[SUBSCRIPTION_KEY_HEADER] = AUTH_PLACEHOLDER
     if auth_kind == "key":
         headers["api-key"] = AUTH_PLACEHOLDER
-    else:
+    elif auth_kind == "bearer":
         headers["Authorization"] = f"Bearer {AUTH_PLACEHOLDER}"
     return PlannedRequest("POST", url, headers, body, auth_kind)
 
 
-def make_client(settings: Any, emulator: Any, con: Any = None) -> Client:
-    """The command's client, with the console's hooks (live attempt lines, the HAR recorder) on every attempt."""
+def make_client(settings: Any, emulator: Any, con: Any = None, backends: Any = None) -> Client:
+    """The command's client, with the console's hooks (live attempt lines, the HAR recorder) on every attempt;
+    with config.json ``"backends"``, the CLI fails over between them like the library."""
     credential = None
     if emulator is not None and settings.auth != "key":
         # What DefaultAzureCredential uses on Azure: the managed identity endpoint (here, the emulator's).
         from azure.identity import ManagedIdentityCredential
 
         credential = ManagedIdentityCredential()
-    return Client(settings, credential=credential, on_attempt=con.hooks if con is not None else None)
+    hooks = con.hooks if con is not None else None
+    if backends:
+        return Client(credential=credential, backends=backends, on_attempt=hooks)
+    return Client(settings, credential=credential, on_attempt=hooks)
 
 
 def send(args: argparse.Namespace, settings: Any, operation: str, payload: dict[str, Any], deployment: str,
          con: Any, emulator: Any, started: float) -> int:
     if con.wire is not None:
         con.wire.watch(settings.endpoint, settings.read_timeout)
-    with make_client(settings, emulator, con) as client:
+    with make_client(settings, emulator, con, config_backends_of(args, emulator)) as client:
         if args.stream:
             code = _stream(args, client, operation, payload, deployment, con)
         else:

@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--flag-word", action="append", default=[], metavar="WORD",
                         help="with --mode async-filter: annotate sentences with WORD as filtered (repeatable)")
+    parser.add_argument("--gateway-key", metavar="KEY", help="gateway mode: require this APIM subscription key")
+    parser.add_argument("--gateway-prefix", metavar="PATH", default="", help="gateway mode: API path prefix")
     parser.add_argument("-v", "--verbose", action="store_true", help="print one line per request")
     return parser
 
@@ -156,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 {"lines_per_second": args.batch_lines_per_second} if args.batch_lines_per_second is not None else None
             ),
             modes=_modes(args),
+            gateway={"subscription_key": args.gateway_key, "prefix": args.gateway_prefix} if args.gateway_key else None,
         ).start()
     except (OSError, ValueError) as exc:
         print(f"error: cannot start the emulator on {args.host}:{args.port}: {exc}", file=sys.stderr)

@@ -22,6 +22,7 @@ from .control import Controls, is_control_path
 from .deployments import Deployment, default_deployments
 from .faults import FaultQueue
 from .files import FileStore
+from .gateway import Gateway
 from .identity import IDENTITY_PATH, Auth, TokenIssuer
 from .inference import EMULATOR_HEADER, InferenceService
 from .journal import Journal, new_entry
@@ -57,6 +58,7 @@ class Emulator:
         modes: the resource's configuration (``{"missing_role": True}``…, modes.py); later ``emu.modes``.
         rate_limit_headers: ``"full"`` (default), ``"remaining"`` or ``"message"``: which rate-limit headers
             answers and 429s carry (see ratelimit.py); settable later and over ``PATCH /_emulator/config``.
+        gateway: ``GatewaySettings`` fields: an API Management look-alike in front (gateway.py; ``emu.gateway``).
 
     Use ``with Emulator() as emu:`` or ``emu = Emulator().start()`` … ``emu.stop()``. While running:
     ``endpoint``, ``api_key``, ``chat_deployment``, ``completions_deployment``, ``embeddings_deployment``,
@@ -80,6 +82,7 @@ class Emulator:
         batch_settings: BatchSettings | Mapping[str, Any] | None = None,
         modes: Mapping[str, Any] | None = None,
         rate_limit_headers: str = "full",
+        gateway: Mapping[str, Any] | None = None,
     ) -> None:
         chosen = list(deployments) if deployments is not None else default_deployments()
         if not chosen or not all(isinstance(d, Deployment) for d in chosen):
@@ -128,6 +131,7 @@ class Emulator:
             tunables=self._tunables, batch_settings=self._batch_settings, endpoint=lambda: self.endpoint,
             modes=self._modes,
         )
+        self._gateway = Gateway(lambda: self._auth.api_key, gateway)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
@@ -231,6 +235,10 @@ class Emulator:
         return self._modes
 
     # the shared state itself (read-only: the parts hold these objects) ------------------------------------------
+
+    @property
+    def gateway(self) -> Gateway:
+        return self._gateway
 
     @property
     def journal(self) -> Journal:
@@ -361,6 +369,10 @@ class Emulator:
     def dispatch(self, request: Request) -> Reply | StreamReply:
         """Route one request to the control routes, the managed-identity endpoint, files/batches or inference."""
         try:
+            gated = self._gateway.handle(request)  # gateway mode's refusal, or the request it forwards
+            if isinstance(gated, Reply):
+                return gated
+            request = gated
             if is_control_path(request.path):
                 return self._controls.handle(request)
             if request.path == IDENTITY_PATH:

@@ -1,0 +1,77 @@
+"""Whether Azure API Management or Azure OpenAI refused a call, from APIM's own answer shapes (pure).
+
+Why it matters: a 401 from the gateway ("missing subscription key") and a 401 from Azure OpenAI behind it
+(a bad token passed through) need different fixes, and the user cannot tell them apart by status. APIM's
+built-in policies answer ``{"statusCode": N, "message": "…"}`` at the top level — but so does Azure OpenAI's
+own front end for a bad token — so an answer counts as the gateway's only in that shape *and* with one of
+APIM's policy wordings:
+
+- 401 ``Access denied due to missing subscription key. Make sure to include subscription key when making
+  requests to an API.`` / ``… invalid subscription key. Make sure to provide a valid key for an active
+  subscription.``
+- 429 ``Rate limit is exceeded. Try again in N seconds.`` (rate-limit policy) and ``Token limit is exceeded.
+  Try again in N seconds.`` (azure-openai-token-limit / llm-token-limit), both with ``Retry-After``;
+- 403 ``Out of call volume quota. Quota will be replenished in HH:MM:SS.`` (quota policy; a .NET TimeSpan,
+  ``D.HH:MM:SS`` beyond a day).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_REPLENISHED = re.compile(r"replenished in\s+(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})", re.IGNORECASE)
+GATEWAY = "the API Management gateway refused the call (Azure OpenAI never saw it)"
+
+
+def is_gateway_body(body: Any) -> bool:
+    """True for APIM's own error shape ``{"statusCode": N, "message": "…"}``."""
+    return isinstance(body, Mapping) and "statusCode" in body and "error" not in body
+
+
+def quota_wait(message: str | None) -> float | None:
+    """Seconds until an APIM call-volume quota is replenished (``… replenished in 01:02:03``), else ``None``."""
+    match = _REPLENISHED.search(message or "")
+    if match is None:
+        return None
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
+
+
+def gateway_hint(status: int, body: Any, message: str | None) -> str | None:
+    """The hint for one of APIM's own refusals, saying it was the gateway; ``None`` for any other answer.
+
+    The shape alone is not proof: Azure OpenAI's own front end answers a bad bearer token with
+    ``{"statusCode": 401, "message": "Unauthorized. Access token is missing, invalid, audience is incorrect …"}``.
+    So only APIM's policy wordings count (subscription key, token limit, call-volume quota, rate limit).
+    """
+    if not is_gateway_body(body):
+        return None
+    low = (message or "").lower()
+    if status == 401 and "subscription key" in low:
+        if "missing" in low:
+            return (f"{GATEWAY}: no subscription key was sent; set APIM_SUBSCRIPTION_KEY (or subscription_key=) "
+                    "to a key of an API Management subscription to this API, sent as Ocp-Apim-Subscription-Key")
+        return (f"{GATEWAY}: the subscription key is not valid for this API; copy a key of an active subscription "
+                "(portal → API Management → Subscriptions → Show keys) into APIM_SUBSCRIPTION_KEY")
+    if status == 429 and "token limit is exceeded" in low:
+        return (f"{GATEWAY}: over the gateway's token limit (tokens per minute) for your subscription, not Azure "
+                "OpenAI's quota; wait as its Retry-After says, or ask the API's owner for a higher limit")
+    if status == 429 and "rate limit is exceeded" in low:
+        return ("an API Management rate-limit policy refused the call (calls per period for your subscription): "
+                "wait as its Retry-After says; if you call Azure OpenAI directly, this is its own limit")
+    if status == 403 and "out of call volume quota" in low:
+        wait = quota_wait(message)
+        when = f" in {_duration(wait)}" if wait is not None else ""
+        return (f"{GATEWAY}: your subscription's call-volume quota is used up; it is replenished{when}. Use "
+                "another backend or subscription until then")
+    return None
+
+
+def _duration(seconds: float) -> str:
+    minutes, sec = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min {sec} s"
+    return f"{minutes} min {sec} s" if minutes else f"{sec} s"

@@ -1,0 +1,73 @@
+"""The Responses API's calls on ``Client`` (create, stream, retrieve, delete, cancel, wait), as a mixin.
+
+Why apart from client.py: they are thin — build a body and a URL on the resource's ``/openai/v1`` routes
+(responses.py), call ``Client.request`` — and the client module stays about the one request path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import RequestTimeoutError
+from .payloads import streaming
+from .resolve import CHAT, deployment_for
+from .response_stream import ResponseStream
+from .responses import is_terminal, responses_payload, responses_url
+
+if TYPE_CHECKING:
+    from .result import Result
+    from .settings import Settings
+
+
+class ResponsesCalls:
+    """Mixed into ``Client``: everything here goes through ``self.request``."""
+
+    settings: Settings
+    _timeout: tuple[float, float]
+
+    request: Callable[..., Result]  # Client.request
+
+    def responses(self, input: Any, *, deployment: str | None = None, **params: Any) -> Result:
+        """POST ``{resource}/openai/v1/responses`` with the deployment as ``model``; ``.text`` is the output text.
+        ``background=True`` answers at once (status ``queued``): follow it with ``wait_response``."""
+        body = responses_payload(input, params, deployment_for(self.settings, CHAT, deployment))
+        return self.request("POST", responses_url(self.settings.endpoint), json=body)
+
+    def stream_responses(self, input: Any, *, deployment: str | None = None,
+                         **params: Any) -> ResponseStream:
+        """Stream a Responses answer: iterate for text deltas; ``.events`` keeps every typed event."""
+        body = streaming(responses_payload(input, params, deployment_for(self.settings, CHAT, deployment)))
+        started = time.perf_counter()
+        result = self.request("POST", responses_url(self.settings.endpoint), json=body, stream=True)
+        return ResponseStream(result, started=started, read_timeout=self._timeout[1])
+
+    def retrieve_response(self, response_id: str) -> Result:
+        """GET a stored response (a background one moves on between polls)."""
+        return self.request("GET", responses_url(self.settings.endpoint, response_id))
+
+    def delete_response(self, response_id: str) -> Result:
+        return self.request("DELETE", responses_url(self.settings.endpoint, response_id))
+
+    def cancel_response(self, response_id: str) -> Result:
+        """Cancel a background response that has not finished."""
+        return self.request("POST", responses_url(self.settings.endpoint, response_id, "cancel"))
+
+    def wait_response(self, response_id: str, *, poll_interval: float = 2.0, timeout: float | None = None,
+                      on_status: Callable[[Result], None] | None = None) -> Result:
+        """Poll a background response until it is completed, incomplete, cancelled or failed (``on_status`` sees
+        every poll); past ``timeout`` seconds a ``RequestTimeoutError`` says its last status."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            result = self.retrieve_response(response_id)
+            if on_status is not None:
+                on_status(result)
+            status = result.json().get("status") if isinstance(result.json(), dict) else None
+            if is_terminal(status):
+                return result
+            if deadline is not None and time.monotonic() + poll_interval > deadline:
+                raise RequestTimeoutError(f"response {response_id} is still {status} after {timeout:g} s",
+                                          hint="poll again later (retrieve_response), or cancel_response it",
+                                          exchanges=result.exchanges, client_request_id=result.client_request_id)
+            time.sleep(poll_interval)
