@@ -85,11 +85,37 @@ class Telemetry:
                    payload: Any, stream: bool) -> CallTrace:
         return CallTrace(self, method, operation, deployment, url, payload, stream)
 
-    def start_run(self, kind: str, **attributes: Any) -> Any:
-        """A parent span for a bulk or batch run (use as a context manager; calls inside become its children)."""
-        attrs = {k: v for k, v in attributes.items() if v is not None}
-        return self.tracer.start_as_current_span(f"rest_client.{kind}", kind=self.trace_api.SpanKind.INTERNAL,
-                                                 attributes=attrs)
+    def start_run(self, kind: str, **attributes: Any) -> RunTrace:
+        """A parent span for a bulk or batch run: the calls made through ``RunTrace.run`` become its children,
+        whichever thread makes them."""
+        attrs = {f"rest_client.{k}": v for k, v in attributes.items() if v is not None}
+        span = self.tracer.start_span(f"rest_client.{kind}", kind=self.trace_api.SpanKind.INTERNAL, attributes=attrs)
+        return RunTrace(self, span)
+
+
+class RunTrace:
+    """A run's span and the context that makes it the parent of calls made in worker threads."""
+
+    def __init__(self, telemetry: Telemetry, span: Any) -> None:
+        from opentelemetry import context
+
+        self.span = span
+        self._context_api = context
+        self._context = telemetry.trace_api.set_span_in_context(span)
+
+    def run(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` with the run's span current (a thread pool does not carry context by itself)."""
+        token = self._context_api.attach(self._context)
+        try:
+            return fn(*args)
+        finally:
+            self._context_api.detach(token)
+
+    def end(self, **attributes: Any) -> None:
+        for key, value in attributes.items():
+            if value is not None:
+                self.span.set_attribute(f"rest_client.{key}", value)
+        self.span.end()
 
 
 def _histogram(meter: Any, name: str, unit: str, description: str, buckets: tuple[float, ...]) -> Any:

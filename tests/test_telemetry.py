@@ -195,3 +195,38 @@ def test_installed_but_unused_opentelemetry_is_not_imported(emu) -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_a_bulk_run_is_the_parent_of_its_calls(otel, emu) -> None:
+    from rest_client.bulk import BulkRun
+
+    exporter, _ = otel
+    with client_for(emu) as client:
+        results = list(BulkRun(client, [f"prompt {i}" for i in range(6)], concurrency=3))
+    assert len(results) == 6 and all(r.ok for r in results)
+    spans = exporter.get_finished_spans()
+    (run,) = [s for s in spans if s.name == "rest_client.bulk"]
+    calls = [s for s in spans if s.name == f"chat {emu.chat_deployment}"]
+    assert len(calls) == 6 and run.attributes["rest_client.items"] == 6
+    assert all(c.parent is not None and c.parent.span_id == run.context.span_id for c in calls)
+    assert all(c.context.trace_id == run.context.trace_id for c in calls)
+
+
+def test_cli_otel_console_prints_the_span_on_stderr_and_the_answer_alone_on_stdout(tmp_path) -> None:
+    out = subprocess.run([sys.executable, "-m", "rest_client", "--emulator", "--otel", "console", "--max-tokens", "5",
+                          "Hi"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() and "{" not in out.stdout  # the answer only
+    assert '"name": "chat gpt-4o-mini"' in out.stderr and '"gen_ai.provider.name": "azure.ai.openai"' in out.stderr
+    assert '"name": "gen_ai.client.operation.duration"' in out.stderr  # metrics flushed at exit
+
+
+def test_cli_otel_otlp_without_the_exporter_is_one_clear_line(tmp_path) -> None:
+    script = ("import sys\nclass Hide:\n    def find_spec(self, name, path=None, target=None):\n"
+              "        if name.startswith('opentelemetry.exporter'):\n            raise ModuleNotFoundError(name)\n"
+              "sys.meta_path.insert(0, Hide())\nfrom rest_client.cli import main\n"
+              "raise SystemExit(main(['--emulator', '--otel', 'otlp', 'Hi']))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    assert "error: --otel needs the OpenTelemetry SDK: pip install opentelemetry-sdk" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -21,6 +21,7 @@ from ..errors import APIStatusError, ConfigError, PacerClosed, RestClientError
 from ..resolve import default_operation as _default_operation
 from ..resolve import deployment_for
 from ..retry import RetryPolicy
+from ..telemetry import current as current_telemetry
 from .guard import SetupFailureGuard
 from .items import BulkItem, output_line, parse_item
 from .pacing import Pacer, estimate_tokens
@@ -88,6 +89,10 @@ class BulkRun:
                   for n, item in enumerate(self._items, start=1))
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="rest_client-bulk")
         exhausted = False
+        telemetry = current_telemetry()  # a parent span for the run's calls, when the application traces
+        run_trace = telemetry.start_run("bulk", concurrency=self.concurrency, operation=self.operation,
+                                        deployment=self.deployment) if telemetry is not None else None
+        sent = 0
         try:
             while True:
                 # Keep a short queue beyond the workers so a free worker never waits for the main thread.
@@ -96,7 +101,9 @@ class BulkRun:
                     if item is None:
                         exhausted = True
                     else:
-                        self._pending.add(pool.submit(self._run_one, item))
+                        sent += 1
+                        work = (run_trace.run, self._run_one, item) if run_trace else (self._run_one, item)
+                        self._pending.add(pool.submit(*work))
                 if not self._pending and not self._ready:
                     return
                 result = self._next_result()
@@ -104,6 +111,8 @@ class BulkRun:
                     yield result
         finally:
             pool.shutdown(wait=False)
+            if run_trace is not None:
+                run_trace.end(items=sent, rate_limited=self.rate_limited)
 
     @property
     def rate_limited(self) -> int:

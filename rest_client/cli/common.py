@@ -58,6 +58,9 @@ def add_connection_options(p: argparse.ArgumentParser, *, har: bool = True) -> N
     if har:
         conn.add_argument("--har", metavar="FILE",
                           help="write every exchange (each attempt) to FILE as an HTTP Archive 1.2, secrets redacted")
+    conn.add_argument("--otel", choices=("console", "otlp"),
+                      help="trace the command with OpenTelemetry (GenAI spans and metrics): console prints them to "
+                           "stderr, otlp sends them to OTEL_EXPORTER_OTLP_ENDPOINT (needs opentelemetry-sdk)")
     conn.add_argument("--emulator", action="store_true",
                       help="start the built-in emulator in-process and use it keylessly (offline)")
 
@@ -104,7 +107,9 @@ def guarded(args: argparse.Namespace, con: Console, body: Callable[[Any], int]) 
     try:
         try:
             check_emulator_auth(args)
-            with emulator_session(con, args) as emulator:
+            from .otel import otel_session
+
+            with otel_session(getattr(args, "otel", None), con.err), emulator_session(con, args) as emulator:
                 return body(emulator)
         finally:
             note = con.wire.close()
