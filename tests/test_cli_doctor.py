@@ -143,3 +143,85 @@ def test_a_proxy_covered_by_no_proxy_is_named(emu, tmp_path) -> None:
     assert code == 0
     assert line(lines, "proxy") == "✔ proxy: HTTPS_PROXY is set, but NO_PROXY covers 127.0.0.1: direct connection"
     assert "secret" not in "\n".join(lines)
+
+
+def test_a_name_that_does_not_resolve_fails_dns(tmp_path) -> None:
+    fake = type("E", (), {"endpoint": "https://nothing-here.invalid", "chat_deployment": "d", "api_key": "k" * 32})()
+    code, lines = doctor(fake, tmp_path, "--no-call", entra=False)  # type: ignore[arg-type]
+    dns = line(lines, "DNS")
+    assert code == 1 and dns.startswith("✘ DNS: nothing-here.invalid does not resolve")
+    assert "→ check the resource name in the endpoint" in dns
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """A loopback TLS server with a self-signed certificate for localhost: completes handshakes, answers nothing."""
+    import datetime
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Inspecting Proxy Ltd"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.settimeout(5)
+            try:
+                with context.wrap_socket(conn, server_side=True):
+                    pass
+            except (OSError, ssl.SSLError):
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"https://localhost:{listener.getsockname()[1]}", cert_path
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_a_certificate_python_does_not_trust_fails_tls_with_the_ca_bundle_fix(tls_server, tmp_path) -> None:
+    endpoint, _ = tls_server
+    fake = type("E", (), {"endpoint": endpoint, "chat_deployment": "d", "api_key": "k" * 32})()
+    code, lines = doctor(fake, tmp_path, "--no-call", entra=False)  # type: ignore[arg-type]
+    tls = line(lines, "TLS")
+    assert code == 1 and tls.startswith("✘ TLS: certificate not trusted")
+    assert "set REQUESTS_CA_BUNDLE" in tls
+
+
+def test_a_trusted_but_foreign_issuer_passes_tls_and_names_it(tls_server, tmp_path) -> None:
+    endpoint, cert_path = tls_server
+    fake = type("E", (), {"endpoint": endpoint, "chat_deployment": "d", "api_key": "k" * 32})()
+    _, lines = doctor(fake, tmp_path, "--no-call", entra=False,  # type: ignore[arg-type]
+                      REQUESTS_CA_BUNDLE=str(cert_path))
+    tls = line(lines, "TLS")
+    assert tls.startswith("✔ TLS: TLSv1.") and "issued by Inspecting Proxy Ltd / localhost" in tls
+    assert "a TLS-inspecting proxy may sit in between" in tls
