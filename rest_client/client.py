@@ -256,7 +256,8 @@ class Client(ResponsesCalls):
         t0 = time.perf_counter()
         session, body, timeout, slot = self.session, call.body, self._timeout, None
         if call.targets is not None:  # several backends: this attempt goes to the best one available now
-            slot = call.slot = self.router.pick()  # type: ignore[union-attr]
+            # A gate may have chosen the backend with its admission (bulk/multi.py: a ticket with a ``slot``).
+            slot = call.slot = self.router.pick(getattr(ticket, "slot", None))  # type: ignore[union-attr]
             call.url, body, _ = call.targets(slot)
             session, timeout = slot.session, slot.timeout
         try:

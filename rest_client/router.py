@@ -60,9 +60,13 @@ class Router:
         self._clock = clock
         self._lock = threading.Lock()
 
-    def pick(self) -> Slot:
-        """The best backend not cooling down; when all are, the one that is free soonest."""
+    def pick(self, chosen: Slot | None = None) -> Slot:
+        """The best backend not cooling down; when all are, the one that is free soonest. ``chosen``: the
+        caller already chose (a bulk run's gate picks by each backend's budget, bulk/multi.py); count it."""
         with self._lock:
+            if chosen is not None:
+                chosen.attempts += 1
+                return chosen
             now = self._clock()
             free = [s for s in self.slots if s.cool_until <= now]
             if not free:

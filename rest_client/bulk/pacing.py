@@ -123,6 +123,24 @@ class Pacer:
                 self._queue.remove(me)
                 self._cond.notify_all()  # the next in line may go now
 
+    def try_acquire(self, tokens: float = 0.0) -> Ticket | None:
+        """``acquire`` if the send fits now and nobody waits in line, else ``None`` at once (nothing charged):
+        for a caller choosing among several pacers (bulk over several backends, multi.py)."""
+        with self._cond:
+            if self._closed:
+                raise PacerClosed("the run is stopping; this request was not sent")
+            if self._queue:
+                return None
+            now = self._clock()
+            self.requests.prune(now)
+            self.tokens.prune(now)
+            retry = threading.get_ident() in self._refused
+            ready, probe = self._ready_at(now, tokens, bet=not retry)
+            if ready > now:
+                return None
+            self._refused.discard(threading.get_ident())
+            return self._admit(now, tokens, probe)
+
     def _admit(self, now: float, tokens: float, probe: str | None) -> Ticket:
         bets = tuple(budget.oldest() for budget, _ in self._budgets) if probe == "search" else ()
         if probe == "search":

@@ -24,6 +24,7 @@ from ..retry import RetryPolicy
 from ..telemetry import current as current_telemetry
 from .guard import SetupFailureGuard
 from .items import BulkItem, output_line, parse_item
+from .multi import BackendPacers
 from .pacing import Pacer, estimate_tokens
 
 BULK_MAX_RETRIES = 10
@@ -41,10 +42,17 @@ class BulkResult:
     error: dict[str, Any] | None = None
     attempts: int = 0
     elapsed: float = 0.0
+    route: tuple[tuple[str, int | None], ...] = ()
+    """With several backends: (backend, status or None) of every attempt, in order (the last one answered)."""
 
     @property
     def custom_id(self) -> str:
         return self.item.custom_id
+
+    @property
+    def backend(self) -> str | None:
+        """The backend of the last attempt (with several backends), else None."""
+        return self.route[-1][0] if self.route else None
 
     @property
     def ok(self) -> bool:
@@ -66,12 +74,14 @@ class BulkRun:
 
     def __init__(self, client: Client, items: Iterable[Any], *, concurrency: int = 8, operation: str | None = None,
                  deployment: str | None = None, max_retries: int = BULK_MAX_RETRIES,
-                 pacer: Pacer | None = None) -> None:
+                 pacer: Pacer | BackendPacers | None = None) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
         self.client = client
-        self.pacer = pacer if pacer is not None else Pacer()
-        """This run's pacer (``stop()`` closes it); pass ``pacer=`` only to share one between live runs."""
+        self.pacer: Pacer | BackendPacers = pacer if pacer is not None else (
+            BackendPacers(client.router) if client.router is not None else Pacer())
+        """This run's pacer (``stop()`` closes it); pass ``pacer=`` only to share one between live runs. With
+        several backends (``client.router``): one pacer per backend, highest priority first (multi.py)."""
         self._rate_limited_before = self.pacer.rate_limited
         self.concurrency = concurrency
         self.operation = default_operation(client, operation, deployment)
@@ -155,7 +165,8 @@ class BulkRun:
             return BulkResult(item, error={"code": "invalid_input_line", "message": item.error, "status": None})
         started = time.perf_counter()
         try:
-            deployment = deployment_for(self.client.settings, item.operation, self.deployment, model=item.model)
+            deployment = self.deployment if self.client.router is not None else deployment_for(  # backends: own
+                self.client.settings, item.operation, self.deployment, model=item.model)
             result = self.client.request("POST", item.operation, json=item.body or {}, deployment=deployment,
                                          retry=self._retry, gate=self.pacer,
                                          cost=estimate_tokens(item.operation, item.body or {}))
@@ -166,13 +177,18 @@ class BulkRun:
             error = {"code": exc.code or f"http_{exc.status_code}", "message": exc.message,
                      "status": exc.status_code}
             return BulkResult(item, exc.status_code, exc.request_id, exc.body, error, len(exc.exchanges),
-                              time.perf_counter() - started)
+                              time.perf_counter() - started, _route(exc.exchanges))
         except RestClientError as exc:
             status = getattr(exc, "status_code", None)
             return BulkResult(item, error={"code": type(exc).__name__, "message": str(exc), "status": status},
-                              attempts=len(exc.exchanges), elapsed=time.perf_counter() - started)
+                              attempts=len(exc.exchanges), elapsed=time.perf_counter() - started,
+                              route=_route(exc.exchanges))
         return BulkResult(item, result.status_code, result.request_id, body, None, result.attempts,
-                          result.elapsed)
+                          result.elapsed, _route(result.exchanges))
+
+
+def _route(exchanges: Iterable[Any]) -> tuple[tuple[str, int | None], ...]:
+    return tuple((e.backend, e.status_code) for e in exchanges if e.backend)
 
 
 def default_operation(client: Client, operation: str | None, deployment: str | None = None) -> str:

@@ -31,6 +31,20 @@ class FailureGroup:
 
 
 @dataclass
+class BackendCounts:
+    """One backend's share of a run over several backends: answers it gave, its 429s, its tokens."""
+
+    ok: int = 0
+    failed: int = 0
+    rate_limited: int = 0
+    tokens: int = 0
+
+    def line(self, name: str) -> str:
+        return (f"  {name}: {self.ok} ok, {self.failed} failed, {self.rate_limited} answers of 429, "
+                f"{self.tokens} tokens")
+
+
+@dataclass
 class BulkSummary:
     """The end of a run, as the CLI prints it."""
 
@@ -47,6 +61,8 @@ class BulkSummary:
     groups: dict[tuple[int | None, str], FailureGroup] = field(default_factory=dict)
     stopped_early: bool = False
     """The run stopped sending by itself (the same 401/403/404 again and again before any success)."""
+    backends: dict[str, BackendCounts] = field(default_factory=dict)
+    """With several backends: each one's counts, keyed by name (the answer counts where it was answered)."""
 
     @property
     def not_sent(self) -> int:
@@ -63,6 +79,14 @@ class BulkSummary:
         return self.failed > 0 or self.skipped_failed > 0
 
     def add(self, result: BulkResult) -> None:
+        for name, status in result.route:
+            counts = self.backends.setdefault(name, BackendCounts())
+            counts.rate_limited += status == 429
+        if result.backend is not None:
+            counts = self.backends[result.backend]
+            counts.ok += result.ok
+            counts.failed += not result.ok
+            counts.tokens += result.total_tokens
         if result.ok:
             self.ok += 1
         else:
@@ -83,6 +107,7 @@ class BulkSummary:
         head = "interrupted" if self.interrupted else "stopped early" if self.stopped_early else "done"
         lines = [f"{head}: {self.ok} ok, {self.failed} failed, {self.skipped} skipped (already in the output), "
                  f"{self.rate_limited} answers of 429, {self.tokens} tokens, {self.wall:.1f} s"]
+        lines += [counts.line(name) for name, counts in self.backends.items()]
         lines += self.failures
         if self.stopped_early and self.not_sent:
             lines.append(f"{self.not_sent} lines not sent: every answer so far was the same failure; fix it and "

@@ -10,7 +10,16 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from .common import EXIT_API, EXIT_INTERRUPTED, EXIT_OK, Console, add_connection_options, guarded, load
+from .common import (
+    EXIT_API,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Console,
+    add_connection_options,
+    config_backends_of,
+    guarded,
+    load,
+)
 
 EXAMPLES = """\
 input lines (JSONL), any mix of:
@@ -63,6 +72,8 @@ class Progress:
         self.stream, self.enabled = stream, enabled
         self.bar: Any = None
         self.failed = 0
+        self.by_backend: dict[str, int] = {}
+        """Answers per backend so far (several backends only), shown first on the bar."""
         self.run: Any = None
         """The run (seen with its first result): its guard says whether it stopped by itself."""
 
@@ -76,8 +87,11 @@ class Progress:
     def update(self, result: Any, run: Any) -> None:
         self.run = run
         self.failed += not result.ok
+        if result.backend is not None:
+            self.by_backend[result.backend] = self.by_backend.get(result.backend, 0) + 1
         if self.bar is not None:
-            self.bar.set_postfix_str(f"429s={run.rate_limited} failed={self.failed}", refresh=False)
+            shares = "".join(f"{name}={count} " for name, count in self.by_backend.items())
+            self.bar.set_postfix_str(f"{shares}429s={run.rate_limited} failed={self.failed}", refresh=False)
             self.bar.update(1)
 
     def close(self) -> None:
@@ -103,7 +117,7 @@ def run_bulk(args: argparse.Namespace, con: Console, emulator: Any) -> int:
     operation = "chat/completions" if args.chat else "completions" if args.completions else None
     progress = Progress(con.err, enabled=not args.no_progress)
     try:
-        with make_client(settings, emulator, con) as client:
+        with make_client(settings, emulator, con, config_backends_of(args, emulator)) as client:
             summary = run_bulk_file(client, args.input, args.output, concurrency=args.concurrency,
                                     operation=operation, deployment=args.deployment,
                                     retry_failed=args.retry_failed, on_start=progress.start,

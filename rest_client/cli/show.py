@@ -21,8 +21,9 @@ LEGEND = ("* legend: apim-request-id = the id to quote to Azure support · x-ms-
           "x-ratelimit-remaining-requests/-tokens = quota left in the current window · retry-after(-ms) = how long "
           "the service asks you to wait")
 # Several deployments (issue 17): which deployment answered, and whether a PTU's overflow was spilled over.
-LEGEND += (" · x-ms-deployment-name = the deployment that served the call · x-ms-spillover-from-<deployment> = "
-           "the provisioned deployment was full and the call spilled over (request header x-ms-spillover-deployment)")
+LEGEND += (" · x-ms-deployment-name = the deployment that served the call · x-ms-spillover-from-deployment = the "
+           "provisioned deployment was full and the call spilled over from it (request header "
+           "x-ms-spillover-deployment) · x-ms-spillover-error = the status that made it spill")
 
 
 @dataclass(frozen=True)

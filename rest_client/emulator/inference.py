@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import chat_extras, responses, routes, service_errors, validation
+from . import chat_extras, responses, routes, service_errors, spillover, validation
 from .deployments import Deployment
 from .faults import Fault, FaultQueue
 from .identity import Auth
@@ -144,9 +144,16 @@ class InferenceService:
             faulted = self._fault_reply(fault, route, deployment, headers)
             if faulted is not None:
                 return faulted
-        decision = self.limiter.admit(deployment, _token_cost(route.operation, params))
+        cost = _token_cost(route.operation, params)
+        decision = self.limiter.admit(deployment, cost)
         profile = self.tunables.rate_limit_headers  # read once: one answer, one profile
         headers.update(limit_headers(deployment, decision, profile))
+        spilled = None if decision.allowed else spillover.spill(
+            request.header(spillover.REQUEST_HEADER), deployment, route.operation, cost, self.deployments,
+            self.limiter, headers, profile)
+        if spilled is not None:  # full, and the request named a deployment to spill over to (spillover.py)
+            deployment, decision = spilled
+            entry["deployment"] = deployment.name
         if not decision.allowed:
             self.journal.count("rate_limited")
             error = service_errors.rate_limited(
