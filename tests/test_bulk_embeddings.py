@@ -118,6 +118,13 @@ def test_a_pack_over_the_token_cap_is_halved_and_resent(emu, client) -> None:
     assert sorted(statuses) == [200, 200, 400] and run.requests == 3
 
 
+def test_a_chat_deployment_refusal_is_not_split_into_more_requests(emu, client) -> None:
+    run = EmbeddingsRun(client, [EmbeddingInput(f"c{i}", i, "text") for i in range(64)], deployment=emu.chat_deployment)
+    results = list(run)
+    assert len(results) == 64 and {r.error["code"] for r in results} == {"OperationNotSupported"}
+    assert run.requests == 1 and len(embedding_calls(emu)) == 1
+
+
 def test_an_input_too_long_fails_alone(emu, client) -> None:
     inputs = [EmbeddingInput("a", 1, "short"), EmbeddingInput("long", 2, "z" * 40_000), EmbeddingInput("b", 3, "x")]
     results = list(EmbeddingsRun(client, inputs, deployment=emu.embeddings_deployment))

@@ -10,8 +10,9 @@ the embeddings API takes an array, so a run sends as many inputs per request as 
   ("all embedding models enforce a maximum of 300,000 tokens summed across all inputs in a single request",
   answered with 400 ``max_tokens_per_request``). Azure's page says a sum limit exists; that it is the same
   number is a guess. Tokens are estimated (characters / 4, no tokenizer), so packs are cut at
-  ``pack_tokens`` (half the cap by default) and a pack the service still refuses with a 400 is split in
-  halves and resent: a too-big pack, or one bad input, costs a few requests, never the other lines;
+  ``pack_tokens`` (half the cap by default) and a pack the service still refuses with a 400 about its size
+  or inputs is split in halves and resent: a too-big pack, or one bad input, costs a few requests, never the
+  other lines;
 - an input estimated above ``MAX_INPUT_TOKENS`` (8192, the models' input length) goes alone, so only its
   line fails.
 
@@ -224,7 +225,7 @@ class EmbeddingsRun:
         except PacerClosed:
             return None
         except APIStatusError as exc:
-            if exc.status_code == 400 and len(pack) > 1:  # too big for the service, or one bad input: halve it
+            if len(pack) > 1 and splittable(exc):  # too big for the service, or one bad input: halve it
                 half = len(pack) // 2
                 first, second = self._send(pack[:half]), self._send(pack[half:])
                 return None if first is None or second is None else first + second
@@ -237,6 +238,16 @@ class EmbeddingsRun:
         for result in results:
             self.guard.observe(result)
         return results
+
+
+SPLIT_CODES = frozenset({"max_tokens_per_request", "context_length_exceeded"})
+
+
+def splittable(exc: APIStatusError) -> bool:
+    """Whether a refused pack may do better in halves: a 400 about its size or its inputs. Not a 400 about the
+    deployment (``OperationNotSupported``: a chat deployment), which would only multiply the same refusal."""
+    about_input = exc.code in SPLIT_CODES or exc.param == "input" or "too many inputs" in exc.message.lower()
+    return exc.status_code == 400 and about_input
 
 
 def split_answer(pack: list[EmbeddingInput], body: Any, status: int, request_id: str | None, attempts: int,
