@@ -23,7 +23,7 @@ from .apim import make_auth
 from .backends import config_backends, parse_backends
 from .diagnose import error_from_response, request_id_from
 from .errors import APIStatusError, ConfigError, RestClientError
-from .payloads import Messages, chat_payload, completions_payload, streaming
+from .payloads import Messages, chat_payload, completions_payload, is_reasoning_call, streaming
 from .resolve import COMPLETIONS, EMBEDDINGS, deployment_for, encode_json, resolve, resource_url
 from .responses_calls import ResponsesCalls
 from .result import AttemptEvent, Exchange, Result
@@ -86,7 +86,6 @@ class Client(ResponsesCalls):
             self.auth = make_auth(settings, credential)
             self.session = make_session(settings.endpoint, self.auth, settings.headers)
         self.settings = settings
-        self._timeout = (settings.connect_timeout, settings.read_timeout)
         self.retry_policy = RetryPolicy(settings.max_retries, settings.max_retry_wait)
         self._retryings: dict[RetryPolicy, Retrying] = {self.retry_policy: build_retrying(self.retry_policy)}
         self._failovers: dict[RetryPolicy, Retrying] = {}
@@ -125,7 +124,8 @@ class Client(ResponsesCalls):
         """Stream any deployment operation's answer (``stream: true`` is added to ``payload``)."""
         started = time.perf_counter()
         result = self.request("POST", operation, json=streaming(payload), deployment=deployment, stream=True)
-        return Stream(result, started=started, read_timeout=self._timeout[1])
+        return Stream(result, started=started,
+                      read_timeout=self.settings.read_timeout_for(is_reasoning_call(payload, deployment)))
 
     def post(self, operation: str, payload: Mapping[str, Any], *, deployment: str | None = None) -> Result:
         """POST any deployment operation (``"embeddings"``, ``"chat/completions"``, …) and return its Result."""
@@ -173,6 +173,7 @@ class Client(ResponsesCalls):
         extra[CLIENT_REQUEST_ID] = client_request_id
         call = _Call(method.upper(), url, body, stream, dict(headers) if headers else None, extra,
                      client_request_id, gate, cost)
+        call.reasoning = is_reasoning_call(json, name)  # a longer read timeout unless one is set
         retrying = self._retrying_for(retry)
         if self.router is not None and not path_or_operation.startswith(("/", "http://", "https://")):
             # Each backend has its own URL and body (deployment name, api-version, v1 ``model``): once each.
@@ -254,12 +255,13 @@ class Client(ResponsesCalls):
         answer_headers: Mapping[str, str] = {}
         message: str | None = None
         t0 = time.perf_counter()
-        session, body, timeout, slot = self.session, call.body, self._timeout, None
+        session, body, settings, slot = self.session, call.body, self.settings, None
         if call.targets is not None:  # several backends: this attempt goes to the best one available now
             # A gate may have chosen the backend with its admission (bulk/multi.py: a ticket with a ``slot``).
             slot = call.slot = self.router.pick(getattr(ticket, "slot", None))  # type: ignore[union-attr]
             call.url, body, _ = call.targets(slot)
-            session, timeout = slot.session, slot.timeout
+            session, settings = slot.session, slot.settings
+        timeout = (settings.connect_timeout, settings.read_timeout_for(call.reasoning))
         try:
             prepared = session.prepare_request(requests.Request(call.method, call.url, data=body,
                                                                 headers=call.headers))
@@ -278,7 +280,7 @@ class Client(ResponsesCalls):
                 message = response.text[:2000]
         except requests.RequestException as exc:
             # The error gets the call's exchange list itself: complete once the retries end.
-            error = transport_error(exc, call.url, connect_timeout=self._timeout[0], read_timeout=self._timeout[1],
+            error = transport_error(exc, call.url, connect_timeout=timeout[0], read_timeout=timeout[1],
                                     client_request_id=call.client_request_id, exchanges=record.exchanges)
             if isinstance(error, ConfigError):
                 raise error from exc
@@ -351,8 +353,8 @@ class Client(ResponsesCalls):
 class _Call:
     """One logical call's fixed parts, shared by its attempts."""
 
-    __slots__ = ("body", "client_request_id", "cost", "extra", "failover", "gate", "headers", "method", "slot",
-                 "stream", "targets", "url")
+    __slots__ = ("body", "client_request_id", "cost", "extra", "failover", "gate", "headers", "method",
+                 "reasoning", "slot", "stream", "targets", "url")
 
     def __init__(self, method: str, url: str, body: bytes | None, stream: bool, headers: dict[str, str] | None,
                  extra: dict[str, str], client_request_id: str, gate: Gate | None, cost: float) -> None:
@@ -364,6 +366,7 @@ class _Call:
         self.targets: Callable[[Slot], tuple[str, bytes | None, str | None]] | None = None
         self.slot: Slot | None = None
         self.failover = False
+        self.reasoning = False
 
 
 def prepare_call(settings: Settings, operation: str, payload: Mapping[str, Any],

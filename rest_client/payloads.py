@@ -82,3 +82,31 @@ def answer_text(body: Any, index: int = 0) -> str | None:
             return message.get("content")
         return choice.get("text")
     return None
+
+
+def reasoning_tokens_of(body: Any) -> int | None:
+    """Tokens a reasoning model spent thinking, from an answer body: ``usage.completion_tokens_details``
+    (chat) or ``usage.output_tokens_details`` (Responses); ``None`` when the answer does not say."""
+    usage = body.get("usage") if isinstance(body, Mapping) else None
+    if not isinstance(usage, Mapping):
+        return None
+    details = usage.get("completion_tokens_details") or usage.get("output_tokens_details")
+    value = details.get("reasoning_tokens") if isinstance(details, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+REASONING_FAMILIES = ("o1", "o3", "o4", "gpt-5")
+"""Model (and, by habit, deployment) names of reasoning models: o-series and the gpt-5 family."""
+
+
+def is_reasoning_call(payload: Any, deployment: str | None = None) -> bool:
+    """Whether a call goes to a reasoning model, as far as the request tells: ``max_completion_tokens``,
+    ``reasoning_effort`` (chat) or ``reasoning`` (Responses) in the body, or a deployment (or v1 ``model``)
+    named after a reasoning family (``o3-mini``, ``gpt-5``; ``gpt-5-chat`` is not one)."""
+    if isinstance(payload, Mapping):
+        if any(key in payload for key in ("max_completion_tokens", "reasoning_effort", "reasoning")):
+            return True
+        model = payload.get("model")
+        deployment = deployment or (model if isinstance(model, str) else None)
+    name = (deployment or "").lower()
+    return name.startswith(REASONING_FAMILIES) and "-chat" not in name

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import RequestTimeoutError
-from .payloads import streaming
+from .payloads import is_reasoning_call, streaming
 from .resolve import CHAT, deployment_for
 from .response_stream import ResponseStream
 from .responses import is_terminal, responses_payload, responses_url
@@ -25,7 +25,6 @@ class ResponsesCalls:
     """Mixed into ``Client``: everything here goes through ``self.request``."""
 
     settings: Settings
-    _timeout: tuple[float, float]
 
     request: Callable[..., Result]  # Client.request
 
@@ -41,7 +40,8 @@ class ResponsesCalls:
         body = streaming(responses_payload(input, params, deployment_for(self.settings, CHAT, deployment)))
         started = time.perf_counter()
         result = self.request("POST", responses_url(self.settings.endpoint), json=body, stream=True)
-        return ResponseStream(result, started=started, read_timeout=self._timeout[1])
+        return ResponseStream(result, started=started,
+                              read_timeout=self.settings.read_timeout_for(is_reasoning_call(body)))
 
     def retrieve_response(self, response_id: str) -> Result:
         """GET a stored response (a background one moves on between polls)."""

@@ -10,7 +10,7 @@ import requests
 
 from .diagnose import SNIPPET_CHARS, empty_answer_warning, request_id_from
 from .errors import InvalidResponseError
-from .payloads import answer_text
+from .payloads import answer_text, reasoning_tokens_of
 from .tools import ToolCall, tool_calls_of
 
 
@@ -98,10 +98,7 @@ class Result:
     def reasoning_tokens(self) -> int | None:
         """Tokens the model spent reasoning: ``usage.completion_tokens_details.reasoning_tokens`` (chat) or
         ``usage.output_tokens_details.reasoning_tokens`` (Responses); ``None`` when the answer does not say."""
-        usage = self.usage if isinstance(self.json(), dict) else None
-        details = (usage.get("completion_tokens_details") or usage.get("output_tokens_details")) if usage else None
-        value = details.get("reasoning_tokens") if isinstance(details, dict) else None
-        return value if isinstance(value, int) else None
+        return reasoning_tokens_of(self.json())
 
     @property
     def tool_calls(self) -> list[ToolCall]:

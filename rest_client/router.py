@@ -41,7 +41,6 @@ class Slot:
         self.name = backend.name
         self.settings = backend.settings
         self.session = make_session(backend.settings.endpoint, auth, backend.settings.headers)
-        self.timeout = (backend.settings.connect_timeout, backend.settings.read_timeout)
         self.cool_until = 0.0
         self.failures = 0
         self.current = 0.0  # smooth weighted round robin state

@@ -43,6 +43,9 @@ IGNORED_SAMPLE_KEYS = frozenset({
     "OPENAI_API_TYPE", "EMBEDDING_MODEL", "DALLE_MODEL", "WHISPER_MODEL", "GPT4V_MODEL", "GPT4V_ENDPOINT",
     "VISION_API_ENDPOINT", "VISION_API_KEY", "AZURE_OPENAI_EMBEDDING_DEPLOYMENT", "AZURE_OPENAI_MODEL_NAME",
 })
+DEFAULT_READ_TIMEOUT = 120.0
+REASONING_READ_TIMEOUT = 600.0
+"""The openai SDK's default for every call; reasoning models (o-series, gpt-5) can think that long."""
 NUMERIC_FIELDS = ("connect_timeout", "read_timeout", "max_retries", "max_retry_wait")
 TEXT_FIELDS = ("endpoint", "api_version", "deployment", "completions_deployment", "api_key", "auth", "scope",
                "subscription_key")
@@ -59,7 +62,8 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     auth: str = "default"
     connect_timeout: float = 5.0
-    read_timeout: float = 120.0
+    read_timeout: float | None = None
+    """Seconds the server may stay silent; ``None``: 120, or 600 for a reasoning call (see ``read_timeout_for``)."""
     max_retries: int = 3
     max_retry_wait: float = 60.0
     scope: str = COGNITIVE_SERVICES_SCOPE
@@ -69,6 +73,14 @@ class Settings:
     """An API Management subscription key, sent as ``Ocp-Apim-Subscription-Key`` (with any auth mode)."""
     headers: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
     """Extra headers on every request (a gateway's own); values of secret-looking names are never shown."""
+
+    def read_timeout_for(self, reasoning: bool = False) -> float:
+        """The read timeout of one call: the one set, else ``DEFAULT_READ_TIMEOUT``, or for a call to a reasoning
+        model ``REASONING_READ_TIMEOUT``: such a model may think for minutes before its first byte (the openai
+        SDK waits 600 s for every call), while 120 s still catches a hung ordinary call early."""
+        if self.read_timeout is not None:
+            return self.read_timeout
+        return REASONING_READ_TIMEOUT if reasoning else DEFAULT_READ_TIMEOUT
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
@@ -106,7 +118,8 @@ class Settings:
             raise ConfigError(f"api_version {self.api_version!r} (from {where('api_version')}) is not a version: "
                               f"use e.g. {DEFAULT_API_VERSION}")
         for name in NUMERIC_FIELDS:
-            object.__setattr__(self, name, _number(name, getattr(self, name), where(name)))
+            if name != "read_timeout" or self.read_timeout is not None:  # None: the automatic read timeout
+                object.__setattr__(self, name, _number(name, getattr(self, name), where(name)))
         object.__setattr__(self, "headers", check_headers(self.headers, where("headers")))
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"auth {self.auth!r} (from {where('auth')}) must be one of {', '.join(AUTH_MODES)}")
@@ -234,6 +247,7 @@ def load_settings(config_path: str | os.PathLike[str] | None = None, *,
     if not merged.get("endpoint"):
         raise ConfigError("no endpoint configured: set AZURE_OPENAI_ENDPOINT, the config.json key "
                           "AZURE_OPENAI_ENDPOINT, or --endpoint (e.g. https://NAME.openai.azure.com)")
+    sources.setdefault("read_timeout", "default (120 s; 600 s for a call to a reasoning model)")
     for name in (*NUMERIC_FIELDS, "api_version"):
         sources.setdefault(name, "default")
     merged["auth"] = _resolve_auth(merged, sources)

@@ -41,7 +41,8 @@ def test_arguments_beat_environment_beat_file_beat_defaults(tmp_path: Path, monk
 def test_defaults_apply_when_nothing_else_sets_a_value() -> None:
     s = load_settings(endpoint=EP)
     assert (s.api_version, s.auth, s.max_retries, s.max_retry_wait) == ("2024-10-21", "default", 3, 60.0)
-    assert (s.connect_timeout, s.read_timeout) == (5.0, 120.0)
+    assert (s.connect_timeout, s.read_timeout) == (5.0, None)  # None: 120 s, or 600 s for a reasoning call
+    assert (s.read_timeout_for(), s.read_timeout_for(reasoning=True)) == (120.0, 600.0)
     assert s.sources["api_version"] == "default"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..client import Client
 from ..errors import APIStatusError, ConfigError, PacerClosed, RestClientError
+from ..payloads import reasoning_tokens_of
 from ..resolve import default_operation as _default_operation
 from ..resolve import deployment_for
 from ..retry import RetryPolicy
@@ -62,6 +63,11 @@ class BulkResult:
     def total_tokens(self) -> int:
         usage = self.body.get("usage") if isinstance(self.body, dict) else None
         return int((usage or {}).get("total_tokens") or 0)
+
+    @property
+    def reasoning_tokens(self) -> int:
+        """Of ``total_tokens``, those a reasoning model spent thinking (0 when the answer does not say)."""
+        return reasoning_tokens_of(self.body) or 0
 
     def output(self) -> dict[str, Any]:
         """The Azure Batch output line for this item."""

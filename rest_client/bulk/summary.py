@@ -6,8 +6,11 @@ message, a few custom_ids) says more than 300 ``failed line-2: HTTP 401`` lines.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..payloads import reasoning_tokens_of
 from .run import BulkResult
 
 SHOWN_IDS = 3
@@ -55,6 +58,8 @@ class BulkSummary:
     skipped_failed: int = 0
     rate_limited: int = 0
     tokens: int = 0
+    reasoning_tokens: int = 0
+    """Of ``tokens``, those reasoning models spent thinking (billed as output, never shown)."""
     wall: float = 0.0
     interrupted: bool = False
     output: str = ""
@@ -102,11 +107,13 @@ class BulkSummary:
             if len(group.custom_ids) < SHOWN_IDS:
                 group.custom_ids.append(result.custom_id)
         self.tokens += result.total_tokens
+        self.reasoning_tokens += result.reasoning_tokens
 
     def lines(self) -> list[str]:
+        reasoning = f" ({self.reasoning_tokens} reasoning)" if self.reasoning_tokens else ""
         head = "interrupted" if self.interrupted else "stopped early" if self.stopped_early else "done"
         lines = [f"{head}: {self.ok} ok, {self.failed} failed, {self.skipped} skipped (already in the output), "
-                 f"{self.rate_limited} answers of 429, {self.tokens} tokens, {self.wall:.1f} s"]
+                 f"{self.rate_limited} answers of 429, {self.tokens} tokens{reasoning}, {self.wall:.1f} s"]
         lines += [counts.line(name) for name, counts in self.backends.items()]
         lines += self.failures
         if self.stopped_early and self.not_sent:
@@ -119,3 +126,17 @@ class BulkSummary:
         if self.interrupted:
             lines.append(f"rerun the same command to finish: items already in {self.output} are skipped")
         return lines
+
+
+def output_tokens(lines: Iterable[str]) -> tuple[int, int]:
+    """(total tokens, reasoning tokens) over the answers of an Azure-Batch-shaped output file's lines."""
+    total = reasoning = 0
+    for text in lines:
+        try:
+            body = ((json.loads(text) or {}).get("response") or {}).get("body")
+        except (ValueError, AttributeError):
+            continue
+        usage = body.get("usage") if isinstance(body, dict) else None
+        total += int((usage or {}).get("total_tokens") or 0) if isinstance(usage, dict) else 0
+        reasoning += reasoning_tokens_of(body) or 0
+    return total, reasoning

@@ -147,7 +147,18 @@ def run_command(args: argparse.Namespace, con: Console, emulator: Any) -> int:
                 bar.close()
             for line in outcome.lines():
                 con.note(line)
+            if outcome.ok:
+                con.note(tokens_line(outcome.output))
     return EXIT_OK
+
+
+def tokens_line(output: Any) -> str:
+    """The tokens the answers in the output file used, reasoning tokens apart (read back from the file)."""
+    from ..bulk.summary import output_tokens
+
+    with open(output, encoding="utf-8", errors="replace") as lines:
+        total, reasoning = output_tokens(lines)
+    return f"tokens: {total}" + (f" ({reasoning} reasoning)" if reasoning else "")
 
 
 def _read(path: str) -> bytes:

@@ -35,6 +35,7 @@ examples:
   python -m rest_client bulk prompts.jsonl -o answers.jsonl --concurrency 16
   python -m rest_client bulk prompts.jsonl -o answers.jsonl --emulator      offline, to try it
   python -m rest_client bulk prompts.jsonl -o answers.jsonl --retry-failed  redo the failed lines only
+  python -m rest_client bulk texts.jsonl -o vectors.jsonl --embeddings --deployment text-embedding-3-small
   python -m rest_client -- bulk                                             sends the prompt "bulk"
 
 after 3 identical 401/403/404 answers before any success the run stops sending (the setup is wrong, not the
@@ -62,6 +63,9 @@ def build_bulk_parser() -> argparse.ArgumentParser:
     op.add_argument("--chat", action="store_true",
                     help="prompts become a user message (the default when a chat deployment is configured)")
     op.add_argument("--completions", action="store_true", help="prompts go to completions")
+    op.add_argument("--embeddings", action="store_true",
+                    help="each line is one input to embed (\"text\" or {\"custom_id\", \"input\"}); up to 2048 "
+                         "inputs per request, one vector per output line in input order (needs --deployment)")
     return p
 
 
@@ -118,10 +122,13 @@ def run_bulk(args: argparse.Namespace, con: Console, emulator: Any) -> int:
     progress = Progress(con.err, enabled=not args.no_progress)
     try:
         with make_client(settings, emulator, con, config_backends_of(args, emulator)) as client:
-            summary = run_bulk_file(client, args.input, args.output, concurrency=args.concurrency,
-                                    operation=operation, deployment=args.deployment,
-                                    retry_failed=args.retry_failed, on_start=progress.start,
-                                    on_result=progress.update)
+            if args.embeddings:
+                summary = run_embeddings(client, args, emulator, progress)
+            else:
+                summary = run_bulk_file(client, args.input, args.output, concurrency=args.concurrency,
+                                        operation=operation, deployment=args.deployment,
+                                        retry_failed=args.retry_failed, on_start=progress.start,
+                                        on_result=progress.update)
     finally:
         progress.close()
     guard = getattr(progress.run, "guard", None)
@@ -137,3 +144,16 @@ def run_bulk(args: argparse.Namespace, con: Console, emulator: Any) -> int:
         return EXIT_INTERRUPTED
     # Failed lines anywhere in the output (also from an earlier run) make it exit 1, so `bulk … && next` stops.
     return EXIT_API if summary.output_has_failures else EXIT_OK
+
+
+def run_embeddings(client: Any, args: argparse.Namespace, emulator: Any, progress: Progress) -> Any:
+    """``--embeddings``: the input lines packed into embeddings requests (see bulk/embeddings.py)."""
+    from ..bulk.embeddings import run_embeddings_file
+    from ..errors import ConfigError
+
+    deployment = args.deployment or (emulator.embeddings_deployment if emulator is not None else None)
+    if not deployment:
+        raise ConfigError("--embeddings needs the embeddings deployment: --deployment NAME (the chat deployment "
+                          "of the settings cannot embed)")
+    return run_embeddings_file(client, args.input, args.output, concurrency=args.concurrency, deployment=deployment,
+                               retry_failed=args.retry_failed, on_start=progress.start, on_result=progress.update)

@@ -14,6 +14,7 @@ import requests
 
 from ..apim import SUBSCRIPTION_KEY_HEADER
 from ..client import Client, prepare_call
+from ..payloads import is_reasoning_call
 from ..transport import make_session
 from .answer_notes import report, report_stream
 from .common import EXIT_API as EXIT_FILTERED
@@ -60,7 +61,7 @@ def make_client(settings: Any, emulator: Any, con: Any = None, backends: Any = N
 def send(args: argparse.Namespace, settings: Any, operation: str, payload: dict[str, Any], deployment: str,
          con: Any, emulator: Any, started: float) -> int:
     if con.wire is not None:
-        con.wire.watch(settings.endpoint, settings.read_timeout)
+        con.wire.watch(settings.endpoint, settings.read_timeout_for(is_reasoning_call(payload, deployment)))
     with make_client(settings, emulator, con, config_backends_of(args, emulator)) as client:
         if args.stream:
             code = _stream(args, client, operation, payload, deployment, con)

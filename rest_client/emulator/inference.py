@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import chat_extras, responses, routes, service_errors, spillover, validation
+from . import chat_extras, embedding_limits, responses, routes, service_errors, spillover, validation
 from .deployments import Deployment
 from .faults import Fault, FaultQueue
 from .identity import Auth
@@ -29,7 +29,7 @@ from .routes import Params, Route
 from .service_errors import ServiceError
 from .textgen import NATURAL_MAX_TOKENS, Generated, generate, unit_vector
 from .tunables import Tunables
-from .versions import CHAT, COMPLETIONS, OPERATION_IDS
+from .versions import CHAT, COMPLETIONS, EMBEDDINGS, OPERATION_IDS
 from .wire import RESET, SSE_TYPE, TRUNCATE, Reply, Request, StreamReply, json_reply
 
 EMULATOR_HEADER = ("x-emulator", "rest_client")
@@ -189,6 +189,10 @@ class InferenceService:
             return service_errors.invalid_value(
                 "dimensions", f"expected a value <= {MAX_EMBEDDING_DIMENSIONS}, but got {params.dimensions} instead."
             )
+        if isinstance(params, Params) and route.operation == EMBEDDINGS:  # 2048 inputs, 300k tokens a request
+            refused = embedding_limits.check(payload.get("input"), params.texts)
+            if refused is not None:
+                return refused
         if isinstance(params, Params) and self.modes.validation:
             refused = validation.validate(route.operation, payload, deployment.model, params.prompt_tokens,
                                           params.max_tokens, len(params.texts))
