@@ -344,3 +344,39 @@ def test_without_the_line_32_workers_queue_for_three_windows() -> None:
     times, wall, _ = simulate("full", use_line=False)
     assert len(times) == 120 and max(times) > 3 * 10.0
     assert wall <= 1.02 * 110.0
+
+
+def test_the_line_holds_one_item_during_slow_start_and_a_window_budget_after() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    first = pacer.line()
+    first.__enter__()
+    assert not pacer._room_in_line(0.0)  # slow start: the others would only queue behind the first send
+    ticket = pacer.acquire()
+    pacer.settle(ticket, 200, limits(2))  # a budget of 3 requests per window
+    places = [pacer.line() for _ in range(2)]
+    for place in places:
+        assert pacer._room_in_line(0.0)
+        place.__enter__()
+    assert not pacer._room_in_line(0.0)  # 3 in line: what one window serves
+    first.__exit__(None, None, None)
+    assert pacer._room_in_line(0.0)
+
+
+def test_close_releases_workers_waiting_for_a_place_in_line() -> None:
+    pacer = Pacer()
+    with pacer.line():
+        errors: list[BaseException] = []
+
+        def wait_then_fail() -> None:
+            try:
+                with pacer.line():
+                    pass
+            except PacerClosed as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=wait_then_fail)
+        t.start()
+        pacer.close()
+        t.join(5)
+    assert not t.is_alive() and isinstance(errors[0], PacerClosed)
