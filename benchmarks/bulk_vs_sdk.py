@@ -6,7 +6,8 @@ the 18 throttled runs fit in minutes; ``--window 10`` runs the real scale, each 
 gets a fresh emulator, under each of its rate-limit header profiles (full; remaining-* + integer
 retry-after; 429s that say the wait only in their message), at 8 and 32 workers. Contenders: rest_client bulk,
 and the SDK in a thread pool with ``max_retries`` 2 (its default) and 10.
-Reports wall against the theoretical minimum, failures, 429s per success and the longest item (also in windows).
+Reports wall against the theoretical minimum, failures, 429s per success and the longest item (also in windows;
+timed from the item's place in the pacer's line for bulk, from a pool thread picking it up for the SDK).
 Then items per second against an unthrottled emulator, bulk vs the SDK pool, 16 workers.
 Goal: wall ≤ 1.02× the minimum, 0 failures, ≤ 0.05 429s per success, no item longer than two windows.
 Writes benchmarks/BULK_RESULTS.md unless ``--quick`` (fewer items, no file).
@@ -86,7 +87,9 @@ def throttled(contenders: list, n: int, per_window: int, window: float) -> list[
                             f"({max(times) / window:.1f} windows) |")
                 print(rows[-1], flush=True)
     return [f"{n} items (`max_tokens` {MAX_TOKENS}), emulator limit {per_window} requests per {window:g} s "
-            f"(sliding window); theoretical minimum {minimum:.0f} s.", "",
+            f"(sliding window); theoretical minimum {minimum:.0f} s. Longest item: from the item's place in the "
+            "pacer's line (bulk: at most a window's budget of items stands in it) or a pool thread picking it up "
+            "(SDK) to its answer.", "",
             "| server sends (profile) | contender | workers | wall | wall / minimum | failed | 429s per success "
             "| longest item |", "|---|---|---:|---:|---:|---:|---:|---:|", *rows]
 

@@ -45,7 +45,8 @@ OnAttempt = Callable[[AttemptEvent], None]
 
 class Gate(Protocol):
     """Admission for each attempt (bulk's ``Pacer`` is one): ``acquire`` before sending, ``settle`` after,
-    always — with ``status None`` when no answer came — so no failure can leak a slot."""
+    always — with ``status None`` when no answer came — so no failure can leak a slot. A 429's wait is the
+    gate's: it hears the hint in ``settle`` and holds the retry in ``acquire`` (the client does not also sleep)."""
 
     def acquire(self, tokens: float = 0.0) -> Any: ...
 
@@ -181,7 +182,7 @@ class Client(ResponsesCalls):
             call.targets = lambda slot: targets.get(slot.index) or targets.setdefault(
                 slot.index, self._route(path_or_operation, json, content, deployment, params, slot.settings))
             retrying = self._retrying_for(retry, failover=True)
-        record = CallRecord()
+        record = CallRecord(gated=gate is not None)
         record.on_retry = lambda wait, source: self._report(call, record, wait, source)
         telemetry = current_telemetry()  # None unless the application uses OpenTelemetry
         if telemetry is not None:

@@ -55,6 +55,8 @@ class CallRecord:
     pending: tuple[Exchange, requests.Response | None, BaseException | None] | None = None
     """The attempt just made, not yet reported to the ``on_attempt`` hooks."""
     pending_request: requests.PreparedRequest | None = None
+    gated: bool = False
+    """The call goes through a gate (a bulk run's pacer), which then owns the wait after a 429."""
     trace: Any = None
     """The call's OpenTelemetry trace (``telemetry.CallTrace``), when the application uses OpenTelemetry."""
 
@@ -105,6 +107,12 @@ def build_retrying(policy: RetryPolicy, *, sleep: Callable[[float], None] | None
         response = _response_of(state)
         hint = hint_of(response) if response is not None else None
         record = _record_of(state)
+        if record.gated and response is not None and response.status_code == 429:
+            # The gate heard the 429 and pauses every caller, this one included, for as long as the service
+            # needs: sleeping the hint here as well would make the retry wait twice (a whole window for a
+            # coarse whole-seconds hint the pacer knows ends sooner).
+            record.next_wait_source = f"pacer ({hint.source})" if hint is not None else "pacer"
+            return 0.0
         if hint is not None:
             record.next_wait_source = hint.source
             return hint.seconds

@@ -19,7 +19,7 @@ import pytest
 from azure.core.credentials import AccessToken
 
 from rest_client import Client, CredentialError
-from rest_client.bulk import BulkRun, run_bulk_file
+from rest_client.bulk import BulkRun, Pacer, run_bulk_file
 from rest_client.cli import main
 from rest_client.emulator import Deployment, Emulator
 
@@ -252,3 +252,23 @@ def test_every_failed_output_line_carries_an_error_object(limited, tmp_path) -> 
         if line["response"] is None or line["response"]["status_code"] != 200:
             assert set(line["error"]) == {"code", "message", "status"} and line["error"]["message"]
     assert lines["line-4"]["error"] is None
+
+
+@pytest.mark.parametrize("gated", [True, False])
+def test_a_429_through_the_pacer_is_waited_for_once_by_the_pacer_not_again_by_the_client(server, gated) -> None:
+    """The pacer pauses every worker for the hint; the client sleeping it too made a retried item wait two
+    windows (a whole window more for a coarse whole-seconds hint). Without a gate the client waits the hint."""
+    from tests.helpers import Reply
+
+    server.replies.append(Reply(429, {"error": {"code": "429", "message": "slow down"}},
+                                {"retry-after-ms": "50", "x-ratelimit-remaining-requests": "0"}))
+    pacer = Pacer()
+    with Client(endpoint=server.url, api_key="k" * 32, deployment="dep") as client:
+        result = client.request("POST", "chat/completions", json={"messages": []}, gate=pacer if gated else None)
+    assert result.status_code == 200 and len(server.requests) == 2
+    retried = result.exchanges[1]
+    if gated:
+        assert (retried.wait_before, retried.wait_source) == (0.0, "pacer (retry-after-ms)")
+        assert (pacer.sent, pacer.rate_limited) == (2, 1)
+    else:
+        assert (retried.wait_before, retried.wait_source) == (0.05, "retry-after-ms")

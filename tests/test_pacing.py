@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import threading
+from collections import deque
 
 import pytest
 
-from rest_client.bulk.pacing import Pacer, estimate_tokens
+from rest_client.bulk.pacing import Pacer, Ticket, estimate_tokens
 from rest_client.errors import PacerClosed
 
 
@@ -240,3 +242,141 @@ def test_token_estimate_is_prompt_plus_max_tokens_times_n() -> None:
     assert estimate_tokens("chat/completions", chat) == 10 + 4 + 3 + 100
     assert estimate_tokens("completions", {"prompt": "y" * 8}) == 2 + 16
     assert estimate_tokens("embeddings", {"input": ["abcd", "ef"]}) == 2
+
+
+class SlidingWindowServer:
+    """A service limited to ``limit`` requests per sliding ``window``, on the fake clock: it counts a send when
+    it arrives (``delay`` after it left) and answers ``rtt`` after it left, with the given header profile."""
+
+    def __init__(self, clock: Clock, limit: int, window: float, profile: str, delay: float = 0.02,
+                 rtt: float = 0.05) -> None:
+        self.clock, self.limit, self.window, self.profile = clock, limit, window, profile
+        self.delay, self.rtt = delay, rtt
+        self.admitted: list[float] = []
+        self.refused = 0
+
+    def answer(self, sent_at: float) -> tuple[int, dict[str, str]]:
+        arrived = sent_at + self.delay
+        self.admitted = [t for t in self.admitted if t > arrived - self.window]
+        headers = {"x-ratelimit-limit-requests": str(self.limit)} if self.profile == "full" else {}
+        if len(self.admitted) >= self.limit:
+            self.refused += 1
+            wait = self.admitted[0] + self.window - arrived
+            headers["x-ratelimit-remaining-requests"] = "0"
+            headers["retry-after"] = str(math.ceil(wait))
+            if self.profile == "full":
+                headers["retry-after-ms"] = str(math.ceil(wait * 1000))
+            return 429, headers
+        self.admitted.append(arrived)
+        headers["x-ratelimit-remaining-requests"] = str(self.limit - len(self.admitted))
+        return 200, headers
+
+
+def simulate(profile: str, *, workers: int = 32, items: int = 120, use_line: bool = True,
+             window: float = 10.0) -> tuple[list[float], float, int]:
+    """A bulk run on the fake clock, one thread playing every worker: each takes the next item, stands in the
+    pacer's line (unless ``use_line`` is off), acquires, sends, settles, retries a 429 at once (first in line,
+    as the pacer puts it). A worker acts only when the pacer would let it through now, so nothing blocks.
+    Returns each item's time from its place in line to its answer, the run's wall time and the 429s."""
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    server = SlidingWindowServer(clock, 10, window, profile)
+    start, todo = clock.now, items
+    places: dict[int, tuple[float, object]] = {}  # worker -> (entered line at, the line's context)
+    waiting: deque[int] = deque()  # workers in line, in the order the pacer admits them
+    wire: list[tuple[float, int, Ticket]] = []  # (answered at, worker, ticket)
+    idle = deque(range(workers))
+    times: list[float] = []
+    for _ in range(1_000_000):
+        if not todo and not places:
+            return times, clock.now - start, server.refused
+        for answered_at, worker, ticket in sorted(wire, key=lambda w: w[0]):
+            if answered_at > clock.now:
+                break
+            wire.remove((answered_at, worker, ticket))
+            status, headers = server.answer(ticket.sent_at)
+            pacer.settle(ticket, status, headers)
+            if status == 429:
+                waiting.appendleft(worker)  # its retry goes first: the pacer does the same
+                continue
+            entered, place = places.pop(worker)
+            times.append(clock.now - entered)
+            if place is not None:
+                place.__exit__(None, None, None)  # type: ignore[attr-defined]
+            idle.append(worker)
+        while True:
+            if waiting and admissible(pacer, retry=bool(pacer._refused)):
+                worker = waiting.popleft()
+                ticket = pacer.acquire()
+                wire.append((ticket.sent_at + server.rtt, worker, ticket))
+            elif todo and idle and (not use_line or pacer._room_in_line(0.0)):
+                worker, todo = idle.popleft(), todo - 1
+                place = pacer.line() if use_line else None
+                if place is not None:
+                    place.__enter__()
+                places[worker] = (clock.now, place)
+                waiting.append(worker)
+            else:
+                break
+        clock.now = round(clock.now + 0.01, 6)
+    raise AssertionError("the simulated run did not finish")
+
+
+def admissible(pacer: Pacer, *, retry: bool) -> bool:
+    """Would ``acquire`` admit the head of the line now (a retry after a 429 does not bet early)?"""
+    now = pacer._clock()
+    pacer.requests.prune(now)
+    pacer.tokens.prune(now)
+    return pacer._ready_at(now, 0.0, bet=not retry)[0] <= now
+
+
+@pytest.mark.parametrize("profile", ["full", "remaining"])
+def test_32_workers_wait_at_most_two_windows_each_without_losing_throughput(profile: str) -> None:
+    times, wall, refused = simulate(profile)
+    assert len(times) == 120
+    assert max(times) <= 2 * 10.0  # the issue's goal: no item waits longer than two windows
+    assert wall <= 1.02 * 110.0  # 12 windows of 10: the first starts at 0, the last at 110 s
+    assert refused <= 6  # 0.05 per item
+
+
+def test_without_the_line_32_workers_queue_for_three_windows() -> None:
+    """The control: what the line prevents (the simulation can fail the test above)."""
+    times, wall, _ = simulate("full", use_line=False)
+    assert len(times) == 120 and max(times) > 3 * 10.0
+    assert wall <= 1.02 * 110.0
+
+
+def test_the_line_holds_one_item_during_slow_start_and_a_window_budget_after() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    first = pacer.line()
+    first.__enter__()
+    assert not pacer._room_in_line(0.0)  # slow start: the others would only queue behind the first send
+    ticket = pacer.acquire()
+    pacer.settle(ticket, 200, limits(2))  # a budget of 3 requests per window
+    places = [pacer.line() for _ in range(2)]
+    for place in places:
+        assert pacer._room_in_line(0.0)
+        place.__enter__()
+    assert not pacer._room_in_line(0.0)  # 3 in line: what one window serves
+    first.__exit__(None, None, None)
+    assert pacer._room_in_line(0.0)
+
+
+def test_close_releases_workers_waiting_for_a_place_in_line() -> None:
+    pacer = Pacer()
+    with pacer.line():
+        errors: list[BaseException] = []
+
+        def wait_then_fail() -> None:
+            try:
+                with pacer.line():
+                    pass
+            except PacerClosed as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=wait_then_fail)
+        t.start()
+        pacer.close()
+        t.join(5)
+    assert not t.is_alive() and isinstance(errors[0], PacerClosed)

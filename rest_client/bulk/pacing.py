@@ -15,7 +15,12 @@ whatever the service tells, so it holds on any Azure-shaped server, not only on 
 - ``x-ratelimit-remaining-*`` reconciles the model with the service's own count (other clients, token
   estimates that were low), and a lone answer that finds more room than we thought proves sends expired;
 - a 429 pauses every worker for the time the service asked (a coarse hint: until the earliest moment it
-  allows), and afterwards the model releases only what fits, first come first served: no stampede.
+  allows), and afterwards the model releases only what fits, first come first served: no stampede;
+- ``line``: at most what the budget serves in one window waits for admission at once (one item during slow
+  start). Admission is first come first served, so without that cap the 32nd of 32 workers would wait three
+  windows at 10 requests per window; with it an item waits at most about one window (two after a 429), and
+  throughput is the budget's either way: a place frees when an item is answered, long before its send leaves
+  the window.
 
 Costs are charged up front like Azure does: one request, and the token estimate (prompt + ``max_tokens``).
 """
@@ -27,7 +32,8 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -77,6 +83,9 @@ class Pacer:
         self._queue: deque[object] = deque()
         self._refused: set[int] = set()
         """Threads whose last send met a 429: their retry goes first in line (it has waited its turn already)."""
+        self._line: deque[object] = deque()
+        self._in_line = 0
+        self._tokens_in_line = 0.0
         self.token_bias = 0.0
         """Tokens the service charges per request beyond our estimate (e.g. its default for an unset
         max_tokens), measured on the first answer, when that request was alone on the wire."""
@@ -86,6 +95,48 @@ class Pacer:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+    @contextmanager
+    def line(self, tokens: float = 0.0) -> Iterator[None]:
+        """Hold a place in line for one item, all its attempts: ``with pacer.line(cost): client.request(...)``.
+
+        Waits (first come, first served) until fewer items are in line than the budget serves in a window, so
+        no item queues behind more than about a window's worth of others. Optional: ``acquire`` alone paces
+        just as well, it only cannot bound how long each caller waits. Raises ``PacerClosed`` once closed.
+        """
+        me = object()
+        with self._cond:
+            self._line.append(me)
+            try:
+                while not (self._line[0] is me and self._room_in_line(tokens)):
+                    if self._closed:
+                        raise PacerClosed("the run is stopping; this request was not sent")
+                    self._cond.wait(UNKNOWN_WAIT_POLL)
+                if self._closed:
+                    raise PacerClosed("the run is stopping; this request was not sent")
+                self._in_line += 1
+                self._tokens_in_line += tokens
+            finally:
+                self._line.remove(me)
+                self._cond.notify_all()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._in_line -= 1
+                self._tokens_in_line -= tokens
+                self._cond.notify_all()
+
+    def _room_in_line(self, tokens: float) -> bool:
+        """One more item fits in line: one window's budget of requests and of tokens (one item always fits)."""
+        if self._in_line == 0:
+            return True
+        if not self._informed:  # slow start sends one request: the others would only queue behind it
+            return False
+        if self.requests.limit is not None and self._in_line + 1 > self.requests.limit:
+            return False
+        per_item = self.token_bias * (self._in_line + 1)
+        return self.tokens.limit is None or self._tokens_in_line + tokens + per_item <= self.tokens.limit
 
     @property
     def _budgets(self) -> tuple[tuple[Budget, str], ...]:

@@ -169,16 +169,25 @@ class BulkRun:
     def _send_one(self, item: BulkItem) -> BulkResult | None:
         if item.error:
             return BulkResult(item, error={"code": "invalid_input_line", "message": item.error, "status": None})
+        cost = estimate_tokens(item.operation, item.body or {})
+        try:
+            # The item's time counts from its place in the pacer's line: before that it waits like an item
+            # the pool has not picked up yet (the line holds at most a window's budget, see pacing.py).
+            with self.pacer.line(cost):
+                return self._call(item, cost)
+        except PacerClosed:
+            return None  # never sent: a rerun will do it
+
+    def _call(self, item: BulkItem, cost: float) -> BulkResult:
         started = time.perf_counter()
         try:
             deployment = self.deployment if self.client.router is not None else deployment_for(  # backends: own
                 self.client.settings, item.operation, self.deployment, model=item.model)
             result = self.client.request("POST", item.operation, json=item.body or {}, deployment=deployment,
-                                         retry=self._retry, gate=self.pacer,
-                                         cost=estimate_tokens(item.operation, item.body or {}))
+                                         retry=self._retry, gate=self.pacer, cost=cost)
             body = result.json()
         except PacerClosed:
-            return None  # never sent: a rerun will do it
+            raise
         except APIStatusError as exc:
             error = {"code": exc.code or f"http_{exc.status_code}", "message": exc.message,
                      "status": exc.status_code}
