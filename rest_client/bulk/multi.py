@@ -17,6 +17,7 @@ wins (weights share single calls; a bulk run fills by budget instead).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -71,6 +72,11 @@ class BackendPacers:
             for pacer in self.pacers.values():
                 pacer.close()
             self._cond.notify_all()
+
+    def line(self, tokens: float = 0.0) -> contextlib.AbstractContextManager[None]:
+        """No shared line over backends: an item's place depends on which backend will take it, which only
+        ``acquire`` knows; each backend's pacer still admits first come, first served."""
+        return contextlib.nullcontext()
 
     def acquire(self, tokens: float = 0.0) -> RoutedTicket:
         """Block until some backend admits a send of ``tokens``; the highest priority that can, now, wins."""
