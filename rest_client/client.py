@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import IO, Any, Protocol, Union
 from urllib.parse import quote
 
 import requests
@@ -36,6 +36,9 @@ logger = logging.getLogger("rest_client")
 
 CLIENT_REQUEST_ID = "x-ms-client-request-id"
 OnAttempt = Callable[[AttemptEvent], None]
+Body = Union[bytes, IO[bytes]]
+"""A request body: bytes, or a seekable binary file object with a known length (sent in blocks, rewound for
+each attempt, so a retry resends it whole; a 200 MB batch upload is never held in memory)."""
 
 
 class Gate(Protocol):
@@ -115,7 +118,7 @@ class Client:
         return target.url, target.body
 
     # -- the one choke point ------------------------------------------------------------------------------
-    def request(self, method: str, path_or_operation: str, *, json: Any = None, content: bytes | None = None,
+    def request(self, method: str, path_or_operation: str, *, json: Any = None, content: Body | None = None,
                 content_type: str | None = None, deployment: str | None = None,
                 params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
                 stream: bool = False, retry: RetryPolicy | None = None, gate: Gate | None = None,
@@ -126,9 +129,10 @@ class Client:
         ``"audio/transcriptions"``…; the deployment comes from ``deployment=`` or the settings, and on the v1
         API goes into the JSON body as ``model``); a resource path starting with ``/`` (``"/files"``,
         ``"/batches/batch_1"``, with ``api-version`` added on the dated API); or an absolute URL on the
-        endpoint's own host. Body: ``json=`` (encoded here; NaN is refused) or ``content=`` bytes with
-        ``content_type``. ``retry=`` a ``RetryPolicy`` for this call; ``gate=`` admission per attempt (a bulk
-        run's pacer) charged ``cost`` tokens. Raises only ``RestClientError`` subclasses.
+        endpoint's own host. Body: ``json=`` (encoded here; NaN is refused) or ``content=`` bytes (or a seekable
+        binary file object of known length, rewound for each attempt) with ``content_type``. ``retry=`` a
+        ``RetryPolicy`` for this call; ``gate=`` admission per attempt (a bulk run's pacer) charged ``cost``
+        tokens. Raises only ``RestClientError`` subclasses.
         """
         url, body, name = self._route(path_or_operation, json, content, deployment, params)
         # Per-call headers are set on the prepared request, not passed to requests: a headers= dict costs a
@@ -159,8 +163,8 @@ class Client:
             return Result(response, record.exchanges, elapsed, client_request_id=client_request_id)
         raise self._error(response, record, name, client_request_id, retry or self.retry_policy)
 
-    def _route(self, path: str, json: Any, content: bytes | None, deployment: str | None,
-               params: Mapping[str, Any] | None) -> tuple[str, bytes | None, str | None]:
+    def _route(self, path: str, json: Any, content: Body | None, deployment: str | None,
+               params: Mapping[str, Any] | None) -> tuple[str, Body | None, str | None]:
         """(URL, body bytes, deployment name or ``None``) for a ``request`` call."""
         if json is not None and content is not None:
             raise ConfigError("give json= or content=, not both")
@@ -197,6 +201,8 @@ class Client:
         answer_headers: Mapping[str, str] = {}
         t0 = time.perf_counter()
         session = self.session
+        if call.body_start is not None:
+            call.body.seek(call.body_start)  # type: ignore[union-attr]  # a file body: every attempt sends it all
         try:
             prepared = session.prepare_request(requests.Request(call.method, call.url, data=call.body,
                                                                 headers=call.headers))
@@ -271,11 +277,13 @@ class Client:
 class _Call:
     """One logical call's fixed parts, shared by its attempts."""
 
-    __slots__ = ("body", "client_request_id", "cost", "extra", "gate", "headers", "method", "stream", "url")
+    __slots__ = ("body", "body_start", "client_request_id", "cost", "extra", "gate", "headers", "method", "stream",
+                 "url")
 
-    def __init__(self, method: str, url: str, body: bytes | None, stream: bool, headers: dict[str, str] | None,
+    def __init__(self, method: str, url: str, body: Body | None, stream: bool, headers: dict[str, str] | None,
                  extra: dict[str, str], client_request_id: str, gate: Gate | None, cost: float) -> None:
         self.method, self.url, self.body, self.stream = method, url, body, stream
+        self.body_start = None if body is None or isinstance(body, bytes) else body.tell()
         self.headers, self.extra, self.client_request_id = headers, extra, client_request_id
         self.gate, self.cost = gate, cost
 
