@@ -8,6 +8,7 @@ httpx's ``Client.request``). The client knows nothing of bulk or batch: they cal
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 import uuid
@@ -36,7 +37,7 @@ logger = logging.getLogger("rest_client")
 
 CLIENT_REQUEST_ID = "x-ms-client-request-id"
 OnAttempt = Callable[[AttemptEvent], None]
-Body = Union[bytes, IO[bytes]]
+Body = Union[bytes, IO[bytes], io.IOBase]
 """A request body: bytes, or a seekable binary file object with a known length (sent in blocks, rewound for
 each attempt, so a retry resends it whole; a 200 MB batch upload is never held in memory)."""
 
