@@ -169,17 +169,18 @@ def run_bulk_file(client: Client, input_path: str | os.PathLike[str], output_pat
     if source.resolve() == target.resolve():
         raise ConfigError("the output file must not be the input file")
     _check_output_dir(target)
+    operation = default_operation(client, operation, deployment)
     done = _prepare_output(target, retry_failed=retry_failed)
     out = _open_output(target, done)  # after _prepare_output, which may replace the file
-    operation = default_operation(client, operation, deployment)
     skipped = [0]
     items = _pending(read_items(_input_lines(source), operation), done.ids, skipped)
     summary = BulkSummary(total=total, skipped_failed=done.failed, output=str(target))
-    run = BulkRun(client, items, concurrency=concurrency, operation=operation, deployment=deployment)
-    if on_start:
-        on_start(summary.total, len(done.ids))
-    started = time.perf_counter()
     with out, contextlib.closing(done.ids), contextlib.closing(items):
+        run = BulkRun(client, items, concurrency=concurrency, operation=operation, deployment=deployment)
+        if on_start:
+            on_start(summary.total, len(done.ids))
+        started = time.perf_counter()
+
         def write(result: BulkResult) -> None:
             out.write(json.dumps(result.output(), ensure_ascii=False) + "\n")
             out.flush()
