@@ -66,7 +66,7 @@ class Emulator:
     """The emulator in a process of its own."""
 
     def __enter__(self) -> Emulator:
-        self.proc = subprocess.Popen([sys.executable, __file__, "serve"], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "serve"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         info = json.loads(self.proc.stdout.readline())  # type: ignore[union-attr]
         self.endpoint, self.api_key = info["endpoint"], info["api_key"]
@@ -84,7 +84,9 @@ def measure(command: list[str], emu: Emulator, pythonpath: str | None = None) ->
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     started = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # cwd: not the repository, whose rest_client/ would shadow the one PYTHONPATH names (``-m`` puts cwd first)
+    proc = subprocess.Popen(command, env=env, cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
     stderr = proc.stderr.read()  # type: ignore[union-attr]
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                                               "url": "/chat/completions", "body": {
                                                   "model": BATCH_DEPLOYMENT, "max_tokens": 16, "messages": [
                                                       {"role": "user", "content": item["prompt"]}]}}) + "\n")
-                contenders.append(("openai SDK", [sys.executable, __file__, "sdk-batch", str(converted),
+                contenders.append(("openai SDK", [sys.executable, str(Path(__file__).resolve()), "sdk-batch", str(converted),
                                                   str(work / "sdk-out.jsonl")], None))
             for name, command, path in contenders:
                 for stale in work.glob("batch-out.jsonl*"):
