@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                                               "url": "/chat/completions", "body": {
                                                   "model": BATCH_DEPLOYMENT, "max_tokens": 16, "messages": [
                                                       {"role": "user", "content": item["prompt"]}]}}) + "\n")
-                contenders.append(("openai SDK", [sys.executable, str(Path(__file__).resolve()), "sdk-batch", str(converted),
-                                                  str(work / "sdk-out.jsonl")], None))
+                contenders.append(("openai SDK", [sys.executable, str(Path(__file__).resolve()), "sdk-batch",
+                                                  str(converted), str(work / "sdk-out.jsonl")], None))
             for name, command, path in contenders:
                 for stale in work.glob("batch-out.jsonl*"):
                     stale.unlink()

@@ -32,7 +32,7 @@ from ..retry_hints import parse_retry_after
 logger = logging.getLogger("rest_client")
 
 MAX_WINDOW = 3600.0
-MAX_UNWINDOWED_CHARGES = 20_000  # history per budget while neither window nor limit is known
+MAX_UNWINDOWED_CHARGES = 10_000  # history kept per budget (10,000-20,000) while neither window nor limit is known
 UNKNOWN_WAIT_POLL = 1.0
 """Bound on a wait with no known end (waiting for the slow-start answer or a probe): re-check this often."""
 
@@ -89,9 +89,10 @@ class Budget:
             # Window unknown (no 429 yet): the history is kept to estimate it. With a known limit it cannot
             # outgrow the limit (sends block there); with none, it would grow by a charge per request for the
             # whole run (issue 19: +30 MB per 100,000 items), so only the most recent ones are kept.
-            if self.limit is None and len(self.charges) > MAX_UNWINDOWED_CHARGES:
-                del self.charges[: len(self.charges) - MAX_UNWINDOWED_CHARGES]
-                self.used = sum(c.cost for c in self.charges)
+            if self.limit is None and len(self.charges) > 2 * MAX_UNWINDOWED_CHARGES:  # amortized: rarely
+                dropped = self.charges[:-MAX_UNWINDOWED_CHARGES]
+                del self.charges[:-MAX_UNWINDOWED_CHARGES]
+                self.used -= sum(c.cost for c in dropped)
             return
         cutoff = now - self.window
         kept = [c for c in self.charges if c.answered_at is None or c.answered_at > cutoff]
