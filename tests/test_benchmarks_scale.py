@@ -15,10 +15,10 @@ def test_quick_scale_run_measures_every_contender() -> None:
     done = subprocess.run([sys.executable, "benchmarks/scale.py", "--quick", "--sdk"], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    table = done.stdout.split("| job | size | client | peak RSS MB | wall s | exit |")[1]
+    table = done.stdout.split("| job | size | client | peak RSS MB | wall s | CPU s | exit |")[1]
     rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| ") and "---" not in line]
     assert [(r[0].strip(), r[2].strip()) for r in rows] == [
         ("bulk", "this branch"), ("batch run", "this branch"), ("batch run", "openai SDK"),
         ("batch run", "this branch"), ("batch run", "openai SDK")]
-    assert all(r[5].strip() == "0" for r in rows)
+    assert all(r[6].strip() == "0" for r in rows)
     assert not list(REPO_ROOT.glob(".scale-*"))  # its big files are removed

@@ -28,7 +28,7 @@ from ..client import Client
 from ..errors import BatchError, ConfigError, TransportError
 from ..resolve import CHAT
 from .api import Batches, Files
-from .lines import batch_custom_ids, custom_ids_of_batch_lines, prepare_batch_file, prepare_batch_input
+from .lines import batch_custom_ids, custom_ids_of_batch_lines, prepare_batch_file, prepare_batch_input, read_ids
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 FILE_READY, FILE_FAILED = frozenset({"processed"}), frozenset({"error", "deleted"})
@@ -77,15 +77,17 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
 def submit_batch(client: Client, source: bytes | str | os.PathLike[str], *, deployment: str | None,
                  operation: str = CHAT, state: dict[str, Any] | None = None,
                  save: Callable[[dict[str, Any]], None] | None = None, poll_first: float = POLL_FIRST,
-                 workdir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+                 workdir: str | os.PathLike[str] | None = None,
+                 ids_to: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Validate locally, upload (unless ``state`` already has the file), wait until processed, create the batch.
 
     ``source`` is the input file's path (validated and converted in one streaming pass into a temporary file
     in ``workdir``, default: next to the input, then uploaded from disk) or its bytes. ``save`` is called
-    after each step that created something on the service, so an interruption loses nothing.
+    after each step that created something on the service, so an interruption loses nothing. ``ids_to``: a
+    file to receive the custom_ids in input order (see ``prepare_batch_file``), for the merge at the end.
     """
     state = dict(state or {})
-    with _converted(source, deployment, operation, workdir) as (upload, endpoint, model):
+    with _converted(source, deployment, operation, workdir, ids_to) as (upload, endpoint, model):
         state.update(deployment=model, endpoint=endpoint)
         # An upload from an interrupted run may already have a batch (the run died before recording its id).
         existing = Batches(client).find_for_file(state["input_file_id"]) if state.get("input_file_id") else None
@@ -114,10 +116,13 @@ def _upload_name(source: bytes | str | os.PathLike[str]) -> str:
 
 @contextlib.contextmanager
 def _converted(source: bytes | str | os.PathLike[str], deployment: str | None, operation: str,
-               workdir: str | os.PathLike[str] | None) -> Iterator[tuple[bytes | Path, str, str]]:
+               workdir: str | os.PathLike[str] | None,
+               ids_to: str | os.PathLike[str] | None) -> Iterator[tuple[bytes | Path, str, str]]:
     """(what to upload, endpoint, deployment) of a validated input; a converted file is removed afterwards."""
     if isinstance(source, bytes):
         prepared = prepare_batch_input(source, deployment=deployment, default_operation=operation)
+        if ids_to is not None:
+            Path(ids_to).write_text("".join(json.dumps(cid) + "\n" for cid in prepared.custom_ids), "utf-8")
         yield prepared.content, prepared.endpoint, prepared.deployment
         return
     folder = Path(workdir) if workdir is not None else Path(source).resolve().parent
@@ -125,7 +130,8 @@ def _converted(source: bytes | str | os.PathLike[str], deployment: str | None, o
     fd, name = tempfile.mkstemp(prefix=f".{Path(source).name}.", suffix=".upload.tmp", dir=folder)
     os.close(fd)
     try:
-        converted = prepare_batch_file(source, name, deployment=deployment, default_operation=operation)
+        converted = prepare_batch_file(source, name, deployment=deployment, default_operation=operation,
+                                       ids_to=ids_to)
         yield converted.path, converted.endpoint, converted.deployment
     finally:
         os.unlink(name)
@@ -159,23 +165,28 @@ def wait_for_batch(client: Client, batch_id: str, *, poll_first: float = POLL_FI
         delay = min(delay * POLL_GROWTH, poll_max)
 
 
-def _index_results(client: Client, file_id: str, results: IdIndex, scratch: Path) -> None:
-    """Download one output or error file to ``scratch`` as a stream, then index its lines by custom_id."""
+def _index_results(client: Client, file_id: str, number: int, scratch: Path, results: IdIndex) -> None:
+    """Download one output or error file to ``scratch`` as a stream, then index where each custom_id's line is
+    (``number`` << 40 | byte offset: the index stays a few bytes an id, the lines stay on disk)."""
     Files(client).content_to(file_id, scratch)
-    try:
-        with scratch.open("rb") as f:
-            for number, raw in enumerate(f, start=1):
-                if not raw.strip():
-                    continue
+    offset = 0
+    with scratch.open("rb") as f:
+        for line_number, raw in enumerate(f, start=1):
+            if raw.strip():
                 try:
                     record = json.loads(raw)
                 except ValueError as exc:
-                    raise BatchError(f"line {number} of the batch's file {file_id} is not JSON ({exc}); "
+                    raise BatchError(f"line {line_number} of the batch's file {file_id} is not JSON ({exc}); "
                                      f"download it with `Files(client).content_to({file_id!r}, path)`") from exc
                 if isinstance(record, dict) and isinstance(record.get("custom_id"), str):
-                    results.put(record["custom_id"], raw.decode("utf-8", errors="replace"))
-    finally:
-        scratch.unlink()
+                    results.set(record["custom_id"], number << 40 | offset, "ok" if _succeeded(record) else "")
+            offset += len(raw)
+
+
+def _succeeded(record: dict[str, Any]) -> bool:
+    response = record.get("response")
+    status = response.get("status_code") if isinstance(response, dict) else None
+    return not record.get("error") and isinstance(status, int) and 200 <= status < 300
 
 
 def result_file_ids(client: Client, batch: dict[str, Any]) -> list[str]:
@@ -189,34 +200,40 @@ def result_file_ids(client: Client, batch: dict[str, Any]) -> list[str]:
 
 
 def collect(client: Client, batch: dict[str, Any], custom_ids: Iterable[str], output: Path) -> BatchOutcome:
-    """Write one line per custom_id, in input order: the output file's line, the error file's, or 'not run'.
+    """Write one line per custom_id, in input order: the output file's line (byte for byte), the error file's,
+    or 'not run'.
 
     The merge is an on-disk index (sqlite3, see bulk/ids.py) rather than a sort-merge by line number: the
     service's lines carry only a custom_id, so a sort-merge would need an id → line index anyway, and the
-    index also absorbs ids the input does not have and ids in both files (the last file wins). Memory holds
-    one line at a time; the downloaded files are deleted as soon as they are indexed.
+    index also absorbs ids the input does not have and ids in both files (the last file wins). The index maps
+    each id to where its line is in the downloaded file; memory holds one line at a time, and the downloaded
+    files are deleted at the end.
     """
     outcome = BatchOutcome(batch, output)
     tmp = output.with_name(output.name + ".tmp")
-    with IdIndex() as results:
-        for file_id in result_file_ids(client, batch):
-            _index_results(client, file_id, results, output.with_name(f".{output.name}.{file_id}.download"))
-        with tmp.open("w", encoding="utf-8") as out:
+    file_ids = result_file_ids(client, batch)
+    scratch = [output.with_name(f".{output.name}.{file_id}.download") for file_id in file_ids]
+    with IdIndex() as results, contextlib.ExitStack() as files:
+        for path in scratch:
+            files.callback(path.unlink, missing_ok=True)
+        for number, (file_id, path) in enumerate(zip(file_ids, scratch)):
+            _index_results(client, file_id, number, path, results)
+        readers = [files.enter_context(path.open("rb")) for path in scratch]
+        with tmp.open("wb") as out:
             for cid in custom_ids:
-                found = results.get(cid)
-                record = json.loads(found) if found is not None else None
-                if record is None:
+                found = results.entry(cid)
+                if found is None:
                     outcome.not_done += 1
-                    record = {"custom_id": cid, "response": None, "error": {
+                    out.write(json.dumps({"custom_id": cid, "response": None, "error": {
                         "code": "not_processed", "message": f"the batch ended {batch.get('status')} before this "
-                                                            "request ran"}}
-                else:
-                    response = record.get("response")
-                    status = response.get("status_code") if isinstance(response, dict) else None
-                    good = not record.get("error") and isinstance(status, int) and 200 <= status < 300
-                    outcome.ok += good
-                    outcome.failed += not good
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                                                            "request ran"}}, ensure_ascii=False).encode() + b"\n")
+                    continue
+                position, ok = found
+                reader = readers[position >> 40]
+                reader.seek(position & ((1 << 40) - 1))
+                out.write(reader.readline().rstrip(b"\r\n") + b"\n")  # the service's line, byte for byte
+                outcome.ok += ok == "ok"
+                outcome.failed += ok != "ok"
     os.replace(tmp, output)
     return outcome
 
@@ -249,14 +266,24 @@ def run_batch(client: Client, input_path: str | os.PathLike[str], output_path: s
     if state.get("input_sha256") != digest or resubmit:  # another input, or asked for a new batch
         state = {"input_sha256": digest, "input": str(source)}
     resumed = bool(state.get("batch_id"))
-    if not resumed:  # an upload from an interrupted run of the same input is reused
-        state = submit_batch(client, source, deployment=deployment, operation=operation, state=state,
-                             save=lambda s: _write_state(spath, s), poll_first=poll_first, workdir=target.parent)
-    custom_ids = batch_custom_ids(source, deployment=state.get("deployment"), default_operation=operation)
-    batch = wait_for_batch(client, state["batch_id"], poll_first=poll_first, poll_max=poll_max, on_status=on_status)
-    if batch.get("status") == "failed":
-        raise _failure(batch)
-    outcome = collect(client, batch, custom_ids, target)
+    ids = target.with_name(f".{target.name}.ids.tmp")  # written while validating: no second pass at the end
+    try:
+        if not resumed:  # an upload from an interrupted run of the same input is reused
+            state = submit_batch(client, source, deployment=deployment, operation=operation, state=state,
+                                 save=lambda s: _write_state(spath, s), poll_first=poll_first, workdir=target.parent,
+                                 ids_to=ids)
+        batch = wait_for_batch(client, state["batch_id"], poll_first=poll_first, poll_max=poll_max,
+                               on_status=on_status)
+        if batch.get("status") == "failed":
+            raise _failure(batch)
+        with contextlib.ExitStack() as stack:
+            if ids.exists():
+                custom_ids: Iterable[str] = read_ids(stack.enter_context(ids.open(encoding="utf-8")))
+            else:  # resumed by another process: read them from the input again
+                custom_ids = batch_custom_ids(source, deployment=state.get("deployment"), default_operation=operation)
+            outcome = collect(client, batch, custom_ids, target)
+    finally:
+        ids.unlink(missing_ok=True)
     outcome.resumed = resumed
     return outcome
 

@@ -12,6 +12,7 @@ what the check must remember across lines is small (the first line of each url a
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -138,8 +139,10 @@ def prepare_batch_input(raw: bytes, *, deployment: str | None, default_operation
 
 
 def prepare_batch_file(source: str | os.PathLike[str], converted: str | os.PathLike[str], *,
-                       deployment: str | None, default_operation: str = CHAT) -> BatchFile:
-    """Validate the file ``source`` in one streaming pass, writing its lines in Azure's format to ``converted``.
+                       deployment: str | None, default_operation: str = CHAT,
+                       ids_to: str | os.PathLike[str] | None = None) -> BatchFile:
+    """Validate the file ``source`` in one streaming pass, writing its lines in Azure's format to ``converted``
+    (and, with ``ids_to``, its custom_ids in input order, one JSON string a line: see ``read_ids``).
 
     The same checks as ``prepare_batch_input``; memory does not depend on the file's size.
     """
@@ -147,9 +150,12 @@ def prepare_batch_file(source: str | os.PathLike[str], converted: str | os.PathL
     check = _Check(deployment, default_operation)
     written = 0
     try:
-        with source.open("rb") as f, target.open("wb") as out:
-            for _, line in check.convert(f):
+        with source.open("rb") as f, target.open("wb") as out, \
+                (open(ids_to, "w", encoding="utf-8") if ids_to is not None else contextlib.nullcontext()) as ids:
+            for custom_id, line in check.convert(f):
                 written += out.write(line)
+                if ids is not None:
+                    ids.write(json.dumps(custom_id) + "\n")
     except OSError as exc:
         raise ConfigError(f"cannot read the input file {source} or write {target}: {exc.strerror or exc}") from exc
     endpoint, model = check.finish(written)
@@ -166,6 +172,12 @@ def batch_custom_ids(source: str | os.PathLike[str], *, deployment: str | None,
                 yield custom_id
     except OSError as exc:
         raise ConfigError(f"cannot read the input file {source}: {exc.strerror or exc}") from exc
+
+
+def read_ids(lines: Iterable[str]) -> Iterator[str]:
+    """The custom_ids ``prepare_batch_file(ids_to=…)`` wrote."""
+    for line in lines:
+        yield json.loads(line)
 
 
 def custom_ids_of_batch_lines(lines: Iterable[bytes]) -> Iterator[str]:

@@ -43,6 +43,17 @@ class IdIndex:
         if self.add(custom_id, 0, value) is not None:
             self._db.execute("UPDATE ids SET value = ? WHERE id = ?", (value, custom_id))
 
+    def set(self, custom_id: str, line: int, value: str | None = None) -> None:
+        """Record ``custom_id`` at ``line`` (a number: a line, or a byte position) with ``value``, replacing an
+        earlier record of it (the last one wins)."""
+        if self.add(custom_id, line, value) is not None:
+            self._db.execute("UPDATE ids SET line = ?, value = ? WHERE id = ?", (line, value, custom_id))
+
+    def entry(self, custom_id: str) -> tuple[int, str | None] | None:
+        """(line, value) recorded with ``custom_id``, or None."""
+        row = self._db.execute("SELECT line, value FROM ids WHERE id = ?", (custom_id,)).fetchone()
+        return None if row is None else (int(row[0]), row[1])
+
     def update(self, custom_ids: Iterable[str]) -> None:
         for custom_id in custom_ids:
             self.add(custom_id)
