@@ -146,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         cases = [(int(x), 0) for x in args.batch.split(",") if x]
         if args.big_mb:
             # Long prompts up to Azure's two limits at once: ≤ 100,000 lines, and ≤ 200 MiB once converted to
-            # Azure's line format (about 110 bytes a line more than the prompt line written here).
+            # Azure's line format (about 115 bytes a line more than the prompt line written here).
             lines = min(100_000, args.big_mb * 1_000_000 // 2_000)
-            cases.append((lines, args.big_mb * 1024 * 1024 // lines - 80 - 110))
+            cases.append((lines, args.big_mb * 1024 * 1024 // lines - 80 - 130))
         for n, pad in cases:
             source = work / f"batch-{n}.jsonl"
             write_prompts(source, n, prompt_bytes=pad)
