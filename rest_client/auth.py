@@ -207,6 +207,8 @@ class EntraTokenAuth(AuthBase):
         r.content  # noqa: B018 - read the (small) body so the connection goes back to the pool
         r.close()
         prep = r.request.copy()
+        if isinstance(getattr(prep, "_body_position", None), int):  # a file body (an upload): send it whole again
+            requests.utils.rewind_body(prep)
         setattr(prep, _RESENT_MARK, True)
         prep.headers["Authorization"] = f"Bearer {fresh}"
         resent = r.connection.send(prep, **kwargs)

@@ -8,12 +8,13 @@ httpx's ``Client.request``). The client knows nothing of bulk or batch: they cal
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import IO, Any, Protocol, Union
 from urllib.parse import quote
 
 import requests
@@ -41,6 +42,9 @@ logger = logging.getLogger("rest_client")
 
 CLIENT_REQUEST_ID = "x-ms-client-request-id"
 OnAttempt = Callable[[AttemptEvent], None]
+Body = Union[bytes, IO[bytes], io.IOBase]
+"""A request body: bytes, or a seekable binary file object with a known length (sent in blocks, rewound for
+each attempt, so a retry resends it whole; a 200 MB batch upload is never held in memory)."""
 
 
 class Gate(Protocol):
@@ -143,7 +147,7 @@ class Client(ResponsesCalls):
         return target.url, target.body
 
     # -- the one choke point ------------------------------------------------------------------------------
-    def request(self, method: str, path_or_operation: str, *, json: Any = None, content: bytes | None = None,
+    def request(self, method: str, path_or_operation: str, *, json: Any = None, content: Body | None = None,
                 content_type: str | None = None, deployment: str | None = None,
                 params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
                 stream: bool = False, retry: RetryPolicy | None = None, gate: Gate | None = None,
@@ -154,9 +158,10 @@ class Client(ResponsesCalls):
         ``"audio/transcriptions"``…; the deployment comes from ``deployment=`` or the settings, and on the v1
         API goes into the JSON body as ``model``); a resource path starting with ``/`` (``"/files"``,
         ``"/batches/batch_1"``, with ``api-version`` added on the dated API); or an absolute URL on the
-        endpoint's own host. Body: ``json=`` (encoded here; NaN is refused) or ``content=`` bytes with
-        ``content_type``. ``retry=`` a ``RetryPolicy`` for this call; ``gate=`` admission per attempt (a bulk
-        run's pacer) charged ``cost`` tokens. Raises only ``RestClientError`` subclasses.
+        endpoint's own host. Body: ``json=`` (encoded here; NaN is refused) or ``content=`` bytes (or a seekable
+        binary file object of known length, rewound for each attempt) with ``content_type``. ``retry=`` a
+        ``RetryPolicy`` for this call; ``gate=`` admission per attempt (a bulk run's pacer) charged ``cost``
+        tokens. Raises only ``RestClientError`` subclasses.
         """
         url, body, name = self._route(path_or_operation, json, content, deployment, params)
         # Per-call headers are set on the prepared request, not passed to requests: a headers= dict costs a
@@ -178,7 +183,7 @@ class Client(ResponsesCalls):
         retrying = self._retrying_for(retry)
         if self.router is not None and not path_or_operation.startswith(("/", "http://", "https://")):
             # Each backend has its own URL and body (deployment name, api-version, v1 ``model``): once each.
-            targets: dict[int, tuple[str, bytes | None, str | None]] = {}
+            targets: dict[int, tuple[str, Body | None, str | None]] = {}
             call.targets = lambda slot: targets.get(slot.index) or targets.setdefault(
                 slot.index, self._route(path_or_operation, json, content, deployment, params, slot.settings))
             retrying = self._retrying_for(retry, failover=True)
@@ -212,9 +217,9 @@ class Client(ResponsesCalls):
             record.trace.failed(error)
         raise error
 
-    def _route(self, path: str, json: Any, content: bytes | None, deployment: str | None,
+    def _route(self, path: str, json: Any, content: Body | None, deployment: str | None,
                params: Mapping[str, Any] | None,
-               settings: Settings | None = None) -> tuple[str, bytes | None, str | None]:
+               settings: Settings | None = None) -> tuple[str, Body | None, str | None]:
         """(URL, body bytes, deployment name or ``None``) for a ``request`` call (on ``settings``' backend)."""
         settings = settings or self.settings
         if json is not None and content is not None:
@@ -263,6 +268,8 @@ class Client(ResponsesCalls):
             call.url, body, _ = call.targets(slot)
             session, settings = slot.session, slot.settings
         timeout = (settings.connect_timeout, settings.read_timeout_for(call.reasoning))
+        if call.body_start is not None:
+            call.body.seek(call.body_start)  # type: ignore[union-attr]  # a file body: every attempt sends it all
         try:
             prepared = session.prepare_request(requests.Request(call.method, call.url, data=body,
                                                                 headers=call.headers))
@@ -354,17 +361,18 @@ class Client(ResponsesCalls):
 class _Call:
     """One logical call's fixed parts, shared by its attempts."""
 
-    __slots__ = ("body", "client_request_id", "cost", "extra", "failover", "gate", "headers", "method",
-                 "reasoning", "slot", "stream", "targets", "url")
+    __slots__ = ("body", "body_start", "client_request_id", "cost", "extra", "failover", "gate", "headers",
+                 "method", "reasoning", "slot", "stream", "targets", "url")
 
-    def __init__(self, method: str, url: str, body: bytes | None, stream: bool, headers: dict[str, str] | None,
+    def __init__(self, method: str, url: str, body: Body | None, stream: bool, headers: dict[str, str] | None,
                  extra: dict[str, str], client_request_id: str, gate: Gate | None, cost: float) -> None:
         self.method, self.url, self.body, self.stream = method, url, body, stream
+        self.body_start = None if body is None or isinstance(body, bytes) else body.tell()
         self.headers, self.extra, self.client_request_id = headers, extra, client_request_id
         self.gate, self.cost = gate, cost
         # With backends: per-backend (URL, body, deployment), the backend of the last attempt, and whether
         # that attempt's answer cooled it down (so the call moves on).
-        self.targets: Callable[[Slot], tuple[str, bytes | None, str | None]] | None = None
+        self.targets: Callable[[Slot], tuple[str, Body | None, str | None]] | None = None
         self.slot: Slot | None = None
         self.failover = False
         self.reasoning = False

@@ -9,7 +9,8 @@ from __future__ import annotations
 from ..errors import BatchError, BatchValidationError
 from .api import Batches, Files
 from .flow import BatchOutcome, run_batch, state_path, submit_batch, wait_and_collect, wait_for_batch
-from .lines import BatchInput, prepare_batch_input
+from .lines import BatchFile, BatchInput, batch_custom_ids, prepare_batch_file, prepare_batch_input
 
-__all__ = ["BatchError", "BatchInput", "BatchOutcome", "BatchValidationError", "Batches", "Files",
-           "prepare_batch_input", "run_batch", "state_path", "submit_batch", "wait_and_collect", "wait_for_batch"]
+__all__ = ["BatchError", "BatchFile", "BatchInput", "BatchOutcome", "BatchValidationError", "Batches", "Files",
+           "batch_custom_ids", "prepare_batch_file", "prepare_batch_input", "run_batch", "state_path",
+           "submit_batch", "wait_and_collect", "wait_for_batch"]

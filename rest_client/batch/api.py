@@ -8,19 +8,25 @@ the ``Result``: ``result.json()`` is the plain object (File, Batch, list), ``sta
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import requests
 import urllib3
 
 from ..client import Client
+from ..errors import ConfigError, TransportError
 from ..resolve import resource_url
 from ..result import Result
 from ..retry import RetryPolicy
+from ..transport import transport_error
+from .upload import MultipartBody
 
 BATCH_API_VERSION = "2024-10-21"
 """The first GA version with files and batches; used when the configured version is older."""
 _OLDEST_BATCH_VERSION = "2024-07-01-preview"
+DOWNLOAD_BLOCK = 1 << 16
 
 
 class _Resource:
@@ -45,15 +51,20 @@ class Files(_Resource):
 
     def upload(self, data: bytes | str | os.PathLike[str], *, filename: str | None = None,
                purpose: str = "batch") -> Result:
-        """``POST files`` (multipart ``purpose`` + ``file``); the service answers 201 with the File."""
+        """``POST files`` (multipart ``purpose`` + ``file``); the service answers 201 with the File.
+
+        A path is streamed from disk (never held in memory, resent whole on a retry); bytes are sent as they are.
+        """
         if isinstance(data, (str, os.PathLike)):
-            path = Path(data)
-            content, name = path.read_bytes(), filename or path.name
-        else:
-            content, name = data, filename or "batch_input.jsonl"
-        body, content_type = urllib3.encode_multipart_formdata(
-            {"purpose": purpose, "file": (name, content, "application/jsonl")})
-        return self._client.request("POST", self._url("files"), content=body, content_type=content_type)
+            try:
+                body = MultipartBody({"purpose": purpose}, "file", data, filename=filename)
+            except OSError as exc:
+                raise ConfigError(f"cannot read the file to upload {data}: {exc.strerror or exc}") from exc
+            with body:
+                return self._client.request("POST", self._url("files"), content=body, content_type=body.content_type)
+        encoded, content_type = urllib3.encode_multipart_formdata(
+            {"purpose": purpose, "file": (filename or "batch_input.jsonl", data, "application/jsonl")})
+        return self._client.request("POST", self._url("files"), content=encoded, content_type=content_type)
 
     def get(self, file_id: str) -> Result:
         return self._get(f"files/{file_id}")
@@ -62,8 +73,58 @@ class Files(_Resource):
         return self._get("files", purpose=purpose)
 
     def content(self, file_id: str) -> Result:
-        """``GET files/{id}/content``: ``result.response.content`` holds the bytes (JSONL for batch output)."""
+        """``GET files/{id}/content``: ``result.response.content`` holds the bytes (JSONL for batch output).
+
+        For a big file, ``content_to`` (to a path) and ``content_lines`` (line by line) do not hold it in memory.
+        """
         return self._get(f"files/{file_id}/content")
+
+    def content_to(self, file_id: str, path: str | os.PathLike[str]) -> int:
+        """Download a file's content to ``path`` in blocks; the number of bytes written.
+
+        Written to ``path``.tmp and renamed at the end, so ``path`` never holds half a file. A connection lost
+        mid-download starts it again (files do not change), up to the client's ``max_retries`` times.
+        """
+        target = Path(path)
+        tmp = target.with_name(target.name + ".tmp")
+        for attempt in range(self._client.retry_policy.max_retries + 1):
+            try:
+                with tmp.open("wb") as out:
+                    written = sum(out.write(block) for block in self._blocks(file_id))
+                os.replace(tmp, target)
+                return written
+            except TransportError:
+                if attempt == self._client.retry_policy.max_retries:
+                    raise
+            except OSError as exc:
+                raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from exc
+            finally:
+                tmp.unlink(missing_ok=True)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def content_lines(self, file_id: str) -> Iterator[bytes]:
+        """A file's content line by line (each with its ``\n``), as it arrives: memory holds one line."""
+        pending = b""
+        for block in self._blocks(file_id):
+            lines = (pending + block).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                yield line + b"\n"
+        if pending:
+            yield pending
+
+    def _blocks(self, file_id: str) -> Iterator[bytes]:
+        url = self._url(f"files/{file_id}/content")
+        result = self._client.request("GET", url, stream=True)
+        response = result.response
+        try:
+            yield from response.iter_content(DOWNLOAD_BLOCK)
+        except requests.RequestException as exc:
+            raise transport_error(exc, url, connect_timeout=self._client.settings.connect_timeout,
+                                  read_timeout=self._client.settings.read_timeout_for(False),
+                                  client_request_id=result.client_request_id, exchanges=result.exchanges) from exc
+        finally:
+            response.close()
 
     def delete(self, file_id: str) -> Result:
         return self._delete(f"files/{file_id}")

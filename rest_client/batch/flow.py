@@ -4,24 +4,31 @@ A small state file next to the output (``OUTPUT.batch.json``) records the input'
 file id and the batch id, so a run that was interrupted while waiting resumes waiting on the *same* batch
 instead of paying for a second one (``resubmit=True`` forces a new one). The output has one line per input
 line, in input order, in the Azure Batch output shape; lines the batch never ran (cancelled, expired) say so.
+
+Memory does not grow with the file (100,000 lines, 200 MB are Azure's limits): the input is validated and
+converted in one streaming pass into a temporary file next to the output, uploaded from disk, the output and
+error files are downloaded to disk as streams, and the merge into input order goes through an on-disk index.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..bulk.ids import IdIndex
 from ..client import Client
 from ..errors import BatchError, ConfigError, TransportError
 from ..resolve import CHAT
 from .api import Batches, Files
-from .lines import prepare_batch_input
+from .lines import batch_custom_ids, custom_ids_of_batch_lines, prepare_batch_file, prepare_batch_input, read_ids
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 FILE_READY, FILE_FAILED = frozenset({"processed"}), frozenset({"error", "deleted"})
@@ -67,35 +74,67 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def submit_batch(client: Client, raw: bytes, *, deployment: str | None, operation: str = CHAT,
-                 state: dict[str, Any] | None = None, save: Callable[[dict[str, Any]], None] | None = None,
-                 poll_first: float = POLL_FIRST) -> dict[str, Any]:
+def submit_batch(client: Client, source: bytes | str | os.PathLike[str], *, deployment: str | None,
+                 operation: str = CHAT, state: dict[str, Any] | None = None,
+                 save: Callable[[dict[str, Any]], None] | None = None, poll_first: float = POLL_FIRST,
+                 workdir: str | os.PathLike[str] | None = None,
+                 ids_to: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Validate locally, upload (unless ``state`` already has the file), wait until processed, create the batch.
 
-    ``save`` is called after each step that created something on the service, so an interruption loses nothing.
+    ``source`` is the input file's path (validated and converted in one streaming pass into a temporary file
+    in ``workdir``, default: next to the input, then uploaded from disk) or its bytes. ``save`` is called
+    after each step that created something on the service, so an interruption loses nothing. ``ids_to``: a
+    file to receive the custom_ids in input order (see ``prepare_batch_file``), for the merge at the end.
     """
     state = dict(state or {})
-    prepared = prepare_batch_input(raw, deployment=deployment, default_operation=operation)
-    state.update(deployment=prepared.deployment, endpoint=prepared.endpoint)
-    # An upload from an interrupted run may already have a batch (the run died before recording its id).
-    existing = Batches(client).find_for_file(state["input_file_id"]) if state.get("input_file_id") else None
-    if not state.get("input_file_id"):
-        state["input_file_id"] = Files(client).upload(prepared.content).json()["id"]
-        if save:
-            save(state)
+    with _converted(source, deployment, operation, workdir, ids_to) as (upload, endpoint, model):
+        state.update(deployment=model, endpoint=endpoint)
+        # An upload from an interrupted run may already have a batch (the run died before recording its id).
+        existing = Batches(client).find_for_file(state["input_file_id"]) if state.get("input_file_id") else None
+        if not state.get("input_file_id"):
+            state["input_file_id"] = Files(client).upload(upload, filename=_upload_name(source)).json()["id"]
+            if save:
+                save(state)
     if existing is None:
         wait_for_file(client, state["input_file_id"], poll_first=poll_first)
         try:
-            existing = Batches(client).create(state["input_file_id"], endpoint=prepared.endpoint).json()
+            existing = Batches(client).create(state["input_file_id"], endpoint=endpoint).json()
         except TransportError:
             # The answer was lost, not necessarily the request: adopt the batch if it was created, else retry.
             existing = Batches(client).find_for_file(state["input_file_id"]) or \
-                Batches(client).create(state["input_file_id"], endpoint=prepared.endpoint).json()
+                Batches(client).create(state["input_file_id"], endpoint=endpoint).json()
     batch = existing
     state["batch_id"] = batch["id"]
     if save:
         save(state)
     return state
+
+
+def _upload_name(source: bytes | str | os.PathLike[str]) -> str:
+    return "batch_input.jsonl" if isinstance(source, bytes) else Path(source).name
+
+
+@contextlib.contextmanager
+def _converted(source: bytes | str | os.PathLike[str], deployment: str | None, operation: str,
+               workdir: str | os.PathLike[str] | None,
+               ids_to: str | os.PathLike[str] | None) -> Iterator[tuple[bytes | Path, str, str]]:
+    """(what to upload, endpoint, deployment) of a validated input; a converted file is removed afterwards."""
+    if isinstance(source, bytes):
+        prepared = prepare_batch_input(source, deployment=deployment, default_operation=operation)
+        if ids_to is not None:
+            Path(ids_to).write_text("".join(json.dumps(cid) + "\n" for cid in prepared.custom_ids), "utf-8")
+        yield prepared.content, prepared.endpoint, prepared.deployment
+        return
+    folder = Path(workdir) if workdir is not None else Path(source).resolve().parent
+    # Next to the input (or the output), not in /tmp: that is often a RAM disk, and this may be 200 MB.
+    fd, name = tempfile.mkstemp(prefix=f".{Path(source).name}.", suffix=".upload.tmp", dir=folder)
+    os.close(fd)
+    try:
+        converted = prepare_batch_file(source, name, deployment=deployment, default_operation=operation,
+                                       ids_to=ids_to)
+        yield converted.path, converted.endpoint, converted.deployment
+    finally:
+        os.unlink(name)
 
 
 def wait_for_file(client: Client, file_id: str, *, poll_first: float = POLL_FIRST) -> dict[str, Any]:
@@ -126,16 +165,28 @@ def wait_for_batch(client: Client, batch_id: str, *, poll_first: float = POLL_FI
         delay = min(delay * POLL_GROWTH, poll_max)
 
 
-def _results_by_id(client: Client, file_id: Any) -> dict[str, dict[str, Any]]:
-    if not file_id:
-        return {}
-    text = Files(client).content(str(file_id)).response.content.decode("utf-8")
-    found = {}
-    for line in text.splitlines():
-        if line.strip():
-            record = json.loads(line)
-            found[record.get("custom_id")] = record
-    return found
+def _index_results(client: Client, file_id: str, number: int, scratch: Path, results: IdIndex) -> None:
+    """Download one output or error file to ``scratch`` as a stream, then index where each custom_id's line is
+    (``number`` << 40 | byte offset: the index stays a few bytes an id, the lines stay on disk)."""
+    Files(client).content_to(file_id, scratch)
+    offset = 0
+    with scratch.open("rb") as f:
+        for line_number, raw in enumerate(f, start=1):
+            if raw.strip():
+                try:
+                    record = json.loads(raw)
+                except ValueError as exc:
+                    raise BatchError(f"line {line_number} of the batch's file {file_id} is not JSON ({exc}); "
+                                     f"download it with `Files(client).content_to({file_id!r}, path)`") from exc
+                if isinstance(record, dict) and isinstance(record.get("custom_id"), str):
+                    results.set(record["custom_id"], number << 40 | offset, "ok" if _succeeded(record) else "")
+            offset += len(raw)
+
+
+def _succeeded(record: dict[str, Any]) -> bool:
+    response = record.get("response")
+    status = response.get("status_code") if isinstance(response, dict) else None
+    return not record.get("error") and isinstance(status, int) and 200 <= status < 300
 
 
 def result_file_ids(client: Client, batch: dict[str, Any]) -> list[str]:
@@ -148,27 +199,41 @@ def result_file_ids(client: Client, batch: dict[str, Any]) -> list[str]:
     return [f["id"] for f in listed if str(f.get("filename") or "").startswith(str(batch.get("id")))]
 
 
-def collect(client: Client, batch: dict[str, Any], custom_ids: list[str], output: Path) -> BatchOutcome:
-    """Write one line per custom_id, in input order: the output file's line, the error file's, or 'not run'."""
-    results: dict[str, dict[str, Any]] = {}
-    for file_id in result_file_ids(client, batch):
-        results.update(_results_by_id(client, file_id))
+def collect(client: Client, batch: dict[str, Any], custom_ids: Iterable[str], output: Path) -> BatchOutcome:
+    """Write one line per custom_id, in input order: the output file's line (byte for byte), the error file's,
+    or 'not run'.
+
+    The merge is an on-disk index (sqlite3, see bulk/ids.py) rather than a sort-merge by line number: the
+    service's lines carry only a custom_id, so a sort-merge would need an id → line index anyway, and the
+    index also absorbs ids the input does not have and ids in both files (the last file wins). The index maps
+    each id to where its line is in the downloaded file; memory holds one line at a time, and the downloaded
+    files are deleted at the end.
+    """
     outcome = BatchOutcome(batch, output)
     tmp = output.with_name(output.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        for cid in custom_ids:
-            record = results.get(cid)
-            if record is None:
-                outcome.not_done += 1
-                record = {"custom_id": cid, "response": None, "error": {
-                    "code": "not_processed", "message": f"the batch ended {batch.get('status')} before this "
-                                                        "request ran"}}
-            else:
-                response = record.get("response") or {}
-                good = not record.get("error") and 200 <= int(response.get("status_code") or 0) < 300
-                outcome.ok += good
-                outcome.failed += not good
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    file_ids = result_file_ids(client, batch)
+    scratch = [output.with_name(f".{output.name}.{file_id}.download") for file_id in file_ids]
+    with IdIndex() as results, contextlib.ExitStack() as files:
+        for path in scratch:
+            files.callback(path.unlink, missing_ok=True)
+        for number, (file_id, path) in enumerate(zip(file_ids, scratch)):
+            _index_results(client, file_id, number, path, results)
+        readers = [files.enter_context(path.open("rb")) for path in scratch]
+        with tmp.open("wb") as out:
+            for cid in custom_ids:
+                found = results.entry(cid)
+                if found is None:
+                    outcome.not_done += 1
+                    out.write(json.dumps({"custom_id": cid, "response": None, "error": {
+                        "code": "not_processed", "message": f"the batch ended {batch.get('status')} before this "
+                                                            "request ran"}}, ensure_ascii=False).encode() + b"\n")
+                    continue
+                position, ok = found
+                reader = readers[position >> 40]
+                reader.seek(position & ((1 << 40) - 1))
+                out.write(reader.readline().rstrip(b"\r\n") + b"\n")  # the service's line, byte for byte
+                outcome.ok += ok == "ok"
+                outcome.failed += ok != "ok"
     os.replace(tmp, output)
     return outcome
 
@@ -192,26 +257,47 @@ def run_batch(client: Client, input_path: str | os.PathLike[str], output_path: s
     ``cancelled``/``expired`` batches are collected: their lines that never ran are marked ``not_processed``.
     """
     source, target = Path(input_path), Path(output_path)
-    try:
-        raw = source.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the input file {source}: {exc.strerror or exc}") from exc
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = _sha256(source)
+    if not target.parent.is_dir():
+        raise ConfigError(f"cannot write the output file {target}: the directory {target.parent} does not exist "
+                          "(create it first, or choose another -o path)")
     spath = state_path(target)
     state = _read_state(spath)
     if state.get("input_sha256") != digest or resubmit:  # another input, or asked for a new batch
         state = {"input_sha256": digest, "input": str(source)}
     resumed = bool(state.get("batch_id"))
-    if not resumed:  # an upload from an interrupted run of the same input is reused
-        state = submit_batch(client, raw, deployment=deployment, operation=operation, state=state,
-                             save=lambda s: _write_state(spath, s), poll_first=poll_first)
-    custom_ids = prepare_batch_input(raw, deployment=state.get("deployment"), default_operation=operation).custom_ids
-    batch = wait_for_batch(client, state["batch_id"], poll_first=poll_first, poll_max=poll_max, on_status=on_status)
-    if batch.get("status") == "failed":
-        raise _failure(batch)
-    outcome = collect(client, batch, custom_ids, target)
+    ids = target.with_name(f".{target.name}.ids.tmp")  # written while validating: no second pass at the end
+    try:
+        if not resumed:  # an upload from an interrupted run of the same input is reused
+            state = submit_batch(client, source, deployment=deployment, operation=operation, state=state,
+                                 save=lambda s: _write_state(spath, s), poll_first=poll_first, workdir=target.parent,
+                                 ids_to=ids)
+        batch = wait_for_batch(client, state["batch_id"], poll_first=poll_first, poll_max=poll_max,
+                               on_status=on_status)
+        if batch.get("status") == "failed":
+            raise _failure(batch)
+        with contextlib.ExitStack() as stack:
+            if ids.exists():
+                custom_ids: Iterable[str] = read_ids(stack.enter_context(ids.open(encoding="utf-8")))
+            else:  # resumed by another process: read them from the input again
+                custom_ids = batch_custom_ids(source, deployment=state.get("deployment"), default_operation=operation)
+            outcome = collect(client, batch, custom_ids, target)
+    finally:
+        ids.unlink(missing_ok=True)
     outcome.resumed = resumed
     return outcome
+
+
+def _sha256(source: Path) -> str:
+    """The input's hash, read in blocks (it names the input in the state file)."""
+    digest = hashlib.sha256()
+    try:
+        with source.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the input file {source}: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
 
 
 def wait_and_collect(client: Client, batch_id: str, output_path: str | os.PathLike[str], *,
@@ -221,6 +307,11 @@ def wait_and_collect(client: Client, batch_id: str, output_path: str | os.PathLi
     batch = wait_for_batch(client, batch_id, poll_first=poll_first, poll_max=poll_max, on_status=on_status)
     if batch.get("status") == "failed":
         raise _failure(batch)
-    text = Files(client).content(batch["input_file_id"]).response.content.decode("utf-8")
-    custom_ids = [json.loads(line)["custom_id"] for line in text.splitlines() if line.strip()]
-    return collect(client, batch, custom_ids, Path(output_path))
+    target = Path(output_path)
+    scratch = target.with_name(f".{target.name}.input.download")
+    Files(client).content_to(batch["input_file_id"], scratch)
+    try:
+        with scratch.open("rb") as f:
+            return collect(client, batch, custom_ids_of_batch_lines(f), target)
+    finally:
+        scratch.unlink()

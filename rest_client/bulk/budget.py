@@ -21,6 +21,9 @@ SEARCH_PROBES = 10
 two round trips anyway."""
 
 
+MAX_UNWINDOWED_CHARGES = 10_000
+"""History kept per budget (10,000-20,000 charges) while neither the window nor the limit is known."""
+
 @dataclass(eq=False)
 class Charge:
     """What one send (or usage learned from the service) took from a budget, and when it can expire."""
@@ -95,6 +98,14 @@ class Budget:
 
     def prune(self, now: float) -> None:
         if self.hi is None:
+            # Window unknown (no 429 yet): the history is kept to estimate it. With a known limit it cannot
+            # outgrow the limit (sends block there); with none it would grow by a charge per request for the whole
+            # run (+30 MB per 100,000 items, issue 19), so only the most recent ones are kept — dropped in
+            # batches, so the cost is amortized, not paid on every send.
+            if self.limit is None and len(self.charges) > 2 * MAX_UNWINDOWED_CHARGES:
+                dropped = self.charges[:-MAX_UNWINDOWED_CHARGES]
+                del self.charges[:-MAX_UNWINDOWED_CHARGES]
+                self.used -= sum(c.cost for c in dropped)
             return
         cutoff = now - self.hi
         kept = [c for c in self.charges if c.answered_at is None or c.answered_at > cutoff]

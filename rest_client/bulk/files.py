@@ -2,6 +2,9 @@
 
 ``run_bulk_file`` appends and flushes each result as it completes, skips custom_ids already in the output on a
 rerun, and on Ctrl-C lets in-flight calls finish and writes them before returning.
+
+Memory does not grow with the file: the input is read one line per item taken (the run keeps only the calls in
+flight), the existing output is read as a stream on resume, and the ids seen and done live on disk (ids.py).
 """
 
 from __future__ import annotations
@@ -12,43 +15,121 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ..client import Client
 from ..errors import ConfigError
-from .items import done_ids, read_items
+from .ids import IdIndex
+from .items import BulkItem, output_outcome, read_items
 from .run import BulkResult, BulkRun, default_operation
 from .summary import BulkSummary
 
+CHUNK = 1 << 16
 
-def _prepare_output(path: Path, *, retry_failed: bool) -> tuple[set[str], int]:
-    """(custom_ids already done, how many of them failed); cuts a line left half-written by a killed run;
-    with ``retry_failed`` drops the failed lines so they are done again."""
+
+@dataclass
+class _Done:
+    """What an existing output file already holds: every custom_id in it, and how many of them only failed."""
+
+    ids: IdIndex
+    failed: int = 0
+
+
+def _prepare_output(path: Path, *, retry_failed: bool) -> _Done:
+    """The custom_ids already done (on disk, see ids.py), read as a stream; cuts a line left half-written by
+    a killed run; with ``retry_failed`` drops the failed lines so they are done again."""
+    done = _Done(IdIndex())
     if not path.exists():
-        return set(), 0
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        data = data[: data.rfind(b"\n") + 1]
-        path.write_bytes(data)
-    lines = data.decode("utf-8", errors="replace").splitlines()
-    if retry_failed:
-        keep = done_ids(lines, failed_too=False)
-        kept = [line for line in lines if _custom_id(line) in keep]
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        os.replace(tmp, path)
-        return keep, 0
-    done = done_ids(lines)
-    return done, len(done - done_ids(lines, failed_too=False))
-
-
-def _custom_id(line: str) -> str | None:
+        return done
     try:
-        return json.loads(line).get("custom_id")
-    except (ValueError, AttributeError):
-        return None
+        _cut_partial_line(path)
+        if retry_failed:
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            with path.open("rb") as old, tmp.open("wb") as new:
+                for raw in old:
+                    outcome = output_outcome(raw.decode("utf-8", errors="replace"))
+                    if outcome is not None and outcome[1]:
+                        new.write(raw)
+                        done.ids.add(outcome[0])
+            os.replace(tmp, path)
+            return done
+        with IdIndex() as succeeded, path.open("rb") as old:
+            for raw in old:
+                outcome = output_outcome(raw.decode("utf-8", errors="replace"))
+                if outcome is not None:
+                    done.ids.add(outcome[0])
+                    if outcome[1]:
+                        succeeded.add(outcome[0])
+            done.failed = len(done.ids) - len(succeeded)
+    except OSError as exc:
+        done.ids.close()
+        raise ConfigError(f"cannot read the output file {path} (to resume from it): {exc.strerror or exc}") from exc
+    return done
+
+
+def _cut_partial_line(path: Path) -> None:
+    """Truncate after the last newline, reading backwards from the end block by block (never the whole file)."""
+    with path.open("r+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        position = end
+        while position > 0:
+            start = max(0, position - CHUNK)
+            f.seek(start)
+            block = f.read(position - start)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            position = start
+        else:
+            keep = 0
+        if keep != end:
+            f.truncate(keep)
+
+
+def _count_lines(source: Path) -> int:
+    """Non-blank lines of the input, read as a stream; also proves it is UTF-8 before anything is sent."""
+    count = 0
+    try:
+        with source.open("rb") as f:
+            for raw in f:
+                raw.decode("utf-8")
+                count += not raw.isspace()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the input file {source}: {getattr(exc, 'strerror', None) or exc}") from exc
+    return count
+
+
+def _input_lines(source: Path) -> Iterator[str]:
+    """The input's lines one at a time (a UTF-8 byte order mark in front is skipped, as before)."""
+    with source.open("r", encoding="utf-8-sig", errors="replace") as f:
+        yield from f
+
+
+def _pending(items: Iterable[BulkItem], done: IdIndex, skipped: list[int]) -> Generator[BulkItem, None, None]:
+    """The items not in the output yet; counts the others in ``skipped[0]``."""
+    for item in items:
+        if item.custom_id in done:
+            skipped[0] += 1
+        else:
+            yield item
+
+
+def _check_output_dir(target: Path) -> None:
+    if not target.parent.is_dir():
+        raise ConfigError(f"cannot write the output file {target}: the directory {target.parent} does not exist "
+                          "(create it first, or choose another -o path)")
+
+
+def _open_output(target: Path, done: _Done) -> TextIO:
+    try:
+        return target.open("a", encoding="utf-8")
+    except OSError as exc:
+        done.ids.close()
+        raise ConfigError(f"cannot write the output file {target}: {exc.strerror or exc}") from exc
 
 
 @contextlib.contextmanager
@@ -84,22 +165,22 @@ def run_bulk_file(client: Client, input_path: str | os.PathLike[str], output_pat
     sending, waits for calls on the wire, writes them, and returns a summary with ``interrupted=True``.
     """
     source, target = Path(input_path), Path(output_path)
-    try:
-        lines = source.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the input file {source}: {getattr(exc, 'strerror', None) or exc}") from exc
+    total = _count_lines(source)
     if source.resolve() == target.resolve():
         raise ConfigError("the output file must not be the input file")
-    done, failed_before = _prepare_output(target, retry_failed=retry_failed)
+    _check_output_dir(target)
     operation = default_operation(client, operation, deployment)
-    items = [item for item in read_items(lines, operation) if item.custom_id not in done]
-    summary = BulkSummary(total=len(items) + len(done), skipped=len(done), skipped_failed=failed_before,
-                          output=str(target))
-    run = BulkRun(client, items, concurrency=concurrency, operation=operation, deployment=deployment)
-    if on_start:
-        on_start(summary.total, summary.skipped)
-    started = time.perf_counter()
-    with target.open("a", encoding="utf-8") as out:
+    done = _prepare_output(target, retry_failed=retry_failed)
+    out = _open_output(target, done)  # after _prepare_output, which may replace the file
+    skipped = [0]
+    items = _pending(read_items(_input_lines(source), operation), done.ids, skipped)
+    summary = BulkSummary(total=total, skipped_failed=done.failed, output=str(target))
+    with out, contextlib.closing(done.ids), contextlib.closing(items):
+        run = BulkRun(client, items, concurrency=concurrency, operation=operation, deployment=deployment)
+        if on_start:
+            on_start(summary.total, len(done.ids))
+        started = time.perf_counter()
+
         def write(result: BulkResult) -> None:
             out.write(json.dumps(result.output(), ensure_ascii=False) + "\n")
             out.flush()
@@ -117,6 +198,7 @@ def run_bulk_file(client: Client, input_path: str | os.PathLike[str], output_pat
                 for result in run.drain():
                     write(result)
         summary.interrupted = stopped.is_set()
+        summary.skipped = skipped[0]
     summary.wall = time.perf_counter() - started
     summary.rate_limited = run.rate_limited
     return summary

@@ -1,4 +1,4 @@
-"""Bulk input lines and output lines (pure): the forms users have, and Azure Batch's output shape.
+"""Bulk input lines and output lines: the forms users have, and Azure Batch's output shape.
 
 Why Azure Batch's shapes: the same input file can later go to Azure's Batch API unchanged, and the output of a
 local bulk run reads like a batch output file — one line per input line, in completion order.
@@ -14,6 +14,7 @@ from typing import Any
 
 from ..payloads import prompt_payload
 from ..resolve import CHAT, COMPLETIONS, EMBEDDINGS
+from .ids import IdIndex
 
 BATCH_URLS = {"/chat/completions": CHAT, "/v1/chat/completions": CHAT, "/completions": COMPLETIONS,
               "/v1/completions": COMPLETIONS, "/embeddings": EMBEDDINGS, "/v1/embeddings": EMBEDDINGS}
@@ -85,20 +86,24 @@ def _bad(custom_id: str, line: int, why: str) -> BulkItem:
 
 
 def read_items(lines: Iterable[str], default_operation: str) -> Iterator[BulkItem]:
-    """Decode JSONL; blank lines are skipped; a bad line becomes an item with an ``error``; ids stay unique."""
-    seen: dict[str, int] = {}
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            item = parse_item(json.loads(text), number, default_operation)
-        except ValueError as exc:
-            item = _bad(f"line-{number}", number, f"not valid JSON ({exc})")
-        if item.custom_id in seen:
-            item = _bad(f"line-{number}", number,
-                        f"custom_id {item.custom_id!r} is already used on line {seen[item.custom_id]}")
-        seen.setdefault(item.custom_id, number)
-        yield item
+    """Decode JSONL; blank lines are skipped; a bad line becomes an item with an ``error``; ids stay unique.
+
+    Lazy: one line is read per item taken, so a file of any length costs the memory of one line; the ids
+    seen so far (for uniqueness) are kept on disk (see ids.py).
+    """
+    with IdIndex() as seen:
+        for number, text in enumerate(lines, start=1):
+            if not text.strip():
+                continue
+            try:
+                item = parse_item(json.loads(text), number, default_operation)
+            except ValueError as exc:
+                item = _bad(f"line-{number}", number, f"not valid JSON ({exc})")
+            first = seen.add(item.custom_id, number)
+            if first is not None:
+                item = _bad(f"line-{number}", number, f"custom_id {item.custom_id!r} is already used on line {first}")
+                seen.add(item.custom_id, number)
+            yield item
 
 
 def output_line(custom_id: str, *, status_code: int | None = None, request_id: str | None = None,
@@ -113,14 +118,27 @@ def done_ids(lines: Iterable[str], *, failed_too: bool = True) -> set[str]:
     """custom_ids present in an existing output file (the ones a rerun skips)."""
     done = set()
     for text in lines:
-        try:
-            record = json.loads(text)
-        except ValueError:
-            continue  # a line cut short by a kill: that item is not done
-        if not isinstance(record, dict) or not isinstance(record.get("custom_id"), str):
-            continue
-        response = record.get("response") or {}
-        ok = not record.get("error") and 200 <= int(response.get("status_code") or 0) < 300
-        if ok or failed_too:
-            done.add(record["custom_id"])
+        outcome = output_outcome(text)
+        if outcome is not None and (outcome[1] or failed_too):
+            done.add(outcome[0])
     return done
+
+
+def output_outcome(text: str) -> tuple[str, bool] | None:
+    """(custom_id, succeeded) for one line of an output file; None for a line that names no custom_id.
+
+    A line cut short by a kill names none: its item is not done. A line with an id whose ``response`` is not
+    the object we write (``"response": 3``, a status that is not a number) counts as a *failure*: a rerun
+    skips it as it skips other failures, and ``--retry-failed`` replaces it — never a second line for one id.
+    """
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("custom_id"), str):
+        return None
+    response = record.get("response")
+    status = response.get("status_code") if isinstance(response, dict) else None
+    ok = (not record.get("error") and isinstance(status, int) and not isinstance(status, bool)
+          and 200 <= status < 300)
+    return record["custom_id"], ok

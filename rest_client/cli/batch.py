@@ -125,8 +125,7 @@ def run_command(args: argparse.Namespace, con: Console, emulator: Any) -> int:
         elif args.command == "cancel":
             con.say(describe(Batches(client).cancel(args.batch_id).json()))
         elif args.command == "submit":
-            raw = _read(args.input)
-            state = flow.submit_batch(client, raw, deployment=deployment, operation=operation)
+            state = flow.submit_batch(client, args.input, deployment=deployment, operation=operation)
             con.say(state["batch_id"])
         else:
             bar = StatusBar(con)
@@ -160,12 +159,3 @@ def tokens_line(output: Any) -> str:
         total, reasoning = output_tokens(lines)
     return f"tokens: {total}" + (f" ({reasoning} reasoning)" if reasoning else "")
 
-
-def _read(path: str) -> bytes:
-    from ..errors import ConfigError
-
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the input file {path}: {exc.strerror or exc}") from exc

@@ -206,14 +206,14 @@ class BatchAPI:
 
     def _files_create(self, call: Call) -> Answer:
         try:
-            fields = parse_form_data(call.request.header("content-type"), call.request.body)
+            fields = parse_form_data(call.request.header("content-type"), call.request.form_body)
         except MultipartError as exc:
             return service_errors.invalid_upload(str(exc))
-        stored = upload_from_form(fields, self.settings.file_pending_seconds)
+        stored = upload_from_form(fields, self.settings.file_pending_seconds, self.files)
         if isinstance(stored, ServiceError):
             return stored
         self.files.add(stored)
-        call.entry["body"] = {"purpose": stored.purpose, "filename": stored.filename, "bytes": len(stored.data)}
+        call.entry["body"] = {"purpose": stored.purpose, "filename": stored.filename, "bytes": stored.size}
         query = "" if call.route.v1 else f"?api-version={call.route.api_version}"
         call.headers["Location"] = f"{self.endpoint()}{_base(call.route)}/files/{stored.id}{query}"
         return _json(200 if call.route.v1 else 201, stored.to_object(), call.headers)
@@ -235,7 +235,7 @@ class BatchAPI:
             return service_errors.object_not_found("File", call.route.object_id or "")
         call.headers["Content-Type"] = "application/octet-stream"
         call.headers["Content-Disposition"] = stored.content_disposition()
-        return Reply(200, call.headers, stored.data)
+        return Reply(200, call.headers, file=stored.path)
 
     def _files_delete(self, call: Call) -> Answer:
         file_id = call.route.object_id or ""
@@ -259,7 +259,8 @@ class BatchAPI:
         if stored.purpose != "batch":
             message = f"the file {stored.id} has purpose '{stored.purpose}'; a batch needs a file of purpose 'batch'."
             return service_errors.invalid_value("input_file_id", message)
-        name, tokens = estimate_enqueued_tokens(stored.data)
+        with stored.open() as f:
+            name, tokens = estimate_enqueued_tokens(f)
         deployment = self.deployments.get(name or "")
         quota = deployment if deployment is not None and deployment.is_batch else None
         limit = quota.enqueued_token_limit if quota is not None else DEFAULT_MAX_ENQUEUED_TOKENS
@@ -274,7 +275,7 @@ class BatchAPI:
                 endpoint=normalize_endpoint(payload["endpoint"]),
                 completion_window=payload["completion_window"],
                 metadata=payload.get("metadata"),
-                input_data=stored.data,
+                input_path=self.files.pin(stored),
                 deployment=quota.name if quota is not None else None,
                 enqueued_tokens=tokens if quota is not None else 0,
             )

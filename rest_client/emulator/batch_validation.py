@@ -1,5 +1,5 @@
 """What the service checks in a batch input file, twice: once at upload (is it JSONL?) and once while the batch
-is ``validating`` (is every line a request this batch can run?). Pure functions, no I/O.
+is ``validating`` (is every line a request this batch can run?). No state: functions of a file's lines.
 
 Why two stages: that is how Azure behaves (../shared/azure-batch-api.md §1, §4). An upload whose lines are not
 JSON is accepted (201) and then its File goes ``pending`` → ``error`` with ``status_details``
@@ -12,12 +12,16 @@ Codes (the service's, from the docs): ``invalid_json_line``, ``too_many_tasks``,
 ``empty_batch``. Choices where the docs are silent (UNCERTAIN, each marked below): one error per line, the
 first problem found, at most MAX_REPORTED_ERRORS in all; a non-batch deployment is ``invalid_request``; a UTF-8
 BOM passes the upload and fails the batch with the docs' generic message under code ``invalid_request``.
+
+Files are read as streams of lines (a 200 MB upload is never one bytes object here); the custom_ids a check
+must remember are a set of strings (100,000 at most, a few MB).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,10 +54,29 @@ class BatchLine:
 
 @dataclass(frozen=True)
 class BatchPlan:
-    """A file that passed validation: the batch deployment all its lines name, and the lines in file order."""
+    """A file that passed validation: the batch deployment all its lines name, and where each line starts.
+
+    Lines are not kept parsed (100,000 long prompts would be gigabytes of dicts): each request is read and
+    parsed from the file when the worker runs it (``read``).
+    """
 
     deployment: str
-    lines: tuple[BatchLine, ...]
+    path: str
+    offsets: array  # byte offset of each request line in file order ('q': 8 bytes a line)
+    numbers: array  # its 1-based line number
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def read(self, indices: Iterable[int]) -> list[BatchLine]:
+        """The requests at these positions (any order), read and parsed from the file."""
+        lines = []
+        with open(self.path, "rb") as f:
+            for index in indices:
+                f.seek(self.offsets[index])
+                record = json.loads(f.readline())
+                lines.append(BatchLine(self.numbers[index], record["custom_id"], record["body"]))
+        return lines
 
 
 def normalize_endpoint(endpoint: Any) -> str | None:
@@ -66,18 +89,27 @@ def batch_error(code: str, message: str, *, line: int | None = None, param: str 
     return {"code": code, "message": message, "param": param, "line": line}
 
 
-def _lines(data: bytes) -> list[tuple[int, bytes]]:
-    """(line number, raw line) for every non-blank line; CRLF and LF both end a line."""
-    return [(n, raw.rstrip(b"\r")) for n, raw in enumerate(data.split(b"\n"), 1) if raw.strip()]
+def _lines(lines: Iterable[bytes]) -> Iterator[tuple[int, int, bytes]]:
+    """(line number, byte offset, raw line) for every non-blank line; CRLF and LF both end a line."""
+    offset = 0
+    for number, raw in enumerate(lines, 1):
+        if raw.strip():
+            yield number, offset, raw.rstrip(b"\r\n")
+        offset += len(raw)
 
 
-def jsonl_problem(data: bytes) -> str | None:
+def _skip_bom(lines: Iterable[bytes]) -> Iterator[bytes]:
+    for number, raw in enumerate(lines):
+        yield raw[len(BOM) :] if number == 0 and raw.startswith(BOM) else raw
+
+
+def jsonl_problem(data: Iterable[bytes]) -> str | None:
     """Why the upload check rejects a batch file (its File's ``status_details``), or None when it passes.
 
     Only JSON-ness is checked here, as recorded: "Line 1: line content is not valid json …". A leading BOM
     is skipped so the file passes, because the docs say a BOM file fails later, in the batch.
     """
-    for number, raw in _lines(data[len(BOM) :] if data.startswith(BOM) else data):
+    for number, _, raw in _lines(_skip_bom(data)):
         try:
             json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
@@ -90,7 +122,7 @@ def jsonl_problem(data: bytes) -> str | None:
     return None
 
 
-def estimate_enqueued_tokens(data: bytes) -> tuple[str | None, int]:
+def estimate_enqueued_tokens(data: Iterable[bytes]) -> tuple[str | None, int]:
     """The deployment a file names first and its prompt tokens: what a batch holds of its enqueued-token quota.
 
     Counted at create, before validation, so it is lenient: unreadable lines count nothing. UNCERTAIN: the
@@ -98,7 +130,7 @@ def estimate_enqueued_tokens(data: bytes) -> tuple[str | None, int]:
     """
     deployment: str | None = None
     tokens = 0
-    for _, raw in _lines(data):
+    for _, _, raw in _lines(data):
         try:
             line = json.loads(raw.decode("utf-8"))
         except ValueError:
@@ -114,45 +146,57 @@ def estimate_enqueued_tokens(data: bytes) -> tuple[str | None, int]:
 
 
 def validate_batch(
-    data: bytes,
+    path: str,
     *,
     endpoint: str,
     completion_window: str,
     deployments: Mapping[str, Deployment],
     max_requests: int = MAX_REQUESTS_PER_FILE,
 ) -> BatchPlan | list[dict[str, Any]]:
-    """The plan of a valid batch, or the ``errors.data`` entries that make it ``failed``."""
+    """The plan of a valid batch (the file at ``path``), or the ``errors.data`` entries that make it ``failed``.
+
+    Read as a stream, twice: once to count the requests (too_many_tasks is reported alone, as before any line
+    check), once to check each line; only the offsets of good lines are kept.
+    """
     if completion_window != COMPLETION_WINDOW:
         message = f"Invalid completion_window '{completion_window}': the only supported value is '24h'."
         return [batch_error("invalid_request", message, param="completion_window")]
-    if not data:
-        return [batch_error("empty_file", "The input file is empty.")]
-    if data.startswith(BOM):  # UNCERTAIN code; the message is the docs'
-        message = (
-            "Validation failed: A valid model deployment name couldn't be extracted from the input file. "
-            "Please ensure that each row in the input file has a valid deployment name specified in the "
-            "'model' field, and that the file is UTF-8 encoded without a byte order mark (BOM)."
-        )
-        return [batch_error("invalid_request", message, line=1)]
-    lines = _lines(data)
-    if not lines:
-        return [batch_error("empty_batch", "The input file contains no requests.")]
-    if len(lines) > max_requests:
-        number = lines[max_requests][0]
-        message = f"The input file has {len(lines)} requests; a batch accepts at most {max_requests}."
-        return [batch_error("too_many_tasks", message, line=number)]
-    checker = _LineChecker(endpoint, deployments)
-    errors: list[dict[str, Any]] = []
-    accepted: list[BatchLine] = []
-    for number, raw in lines:
-        checked = checker.check(number, raw)
-        if isinstance(checked, BatchLine):
-            accepted.append(checked)
-        elif len(errors) < MAX_REPORTED_ERRORS:
-            errors.append(checked)
+    with open(path, "rb") as f:
+        head = f.read(len(BOM))
+        if not head:
+            return [batch_error("empty_file", "The input file is empty.")]
+        if head == BOM:  # UNCERTAIN code; the message is the docs'
+            message = (
+                "Validation failed: A valid model deployment name couldn't be extracted from the input file. "
+                "Please ensure that each row in the input file has a valid deployment name specified in the "
+                "'model' field, and that the file is UTF-8 encoded without a byte order mark (BOM)."
+            )
+            return [batch_error("invalid_request", message, line=1)]
+        f.seek(0)
+        count, beyond = 0, None
+        for number, _, _ in _lines(f):
+            count += 1
+            if count == max_requests + 1:
+                beyond = number
+        if not count:
+            return [batch_error("empty_batch", "The input file contains no requests.")]
+        if beyond is not None:
+            message = f"The input file has {count} requests; a batch accepts at most {max_requests}."
+            return [batch_error("too_many_tasks", message, line=beyond)]
+        f.seek(0)
+        checker = _LineChecker(endpoint, deployments)
+        errors: list[dict[str, Any]] = []
+        offsets, numbers = array("q"), array("q")
+        for number, offset, raw in _lines(f):
+            checked = checker.check(number, raw)
+            if isinstance(checked, BatchLine):
+                offsets.append(offset)
+                numbers.append(number)
+            elif len(errors) < MAX_REPORTED_ERRORS:
+                errors.append(checked)
     if errors or checker.deployment is None:
         return errors
-    return BatchPlan(checker.deployment, tuple(accepted))
+    return BatchPlan(checker.deployment, path, offsets, numbers)
 
 
 class _LineChecker:

@@ -20,8 +20,10 @@ and ``answer_line``, the one function of the inference pipeline it needs, never 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import random
 import threading
 import time
@@ -123,22 +125,23 @@ class BatchWorker:
                 if job.status == "validating":
                     job.plan = plan
                     if isinstance(plan, BatchPlan):
-                        job.counts["total"] = len(plan.lines)
+                        job.counts["total"] = len(plan)
         with self.batches.lock:
             if job.status != "validating" or job.plan is None or in_phase < validating_seconds:
                 return
             if isinstance(job.plan, BatchPlan):
-                job.order = _processing_order(len(job.plan.lines), self.tunables.seed, job.input_data)
+                job.order = _processing_order(len(job.plan), self.tunables.seed, job.input_path)
                 job.enter("in_progress")
             else:
                 job.errors = {"object": "list", "data": job.plan}
                 job.output_file_id = job.error_file_id = None
                 job.enter("failed")
+                _unlink(job.input_path)
 
     def _checked(self, job: BatchJob) -> BatchPlan | list[dict[str, Any]]:
         settings = self.settings
         plan = validate_batch(
-            job.input_data,
+            job.input_path,
             endpoint=job.endpoint,
             completion_window=job.completion_window,
             deployments=self.deployments,
@@ -170,11 +173,10 @@ class BatchWorker:
             indices = job.order[job.next_index : job.next_index + take]
             job.next_index += take
             job.credit -= take
-        results = [self._line_result(plan.deployment, plan.lines[i]) for i in indices]
+        results = [self._line_result(plan.deployment, line) for line in plan.read(indices)]
         self.journal.count("batch_lines", len(results))
-        with self.batches.lock:
-            for ok, text in results:  # kept even if a cancel came meanwhile: that work is done
-                (job.output_lines if ok else job.error_lines).append(text)
+        with self.batches.lock:  # kept even if a cancel came meanwhile: that work is done
+            self._append(job, [text for ok, text in results if ok], [text for ok, text in results if not ok])
             if settings.progressive_counts:
                 job.counts["completed"], job.counts["failed"] = job.processed()
             if job.status == "in_progress" and job.next_index >= len(job.order):
@@ -202,48 +204,65 @@ class BatchWorker:
         text = json.dumps({"custom_id": line.custom_id, "response": response, "error": None})
         return status < 400, text + "\n"
 
+    def _append(self, job: BatchJob, outputs: list[str], errors: list[str]) -> None:
+        """Append finished lines to the job's output and error files (created in the file store's directory)."""
+        if outputs:
+            job.output_path = job.output_path or self.files.new_path("output")
+            with open(job.output_path, "a", encoding="utf-8") as f:
+                f.writelines(outputs)
+            job.outputs += len(outputs)
+        if errors:
+            job.error_path = job.error_path or self.files.new_path("errors")
+            with open(job.error_path, "a", encoding="utf-8") as f:
+                f.writelines(errors)
+            job.failures += len(errors)
+
     # finishing --------------------------------------------------------------------------------------------
 
     def _complete(self, job: BatchJob) -> None:
         with self.batches.lock:
             if job.status != "finalizing":
                 return
-            outputs, errors = "".join(job.output_lines), "".join(job.error_lines)
-        output, error = self._write_files(job, outputs, errors)
-        with self.batches.lock:
-            if job.status != "finalizing":  # cancelled meanwhile: the cancel path owns the files now
-                self.files.delete(output)
-                self.files.delete(error)
-                return
-            job.output_file_id, job.error_file_id = output, error
+            job.output_file_id, job.error_file_id = self._publish_files(job)
             job.enter("completed")
+        _unlink(job.input_path)
 
     def _finish_cancel(self, job: BatchJob) -> None:
         with self.batches.lock:
             if job.status != "cancelling":
                 return
-            outputs, errors = "".join(job.output_lines), "".join(job.error_lines)
             job.counts["completed"], job.counts["failed"] = job.processed()
-        files: tuple[str | None, str | None] = (None, None)
-        if outputs or errors:  # completed work is kept; nothing at all is written for an untouched batch
-            files = self._write_files(job, outputs, errors)
-        with self.batches.lock:
+            files: tuple[str | None, str | None] = (None, None)
+            if job.outputs or job.failures:  # completed work is kept; nothing at all is written for an untouched batch
+                files = self._publish_files(job)
             if self.settings.cancelled_file_ids:
                 job.output_file_id, job.error_file_id = files
             else:
                 job.output_file_id = job.error_file_id = None
             job.enter("cancelled")
+        _unlink(job.input_path)
 
-    def _write_files(self, job: BatchJob, outputs: str, errors: str) -> tuple[str, str]:
-        output = self.files.add_output(f"{job.id}_results.jsonl", outputs.encode("utf-8"))
-        error = self.files.add_output(f"{job.id}_errors.jsonl", errors.encode("utf-8"))
+    def _publish_files(self, job: BatchJob) -> tuple[str, str]:
+        """The job's output and error files become File objects (both, an empty one as a 0-byte file)."""
+        output = self.files.add_output(f"{job.id}_results.jsonl", job.output_path or self.files.new_path("output"))
+        error = self.files.add_output(f"{job.id}_errors.jsonl", job.error_path or self.files.new_path("errors"))
+        job.output_path = job.error_path = None  # the files belong to the store now
         return output.id, error.id
 
 
-def _processing_order(count: int, seed: int, data: bytes) -> list[int]:
+def _unlink(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _processing_order(count: int, seed: int, path: str) -> list[int]:
     """A shuffle of ``range(count)``: deterministic for the same emulator seed and input bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
     order = list(range(count))
-    random.Random(f"{seed}:{hashlib.sha256(data).hexdigest()}").shuffle(order)
+    random.Random(f"{seed}:{digest.hexdigest()}").shuffle(order)
     return order
 
 

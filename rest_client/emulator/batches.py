@@ -91,7 +91,7 @@ class BatchJob:
     completion_window: str
     metadata: dict[str, str] | None
     created_at: int
-    input_data: bytes  # the input file's bytes when the batch was created
+    input_path: str  # the input file's bytes when the batch was created (pinned: see FileStore.pin)
     deployment: str | None  # the deployment whose enqueued-token quota the batch holds (first body.model)
     enqueued_tokens: int
     status: str = "validating"
@@ -106,8 +106,12 @@ class BatchJob:
     order: list[int] = field(default_factory=list)  # processing order: indices into plan.lines
     next_index: int = 0  # how many of ``order`` were taken
     credit: float = 0.0  # lines owed to the pace so far
-    output_lines: list[str] = field(default_factory=list)
-    error_lines: list[str] = field(default_factory=list)
+    # Lines run so far go straight to files in the file store's directory (a 100,000-line output never sits in
+    # memory); the counts say how many each holds.
+    output_path: str | None = None
+    error_path: str | None = None
+    outputs: int = 0
+    failures: int = 0
 
     @property
     def terminal(self) -> bool:
@@ -120,7 +124,7 @@ class BatchJob:
         self.phase_started = time.monotonic()
 
     def processed(self) -> tuple[int, int]:
-        return len(self.output_lines), len(self.error_lines)
+        return self.outputs, self.failures
 
     def to_object(self) -> dict[str, Any]:
         """The Batch object, in the recorded key order."""

@@ -14,12 +14,17 @@ What it reproduces (../shared/azure-batch-api.md §1, and the recordings it cite
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import shutil
+import tempfile
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from .batch_validation import jsonl_problem
@@ -43,16 +48,26 @@ def new_output_id() -> str:
 
 @dataclass
 class StoredFile:
-    """One file: its bytes and what the File object says about them."""
+    """One file: where its bytes are on disk, and what the File object says about them."""
 
     id: str
     filename: str
     purpose: str
-    data: bytes
+    path: str  # the bytes, in the store's spool directory (a 200 MB upload never sits in memory)
+    size: int
     created_at: int
     problem: str | None = None  # why the upload check failed: status_details once the file is in error
     error_at: float = 0.0  # monotonic time when a pending (invalid) file turns to error
     expires_at: int | None = None
+
+    @property
+    def data(self) -> bytes:
+        """All the bytes at once: for small files and tests (the server streams content from ``path``)."""
+        with open(self.path, "rb") as f:
+            return f.read()
+
+    def open(self) -> BinaryIO:
+        return open(self.path, "rb")
 
     def status(self, now: float | None = None) -> str:
         if self.problem is None:
@@ -65,7 +80,7 @@ class StoredFile:
         body: dict[str, Any] = {"status_details": self.problem} if status == "error" else {}
         body.update(
             status=status,
-            bytes=len(self.data),
+            bytes=self.size,
             purpose=self.purpose,
             filename=self.filename,
             id=self.id,
@@ -87,20 +102,55 @@ class StoredFile:
 
 
 class FileStore:
-    """Thread-safe, insertion-ordered store of every file of one emulator (uploads and batch outputs)."""
+    """Thread-safe, insertion-ordered store of every file of one emulator (uploads and batch outputs).
+
+    The bytes live in a private temporary directory (removed when the store is garbage-collected or the
+    process exits), one file each: the store's memory does not grow with what is uploaded or produced.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._files: dict[str, StoredFile] = {}
+        self.directory = tempfile.mkdtemp(prefix="rest_client-emulator-files-")
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.directory, ignore_errors=True)
+
+    def new_path(self, hint: str = "data") -> str:
+        """A fresh file path in the store's directory (for data about to become a StoredFile)."""
+        fd, path = tempfile.mkstemp(prefix=hint + "-", dir=self.directory)
+        os.close(fd)
+        return path
+
+    def write(self, data: bytes | memoryview) -> tuple[str, int]:
+        """Put ``data`` in a new file of the store's directory: (path, size)."""
+        path = self.new_path()
+        with open(path, "wb") as f:
+            f.write(data)
+        return path, len(data)
 
     def add(self, stored: StoredFile) -> StoredFile:
         with self._lock:
             self._files[stored.id] = stored
         return stored
 
-    def add_output(self, filename: str, data: bytes) -> StoredFile:
-        """Store a batch's output or error file (purpose ``batch_output``)."""
-        return self.add(StoredFile(new_output_id(), filename, BATCH_OUTPUT, data, int(time.time())))
+    def add_output(self, filename: str, data: bytes | str) -> StoredFile:
+        """Store a batch's output or error file (purpose ``batch_output``) from its bytes, or from ``data`` the
+        path of a file already in the store's directory (the batch worker writes its lines there as they run)."""
+        if isinstance(data, bytes):
+            path, size = self.write(data)
+        else:
+            path, size = data, os.path.getsize(data)
+        return self.add(StoredFile(new_output_id(), filename, BATCH_OUTPUT, path, size, int(time.time())))
+
+    def pin(self, stored: StoredFile) -> str:
+        """A second name for a file's bytes (a hard link, else a copy) that outlives a DELETE of the file:
+        a batch keeps reading its input even if the user deletes the input file meanwhile."""
+        path = self.new_path("pinned")
+        os.unlink(path)
+        try:
+            os.link(stored.path, path)
+        except OSError:
+            shutil.copyfile(stored.path, path)
+        return path
 
     def get(self, file_id: str) -> StoredFile | None:
         with self._lock:
@@ -108,7 +158,11 @@ class FileStore:
 
     def delete(self, file_id: str) -> bool:
         with self._lock:
-            return self._files.pop(file_id, None) is not None
+            stored = self._files.pop(file_id, None)
+        if stored is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(stored.path)
+        return stored is not None
 
     def listing(self, purpose: str | None = None) -> list[StoredFile]:
         """Files oldest first, optionally of one purpose."""
@@ -117,11 +171,17 @@ class FileStore:
 
     def clear(self) -> None:
         with self._lock:
-            self._files.clear()
+            files, self._files = list(self._files.values()), {}
+        for stored in files:
+            with contextlib.suppress(OSError):
+                os.unlink(stored.path)
 
 
-def upload_from_form(fields: dict[str, FormPart], pending_seconds: float) -> StoredFile | ServiceError:
-    """The StoredFile an upload creates (not yet stored), or the service's 400 for a form it cannot use."""
+def upload_from_form(
+    fields: dict[str, FormPart], pending_seconds: float, store: FileStore
+) -> StoredFile | ServiceError:
+    """The StoredFile an upload creates (its bytes written to the store's directory, the file not yet listed),
+    or the service's 400 for a form it cannot use."""
     purpose_part, file_part = fields.get("purpose"), fields.get("file")
     if purpose_part is None:
         return missing_parameter("purpose")
@@ -134,12 +194,17 @@ def upload_from_form(fields: dict[str, FormPart], pending_seconds: float) -> Sto
     expires_at = _expiry(fields, created_at)
     if isinstance(expires_at, ServiceError):
         return expires_at
-    problem = jsonl_problem(file_part.data) if purpose == "batch" else None
+    path, size = store.write(file_part.data)
+    problem = None
+    if purpose == "batch":
+        with open(path, "rb") as f:
+            problem = jsonl_problem(f)
     return StoredFile(
         id=new_upload_id(),
         filename=file_part.filename or "file",
         purpose=purpose,
-        data=file_part.data,
+        path=path,
+        size=size,
         created_at=created_at,
         problem=problem,
         error_at=time.monotonic() + pending_seconds,

@@ -13,6 +13,8 @@ from email.message import Message
 from email.parser import HeaderParser
 from email.utils import collapse_rfc2231_value
 
+from .wire import Body
+
 CRLF = b"\r\n"
 
 
@@ -25,13 +27,13 @@ class FormPart:
     """One form field: its name, its bytes exactly as sent, and the filename when it is a file."""
 
     name: str
-    data: bytes
+    data: bytes | memoryview  # a view into a spooled upload (see server.py): never a second copy of a big file
     filename: str | None = None
     content_type: str | None = None
 
     def text(self) -> str:
         """A plain (non-file) field's value as text."""
-        return self.data.decode("utf-8", "replace")
+        return bytes(self.data).decode("utf-8", "replace")
 
 
 def form_boundary(content_type: str | None) -> str | None:
@@ -46,8 +48,10 @@ def form_boundary(content_type: str | None) -> str | None:
     return collapse_rfc2231_value(boundary) if boundary else None
 
 
-def parse_form_data(content_type: str | None, body: bytes) -> dict[str, FormPart]:
-    """The fields of a multipart/form-data body by name (the last one wins); ``MultipartError`` if malformed."""
+def parse_form_data(content_type: str | None, body: Body) -> dict[str, FormPart]:
+    """The fields of a multipart/form-data body by name (the last one wins); ``MultipartError`` if malformed.
+
+    ``body`` may be memory-mapped (a spooled upload): parts are then views into it, not copies."""
     boundary = form_boundary(content_type)
     if not boundary:
         raise MultipartError("The Content-Type must be multipart/form-data with a boundary.")
@@ -64,7 +68,7 @@ def parse_form_data(content_type: str | None, body: bytes) -> dict[str, FormPart
         if line_end < 0:
             raise MultipartError("The multipart body ends inside a delimiter line.")
         start = line_end + 2
-        if body.startswith(CRLF, start):
+        if body[start : start + 2] == CRLF:
             head, data_start = b"", start + 2  # a part without headers
         else:
             head_end = body.find(CRLF + CRLF, start)
@@ -74,13 +78,14 @@ def parse_form_data(content_type: str | None, body: bytes) -> dict[str, FormPart
         data_end = body.find(CRLF + delimiter, data_start)
         if data_end < 0:
             raise MultipartError("A multipart part is not terminated by the boundary.")
-        part = _part(head, body[data_start:data_end])
+        data = body[data_start:data_end] if isinstance(body, bytes) else memoryview(body)[data_start:data_end]
+        part = _part(head, data)
         if part is not None:
             parts[part.name] = part
         position = data_end + 2
 
 
-def _part(head: bytes, data: bytes) -> FormPart | None:
+def _part(head: bytes, data: bytes | memoryview) -> FormPart | None:
     """A FormPart from its header block; None for a part without a form-data name (ignored, like browsers do)."""
     # Clients send non-ASCII filenames as raw UTF-8 in the header; decode them as such, not as ASCII.
     headers = HeaderParser().parsestr(head.decode("utf-8", "replace"))

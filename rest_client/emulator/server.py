@@ -15,8 +15,11 @@ Why these choices:
 from __future__ import annotations
 
 import contextlib
+import mmap
+import os
 import socket
 import struct
+import tempfile
 import threading
 from collections.abc import Callable
 from email.utils import formatdate
@@ -30,6 +33,9 @@ from .journal import Journal
 from .wire import RESET, TRUNCATE, Reply, Request, StreamReply, json_reply, sse_event
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a multipart upload: Azure's 200 MB batch file with room to test beyond it
+SPOOL_BYTES = 1024 * 1024  # a multipart body larger than this goes to a temporary file, not the heap
+COPY_BLOCK = 1 << 16
 SERVER_HEADER = "rest_client-emulator"
 Dispatch = Callable[[Request], Union[Reply, StreamReply]]  # the emulator's answer to one request
 
@@ -99,7 +105,15 @@ class RequestHandler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
     def _serve(self) -> None:
-        body = self._read_body()
+        spool = self._spool_upload()
+        try:
+            self._serve_body(b"" if spool is not None else self._read_body(), spool)
+        finally:
+            if spool is not None:
+                with contextlib.suppress(BufferError):  # a view still held: the mapping goes with the last one
+                    spool.close()
+
+    def _serve_body(self, body: bytes | None, upload: mmap.mmap | None) -> None:
         if body is None:
             self.close_connection = True  # the rest of the stream cannot be trusted to start a new request
             self._send(json_reply(400, {"error": {"code": "BadRequest", "message": "Unreadable request body."}}))
@@ -112,12 +126,36 @@ class RequestHandler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
             client=str(self.client_address[0]),
+            upload=upload,
         )
         reply = self.server.dispatch(request)
         if isinstance(reply, StreamReply):
             self._send_stream(reply)
         else:
             self._send(reply)
+
+    def _spool_upload(self) -> mmap.mmap | None:
+        """A big multipart body (an upload of up to ``MAX_UPLOAD_BYTES``) copied in blocks to a temporary file
+        (unlinked at once: the disk space goes with the last handle) and memory-mapped; None for any other body."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return None
+        content_type = (self.headers.get("Content-Type") or "").lower()
+        if not (SPOOL_BYTES < length <= MAX_UPLOAD_BYTES and content_type.startswith("multipart/form-data")):
+            return None
+        with tempfile.TemporaryFile(prefix="rest_client-emulator-upload-") as spool:
+            left = length
+            while left:
+                block = self.rfile.read(min(COPY_BLOCK, left))
+                if not block:
+                    break
+                spool.write(block)
+                left -= len(block)
+            spool.flush()
+            if left:
+                return None  # the client hung up: _read_body finds no body either and answers 400
+            return mmap.mmap(spool.fileno(), length, access=mmap.ACCESS_READ)
 
     def _read_body(self) -> bytes | None:
         """The request body (Content-Length or chunked); None when it cannot be read."""
@@ -173,6 +211,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         if reply.action == RESET:
             self._reset_connection()
             return
+        if reply.file is not None:
+            self._send_file(reply, reply.file)
+            return
         headers = dict(reply.headers)
         headers["Content-Length"] = str(len(reply.body))
         head = self._head(reply.status, headers)
@@ -181,6 +222,28 @@ class RequestHandler(BaseHTTPRequestHandler):
             body = body[: len(body) // 2]
             self.close_connection = True
         self._write(head + body)
+
+    def _send_file(self, reply: Reply, path: str) -> None:
+        """A file's bytes as the body, copied in blocks: a 100,000-line output file never sits in memory."""
+        try:
+            source = open(path, "rb")  # noqa: SIM115 - closed below
+        except OSError:  # deleted meanwhile
+            self._send(json_reply(404, {"error": {"code": "NotFound", "message": "The file is gone."}}))
+            return
+        with source:
+            size = os.fstat(source.fileno()).st_size
+            headers = dict(reply.headers)
+            headers["Content-Length"] = str(size)
+            send = size
+            if reply.action == TRUNCATE:
+                send, self.close_connection = size // 2, True
+            if not self._write(self._head(reply.status, headers)):
+                return
+            while send > 0:
+                block = source.read(min(COPY_BLOCK, send))
+                if not block or not self._write(block):
+                    return
+                send -= len(block)
 
     def _send_stream(self, reply: StreamReply) -> None:
         chunked = self.request_version != "HTTP/1.0"

@@ -7,9 +7,10 @@ Keeping these plain data objects is what lets the inference pipeline stay free o
 from __future__ import annotations
 
 import json
+import mmap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream; charset=utf-8"
@@ -19,9 +20,17 @@ RESET = "reset"  # close the connection with RST, send nothing
 TRUNCATE = "truncate"  # announce the full length, send part of the body, close
 
 
+Body = Union[bytes, mmap.mmap]
+
+
 @dataclass
 class Request:
-    """One HTTP request as the handler read it; header names are lower-cased."""
+    """One HTTP request as the handler read it; header names are lower-cased.
+
+    A large multipart upload (see server.py) is spooled by the handler to a temporary file and handed over
+    memory-mapped as ``upload`` (``body`` is then empty): slicing and ``find`` work as on bytes, and the
+    kernel's page cache, not the heap, holds the pages. ``form_body`` is whichever of the two holds the body.
+    """
 
     method: str
     path: str
@@ -29,6 +38,11 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     client: str = ""  # the peer's IP address
+    upload: mmap.mmap | None = None
+
+    @property
+    def form_body(self) -> Body:
+        return self.upload if self.upload is not None else self.body
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -42,6 +56,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     action: str | None = None
+    file: str | None = None  # a path whose bytes are the body instead, streamed out by the handler (file content)
 
 
 @dataclass
