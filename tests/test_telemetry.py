@@ -230,3 +230,22 @@ def test_cli_otel_otlp_without_the_exporter_is_one_clear_line(tmp_path) -> None:
     assert out.returncode == 2 and out.stdout == ""
     assert "error: --otel needs the OpenTelemetry SDK: pip install opentelemetry-sdk" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_batch_run_is_the_parent_of_its_calls(otel, tmp_path) -> None:
+    from rest_client.batch import run_batch
+
+    exporter, _ = otel
+    fast = {"validating_seconds": 0.05, "lines_per_second": 2000, "finalizing_seconds": 0.05}
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(json.dumps({"custom_id": f"r{i}", "prompt": f"p{i}"}) + "\n" for i in range(3)))
+    with Emulator(batch_settings=fast) as emu, \
+            Client(endpoint=emu.endpoint, api_key=emu.api_key, deployment=emu.batch_deployment) as client:
+        outcome = run_batch(client, source, target, deployment=emu.batch_deployment, poll_first=0.05, poll_max=0.1)
+    assert outcome.ok == 3
+    spans = exporter.get_finished_spans()
+    (run,) = [s for s in spans if s.name == "rest_client.batch"]
+    calls = [s for s in spans if s.name != "rest_client.batch"]
+    assert run.attributes["rest_client.status"] == "completed" and run.attributes["rest_client.ok"] == 3
+    assert len(calls) >= 4 and {s.name.split()[0] for s in calls} <= {"POST", "GET"}  # upload, create, polls, files
+    assert all(c.parent is not None and c.parent.span_id == run.context.span_id for c in calls)

@@ -27,6 +27,7 @@ from ..bulk.ids import IdIndex
 from ..client import Client
 from ..errors import BatchError, ConfigError, TransportError
 from ..resolve import CHAT
+from ..telemetry import current as current_telemetry
 from .api import Batches, Files
 from .lines import batch_custom_ids, custom_ids_of_batch_lines, prepare_batch_file, prepare_batch_input, read_ids
 
@@ -255,7 +256,26 @@ def run_batch(client: Client, input_path: str | os.PathLike[str], output_path: s
 
     A batch that ends ``failed`` raises ``BatchError`` with the service's error codes and line numbers;
     ``cancelled``/``expired`` batches are collected: their lines that never ran are marked ``not_processed``.
+    When the application traces with OpenTelemetry, the run is one span and every call of it a child.
     """
+    telemetry = current_telemetry()
+    if telemetry is None:
+        return _run_batch(client, input_path, output_path, deployment, operation, resubmit, poll_first, poll_max,
+                          on_status)
+    trace = telemetry.start_run("batch", input=str(input_path), deployment=deployment, operation=operation)
+    try:
+        outcome = trace.run(_run_batch, client, input_path, output_path, deployment, operation, resubmit,
+                            poll_first, poll_max, on_status)
+    except BaseException as exc:
+        trace.end(error=type(exc).__name__)
+        raise
+    trace.end(batch_id=str(outcome.batch.get("id")), status=outcome.status, ok=outcome.ok, failed=outcome.failed)
+    return outcome
+
+
+def _run_batch(client: Client, input_path: str | os.PathLike[str], output_path: str | os.PathLike[str],
+               deployment: str | None, operation: str, resubmit: bool, poll_first: float, poll_max: float,
+               on_status: Callable[[dict[str, Any]], None] | None) -> BatchOutcome:
     source, target = Path(input_path), Path(output_path)
     digest = _sha256(source)
     if not target.parent.is_dir():
