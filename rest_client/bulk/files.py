@@ -111,6 +111,9 @@ def _input_lines(source: Path) -> Iterator[str]:
 
 def _pending(items: Iterable[BulkItem], done: IdIndex, skipped: list[int]) -> Generator[BulkItem, None, None]:
     """The items not in the output yet; counts the others in ``skipped[0]``."""
+    if not len(done):  # a first run: no lookup per item (each costs the main thread a trip through the GIL)
+        yield from items
+        return
     for item in items:
         if item.custom_id in done:
             skipped[0] += 1
