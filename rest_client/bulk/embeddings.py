@@ -25,11 +25,9 @@ service counted). A rerun skips the custom_ids already in the output.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import signal
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -42,6 +40,7 @@ from ..client import Client
 from ..errors import APIStatusError, ConfigError, PacerClosed, RestClientError
 from ..resolve import EMBEDDINGS, deployment_for
 from ..retry import RetryPolicy
+from .files import ctrl_c_stops
 from .guard import SetupFailureGuard
 from .items import BulkItem
 from .pacing import Pacer
@@ -313,7 +312,7 @@ def run_embeddings_file(client: Client, input_path: str | os.PathLike[str], outp
         if on_start:
             on_start(total, skipped)
         started = time.perf_counter()
-        with _first_ctrl_c_stops(run) as stopped:
+        with ctrl_c_stops(run) as stopped:
             try:
                 for result in run:
                     out.write(json.dumps(result.output(), ensure_ascii=False) + "\n")
@@ -354,25 +353,3 @@ def _prepare_output(path: Path, retry_failed: bool) -> tuple[set[str], int]:
         tmp.write_bytes(rewritten)
         os.replace(tmp, path)
     return done, failed
-
-
-@contextlib.contextmanager
-def _first_ctrl_c_stops(run: EmbeddingsRun) -> Iterator[threading.Event]:
-    """The first Ctrl-C stops sending instead of raising (packs on the wire finish and are written); a second
-    one raises as usual. Only in the main thread, where Python delivers signals."""
-    stopped = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stopped
-        return
-
-    def on_ctrl_c(signum: int, frame: Any) -> None:
-        if stopped.is_set():
-            raise KeyboardInterrupt
-        stopped.set()
-        run.stop()
-
-    previous = signal.signal(signal.SIGINT, on_ctrl_c)
-    try:
-        yield stopped
-    finally:
-        signal.signal(signal.SIGINT, previous)

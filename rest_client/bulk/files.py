@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from ..client import Client
 from ..errors import ConfigError
@@ -135,10 +135,15 @@ def _open_output(target: Path, done: _Done) -> TextIO:
         raise ConfigError(f"cannot write the output file {target}: {exc.strerror or exc}") from exc
 
 
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
 @contextlib.contextmanager
-def _ctrl_c_stops(run: BulkRun) -> Iterator[threading.Event]:
+def ctrl_c_stops(run: Stoppable) -> Iterator[threading.Event]:
     """While a file runs, the first Ctrl-C stops sending instead of raising: calls on the wire finish and are
-    written (an exception could land between an answer and its line). A second Ctrl-C raises as usual."""
+    written (an exception could land between an answer and its line). A second Ctrl-C raises as usual. Only in
+    the main thread, where Python delivers signals. Used by bulk and bulk --embeddings runs alike."""
     stopped = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stopped
@@ -191,7 +196,7 @@ def run_bulk_file(client: Client, input_path: str | os.PathLike[str], output_pat
             if on_result:
                 on_result(result, run)
 
-        with _ctrl_c_stops(run) as stopped:
+        with ctrl_c_stops(run) as stopped:
             try:
                 for result in run:
                     write(result)
