@@ -7,8 +7,9 @@ Token fetches are not attempts, so they never appear. It never prints; it is thr
 many workers). Why HAR: it is the one format every HTTP tool already reads, so a failing run can be handed to
 someone who has never heard of rest_client.
 
-A streamed answer's body is read by the caller after the hook runs, so its entry carries the headers and a
-``_streamed`` mark instead of the body (reading it here would swallow the stream).
+A streamed answer's body is read by the caller after the hook runs (reading it here would swallow the stream),
+so the recorder tees it: the bytes the caller reads are kept too, and the entry's body is what had been read
+when the archive is written (marked ``_streamed``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -37,16 +38,33 @@ class HarRecorder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: list[dict[str, Any]] = []
+        self._streamed: dict[int, bytearray] = {}
+        """Entry index → the bytes a streamed body's reader has read so far (filled by ``_TeeRaw``)."""
 
     def __call__(self, event: AttemptEvent) -> None:
         entry = har_entry(event, time.time())
+        response = event.response
+        sink = None
+        if response is not None and entry["response"]["content"].get("_streamed"):
+            sink = bytearray()
+            response.raw = _TeeRaw(response.raw, sink)
         with self._lock:
+            if sink is not None:
+                self._streamed[len(self._entries)] = sink
             self._entries.append(entry)
 
     @property
     def entries(self) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self._entries)
+            entries = list(self._entries)
+            streamed = dict(self._streamed)
+        for index, sink in streamed.items():  # a streamed body: what its reader has read by now
+            entry = entries[index]
+            content = {**entry["response"]["content"], "size": len(sink), "text": _text(bytes(sink))}
+            content.pop("comment", None)
+            entries[index] = {**entry, "response": {**entry["response"], "content": content,
+                                                    "bodySize": len(sink)}}
+        return entries
 
     def har(self) -> dict[str, Any]:
         entries = sorted(self.entries, key=lambda e: e["startedDateTime"])
@@ -109,7 +127,7 @@ def _response(event: AttemptEvent) -> dict[str, Any]:
     streamed = not getattr(response, "_content_consumed", True)
     if streamed:
         content["_streamed"] = True
-        content["comment"] = "streamed body: read by the caller, not recorded"
+        content["comment"] = "streamed body: filled with what the caller reads"
     else:
         data = response.content or b""
         content.update(size=len(data), text=_text(data))
@@ -142,3 +160,29 @@ def _bytes(body: Any) -> bytes:
 def _text(data: bytes) -> str:
     text = data[:MAX_BODY_CHARS].decode("utf-8", errors="replace")
     return text + "…(cut)" if len(data) > MAX_BODY_CHARS else text
+
+
+class _TeeRaw:
+    """A streamed response's ``raw``, keeping a copy of every byte its reader takes (up to ``MAX_BODY_CHARS``)."""
+
+    def __init__(self, raw: Any, sink: bytearray) -> None:
+        self._raw, self._sink = raw, sink
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+    def _keep(self, data: bytes) -> bytes:
+        room = MAX_BODY_CHARS - len(self._sink)
+        if data and room > 0:
+            self._sink += data[:room]
+        return data
+
+    def read(self, *args: Any, **kwargs: Any) -> bytes:
+        return self._keep(self._raw.read(*args, **kwargs))
+
+    def read1(self, *args: Any, **kwargs: Any) -> bytes:
+        return self._keep(self._raw.read1(*args, **kwargs))
+
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
+        for chunk in self._raw.stream(*args, **kwargs):
+            yield self._keep(chunk)

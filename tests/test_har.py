@@ -102,3 +102,23 @@ def test_bulk_and_batch_take_har_too(tmp_path: Path) -> None:
     assert batch.returncode == 0, batch.stderr
     (entry,) = entries_of(tmp_path / "batch.har")
     assert entry.status == 200 and entry.request.method == "GET" and "/openai/batches" in entry.url
+
+
+def test_a_streamed_body_is_recorded_as_its_reader_reads_it(tmp_path: Path) -> None:
+    from rest_client.emulator import Emulator
+
+    recorder = HarRecorder()
+    with Emulator() as emu, Client(endpoint=emu.endpoint, api_key=emu.api_key, deployment=emu.chat_deployment,
+                                   on_attempt=recorder) as client:
+        stream = client.stream_chat("Tell me a story", max_tokens=12)
+        text = "".join(stream)
+    recorder.save(tmp_path / "s.har")
+    (entry,) = entries_of(tmp_path / "s.har")
+    content = entry["response"]["content"]
+    assert content["_streamed"] is True and content["mimeType"].startswith("text/event-stream")
+    events = [line[6:] for line in content["text"].splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]" and content["size"] == len(content["text"].encode())
+    deltas = "".join(json.loads(e)["choices"][0]["delta"].get("content") or ""
+                     for e in events[:-1] if json.loads(e)["choices"])
+    assert deltas == text and text  # exactly what the caller read, byte for byte
+    assert emu.api_key not in (tmp_path / "s.har").read_text()
