@@ -143,8 +143,7 @@ class Client(ResponsesCalls):
 
     def prepare(self, operation: str, payload: Mapping[str, Any], deployment: str | None = None) -> tuple[str, bytes]:
         """The URL and exact body bytes a call would send (what ``--dry-run`` and ``--curl`` show)."""
-        target = resolve(self.settings, operation, payload, deployment)
-        return target.url, target.body
+        return prepare_call(self.settings, operation, payload, deployment)
 
     # -- the one choke point ------------------------------------------------------------------------------
     def request(self, method: str, path_or_operation: str, *, json: Any = None, content: Body | None = None,

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .payloads import with_model
@@ -96,8 +97,6 @@ def resource_url(settings: Settings, path: str, query: Mapping[str, Any] | None 
     An absolute URL elsewhere is refused: credentials never go to another host.
     """
     if path.startswith(("http://", "https://")):
-        from urllib.parse import urlsplit
-
         mine, theirs = urlsplit(settings.endpoint), urlsplit(path)
         if (mine.scheme, mine.netloc) != (theirs.scheme, theirs.netloc):
             raise ConfigError(f"refusing to send credentials to {theirs.scheme}://{theirs.netloc}: request() "

@@ -98,16 +98,16 @@ def transport_error(exc: BaseException, url: str, *, connect_timeout: float, rea
                     prefix: str = "") -> TransportError | ConfigError:
     """One clear message for each way the network can fail, naming the host and the likely fix."""
     host = urlsplit(url).netloc
-    if _any(list(_chain(exc)), requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+    chain = list(_chain(exc))
+    if _any(chain, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema, urllib3.exceptions.LocationParseError):
         return ConfigError(f"the URL {url!r} is not valid: check the endpoint")
-    cls, message = _classify(exc, host, connect_timeout, read_timeout)
+    cls, message = _classify(exc, chain, host, connect_timeout, read_timeout)
     return cls(prefix + message, client_request_id=client_request_id, exchanges=exchanges)
 
 
-def _classify(exc: BaseException, host: str, connect_timeout: float,
+def _classify(exc: BaseException, chain: list[BaseException], host: str, connect_timeout: float,
               read_timeout: float) -> tuple[type[TransportError], str]:
-    chain = list(_chain(exc))
     refused = f"connection to {host} refused: nothing is listening there; check the endpoint"
     closed = f"{host} closed the connection without an answer"
     if _any(chain, requests.exceptions.ConnectTimeout) or (
