@@ -67,11 +67,11 @@ def sdk_pool(max_retries: int) -> Callable[[Emulator, list[str], int], Outcome]:
     return run
 
 
-def throttled(contenders: list, n: int, per_window: int, window: float) -> list[str]:
+def throttled(contenders: list, n: int, per_window: int, window: float, profiles: list[str]) -> list[str]:
     minimum = (math.ceil(n / per_window) - 1) * window
     prompts = [f"Story number {i}" for i in range(n)]
     rows = []
-    for profile in PROFILES:
+    for profile in profiles:
         for workers in (8, 32):
             for name, run in contenders:
                 dep = Deployment("chat", "gpt-4o-mini", kind="chat", rpm=round(per_window * 60 / window),
@@ -116,7 +116,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="40 items, no results file")
     ap.add_argument("--window", type=float, default=1.0, help="the limit's window, s (10 = the issue's scale)")
+    ap.add_argument("--profiles", default=",".join(PROFILES),
+                    help="comma-separated header profiles to run (one process per profile runs them side by side)")
+    ap.add_argument("--no-speed", action="store_true", help="skip the unthrottled items-per-second comparison")
+    ap.add_argument("--output", type=Path, default=HERE / "BULK_RESULTS.md", help="where the results go")
     args = ap.parse_args()
+    profiles = [p for p in args.profiles.split(",") if p]
+    unknown = sorted(set(profiles) - set(PROFILES))
+    if unknown:
+        ap.error(f"unknown profile(s) {', '.join(unknown)}; choose from {', '.join(PROFILES)}")
     n = 40 if args.quick else 120
     contenders: list = [("rest_client bulk", rest_client_bulk)]
     try:
@@ -126,8 +134,8 @@ def main() -> None:
                        ("openai SDK pool, max_retries 10", sdk_pool(10))]
     except ImportError:
         print("openai not installed: SDK contenders skipped", file=sys.stderr)
-    table = throttled(contenders, n, 10, args.window)
-    speed = unthrottled([contenders[0], *contenders[1:2]], 2000 if not args.quick else 200)
+    table = throttled(contenders, n, 10, args.window, profiles)
+    speed = [] if args.no_speed else unthrottled([contenders[0], *contenders[1:2]], 2000 if not args.quick else 200)
     head = (f"Measured {date.today()}, Python {platform.python_version()}, rest_client {__version__}, "
             f"{platform.machine()} with {os.cpu_count()} cores (shared with other jobs: walls are one run each).")
     text = "\n".join([head, "", *table, "", *speed])
@@ -137,7 +145,7 @@ def main() -> None:
                                               f"down to {args.window:g} s windows (same ratios) so the 18 throttled "
                                               "runs fit in minutes: a fixed cost (slow start, one round trip "
                                               "per window) weighs ten times more here than at full scale.")
-        (HERE / "BULK_RESULTS.md").write_text("# Bulk runs vs the SDK in a thread pool\n\n"
+        args.output.write_text("# Bulk runs vs the SDK in a thread pool\n\n"
                                               "`python benchmarks/bulk_vs_sdk.py`." + scale + "\n\n" + text + "\n")
 
 
