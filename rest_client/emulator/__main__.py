@@ -36,6 +36,16 @@ def _deployment(spec: str) -> Deployment:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _latency(text: str) -> float:
+    """Seconds, checked as ``Deployment`` checks them, so a bad value is a usage error, not a traceback."""
+    try:
+        value = float(text)
+        Deployment("check", "check", latency=value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m rest_client.emulator",
@@ -58,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rpm", type=int, help="requests per minute for every deployment")
     parser.add_argument("--tpm", type=int, help="tokens per minute for every deployment")
     parser.add_argument("--window", type=float, default=60.0, help="rate-limit window in seconds (default 60)")
+    parser.add_argument("--latency", type=_latency, default=0.0,
+                        help="seconds each admitted request takes before its answer, as a model generating (default 0)")
     parser.add_argument(
         "--rate-limit-headers", choices=RATE_LIMIT_PROFILES, default="full",
         help="rate-limit headers answers carry: full (limit-*, remaining-*, retry-after-ms), remaining "
@@ -130,6 +142,8 @@ def _stop_serving(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     deployments = args.deployment or default_deployments()
+    if args.latency:
+        deployments = [dataclasses.replace(d, latency=args.latency) for d in deployments]
     if args.rpm is not None or args.tpm is not None or args.window != 60.0:
         deployments = [  # batch deployments have an enqueued-token quota instead of RPM/TPM
             d

@@ -57,6 +57,11 @@ class Deployment:
 
     ``version``: the model version named in answers (default: ``MODEL_VERSIONS``).
 
+    ``latency``: seconds an admitted request takes before its answer starts (the model's time to generate). Real
+    answers take from a few hundred milliseconds to seconds; 0 (the default) answers at once, which would let a
+    client that paces by its answers' arrival look faster than it is on a real deployment. A 429 comes back
+    without it, as the service's refusals do.
+
     ``max_enqueued_tokens`` (kind ``batch`` only) is the deployment's batch quota: the prompt tokens of all its
     batches that have not reached a terminal state; None = the documented default, 1,000,000,000.
     """
@@ -69,6 +74,7 @@ class Deployment:
     window: float = 60.0
     max_enqueued_tokens: int | None = None
     version: str | None = None
+    latency: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -81,6 +87,8 @@ class Deployment:
                 raise ValueError(f"{field_name} must be a positive integer or None, not {value!r}")
         if not self.window > 0:
             raise ValueError(f"window must be > 0 seconds, not {self.window!r}")
+        if not 0 <= self.latency < 3600:
+            raise ValueError(f"latency must be >= 0 seconds (and under an hour), not {self.latency!r}")
         quota = self.max_enqueued_tokens
         if quota is not None:
             if self.kind != "batch":

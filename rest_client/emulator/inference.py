@@ -160,6 +160,8 @@ class InferenceService:
                 OPERATION_IDS[route.operation], route.api_version, decision.retry_after, tokens=decision.tokens_exceeded
             )
             return _error_reply(shape_429(error, decision, profile), headers)
+        if deployment.latency and self.stopping.wait(deployment.latency):  # the model generating (Deployment)
+            return Reply(0, headers, action=RESET)  # the emulator is stopping: drop the connection
         shaped = chat_extras.answer(route, deployment.model, payload, params, self.tunables.seed)  # tools, schema
         if shaped is None:
             reply = self._answer(route, deployment, params, headers)

@@ -233,3 +233,31 @@ def test_profile_flag_of_the_emulator_command() -> None:
     assert build_parser().parse_args(["--rate-limit-headers", "message"]).rate_limit_headers == "message"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--rate-limit-headers", "nope"])
+
+
+def test_latency_delays_an_admitted_answer_and_not_a_429(session: requests.Session) -> None:
+    """A model takes time to generate: an admitted request answers ``latency`` after arriving, a 429 at once
+    (pacing that counts from answers must be seen paying for slow ones; see tests/test_pacing.py)."""
+    slow = Deployment("slow", "gpt-4o-mini", tpm=100, latency=0.3)
+    glacial = Deployment("glacial", "gpt-4o-mini", tpm=100, latency=600.0)
+    with Emulator(deployments=[slow, glacial]) as emu:
+        started = time.perf_counter()
+        answered = session.post(deployment_url(emu, deployment="slow"), json={"messages": user("hi"), "max_tokens": 5},
+                                headers=key_headers(emu))
+        took = time.perf_counter() - started
+        refused = session.post(deployment_url(emu, deployment="glacial"), json={"messages": user("hi"), "max_tokens": 500},
+                               headers=key_headers(emu), timeout=60)  # over the window's 100 tokens: refused
+    assert answered.status_code == 200 and took >= 0.3
+    assert float(answered.headers["openai-processing-ms"]) >= 300
+    assert refused.status_code == 429  # back long before the 600 s an admitted one would take
+
+
+def test_latency_is_checked_and_set_by_the_emulator_command() -> None:
+    from rest_client.emulator.__main__ import build_parser
+
+    assert build_parser().parse_args(["--latency", "0.25"]).latency == 0.25
+    for bad in ("-1", "nope"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["--latency", bad])
+    with pytest.raises(ValueError, match="latency must be >= 0"):
+        Deployment("d", "gpt-4o-mini", latency=-0.1)
