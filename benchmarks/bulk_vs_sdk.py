@@ -67,7 +67,8 @@ def sdk_pool(max_retries: int) -> Callable[[Emulator, list[str], int], Outcome]:
     return run
 
 
-def throttled(contenders: list, n: int, per_window: int, window: float, profiles: list[str]) -> list[str]:
+def throttled(contenders: list, n: int, per_window: int, window: float, profiles: list[str],
+              latency: float = 0.0) -> list[str]:
     minimum = (math.ceil(n / per_window) - 1) * window
     prompts = [f"Story number {i}" for i in range(n)]
     rows = []
@@ -75,7 +76,7 @@ def throttled(contenders: list, n: int, per_window: int, window: float, profiles
         for workers in (8, 32):
             for name, run in contenders:
                 dep = Deployment("chat", "gpt-4o-mini", kind="chat", rpm=round(per_window * 60 / window),
-                                 window=window)
+                                 window=window, latency=latency)
                 with Emulator(deployments=[dep], rate_limit_headers=profile) as emu:
                     t0 = time.perf_counter()
                     failed, times = run(emu, prompts, workers)
@@ -86,8 +87,9 @@ def throttled(contenders: list, n: int, per_window: int, window: float, profiles
                             f"{limited / ok if ok else math.inf:.3f} | {max(times):.1f} s "
                             f"({max(times) / window:.1f} windows) |")
                 print(rows[-1], flush=True)
+    slow = f", each admitted answer {latency:g} s after its request arrives" if latency else ""
     return [f"{n} items (`max_tokens` {MAX_TOKENS}), emulator limit {per_window} requests per {window:g} s "
-            f"(sliding window); theoretical minimum {minimum:.0f} s. Longest item: from the item's place in the "
+            f"(sliding window){slow}; theoretical minimum {minimum:.0f} s. Longest item: from the item's place in the "
             "pacer's line (bulk: at most a window's budget of items stands in it) or a pool thread picking it up "
             "(SDK) to its answer.", "",
             "| server sends (profile) | contender | workers | wall | wall / minimum | failed | 429s per success "
@@ -118,6 +120,8 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=1.0, help="the limit's window, s (10 = the issue's scale)")
     ap.add_argument("--profiles", default=",".join(PROFILES),
                     help="comma-separated header profiles to run (one process per profile runs them side by side)")
+    ap.add_argument("--latency", type=float, default=0.0,
+                    help="seconds each admitted answer takes (a model generating; default 0: at once)")
     ap.add_argument("--no-speed", action="store_true", help="skip the unthrottled items-per-second comparison")
     ap.add_argument("--output", type=Path, default=HERE / "BULK_RESULTS.md", help="where the results go")
     args = ap.parse_args()
@@ -134,7 +138,7 @@ def main() -> None:
                        ("openai SDK pool, max_retries 10", sdk_pool(10))]
     except ImportError:
         print("openai not installed: SDK contenders skipped", file=sys.stderr)
-    table = throttled(contenders, n, 10, args.window, profiles)
+    table = throttled(contenders, n, 10, args.window, profiles, args.latency)
     speed = [] if args.no_speed else unthrottled([contenders[0], *contenders[1:2]], 2000 if not args.quick else 200)
     head = (f"Measured {date.today()}, Python {platform.python_version()}, rest_client {__version__}, "
             f"{platform.machine()} with {os.cpu_count()} cores (shared with other jobs: walls are one run each).")
