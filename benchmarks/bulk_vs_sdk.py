@@ -69,7 +69,7 @@ def sdk_pool(max_retries: int) -> Callable[[Emulator, list[str], int], Outcome]:
 
 def throttled(contenders: list, n: int, per_window: int, window: float, profiles: list[str],
               latency: float = 0.0) -> list[str]:
-    minimum = (math.ceil(n / per_window) - 1) * window
+    minimum = (math.ceil(n / per_window) - 1) * window + latency  # the last answer takes its latency too
     prompts = [f"Story number {i}" for i in range(n)]
     rows = []
     for profile in profiles:
