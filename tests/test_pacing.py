@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import random
 import threading
 from collections import deque
+from typing import Any
 
 import pytest
 
-from rest_client.bulk.pacing import Pacer, Ticket, estimate_tokens
+from rest_client.bulk.budget import estimate_tokens
+from rest_client.bulk.pacing import Pacer, Ticket
 from rest_client.errors import PacerClosed
 
 
@@ -141,8 +144,10 @@ def test_an_integer_retry_after_brackets_the_window_and_pauses_only_until_its_la
     clock.now += 0.01  # the probe: sent 1000.03, refused at 1000.04, "retry-after: 10"
     pacer.settle(probe, 429, remaining_only(0, **{"retry-after": "10"}))
     budget = pacer.requests
-    # The first send expires within (1009.04, 1010.04]: the window is in (1000.03 + 9 - 1000.01, 1010.04 - 1000.00]
-    assert budget.lo == pytest.approx(9.02) and budget.hi == pytest.approx(10.04)
+    # The first send expires within (1009.03, 1010.04]: the window is in (1000.03 + 9 - 1000.00, 1010.04 - 1000.00],
+    # where 1000.00 is the first send's answer less the lead (every answer took 0.01 s), counted from
+    assert budget.lead == pytest.approx(0.01)
+    assert budget.lo == pytest.approx(9.03) and budget.hi == pytest.approx(10.04)
     assert pacer.snapshot()["paused_for"] == pytest.approx(9.0)
     assert pacer.rate_limited == 1
 
@@ -246,17 +251,29 @@ def test_token_estimate_is_prompt_plus_max_tokens_times_n() -> None:
 
 class SlidingWindowServer:
     """A service limited to ``limit`` requests per sliding ``window``, on the fake clock: it counts a send when
-    it arrives (``delay`` after it left) and answers ``rtt`` after it left, with the given header profile."""
+    it arrives (``delay`` after it left) and answers ``rtt`` after it left, with the given header profile.
+    ``jitter``: a seeded random source that draws each send's trip to the service from 0.5–2.5 × ``delay`` and
+    its generating time from 0.2–1 × ``rtt``, the spread of a real deployment's answers."""
 
     def __init__(self, clock: Clock, limit: int, window: float, profile: str, delay: float = 0.02,
-                 rtt: float = 0.05) -> None:
+                 rtt: float = 0.05, jitter: random.Random | None = None) -> None:
         self.clock, self.limit, self.window, self.profile = clock, limit, window, profile
-        self.delay, self.rtt = delay, rtt
+        self.delay, self.rtt, self.jitter = delay, rtt, jitter
         self.admitted: list[float] = []
         self.refused = 0
 
-    def answer(self, sent_at: float) -> tuple[int, dict[str, str]]:
-        arrived = sent_at + self.delay
+    def arrival(self, sent_at: float) -> float:
+        """When a send leaving now arrives at the service."""
+        return sent_at + self.delay * (1.0 if self.jitter is None else self.jitter.uniform(0.5, 2.5))
+
+    def answered_at(self, arrived: float, status: int) -> float:
+        """When its answer is back: a 429 at once (one trip back), an answer after generating it."""
+        if status == 429:
+            return arrived + self.delay
+        generating = self.rtt - 2 * self.delay
+        return arrived + self.delay + generating * (1.0 if self.jitter is None else self.jitter.uniform(0.2, 1.0))
+
+    def answer(self, arrived: float) -> tuple[int, dict[str, str]]:
         self.admitted = [t for t in self.admitted if t > arrived - self.window]
         headers = {"x-ratelimit-limit-requests": str(self.limit)} if self.profile == "full" else {}
         if len(self.admitted) >= self.limit:
@@ -273,28 +290,34 @@ class SlidingWindowServer:
 
 
 def simulate(profile: str, *, workers: int = 32, items: int = 120, use_line: bool = True,
-             window: float = 10.0) -> tuple[list[float], float, int]:
+             window: float = 10.0, **server_args: Any) -> tuple[list[float], float, int]:
     """A bulk run on the fake clock, one thread playing every worker: each takes the next item, stands in the
     pacer's line (unless ``use_line`` is off), acquires, sends, settles, retries a 429 at once (first in line,
     as the pacer puts it). A worker acts only when the pacer would let it through now, so nothing blocks.
     Returns each item's time from its place in line to its answer, the run's wall time and the 429s."""
     clock = Clock()
     pacer = Pacer(clock=clock)
-    server = SlidingWindowServer(clock, 10, window, profile)
+    server = SlidingWindowServer(clock, 10, window, profile, **server_args)
     start, todo = clock.now, items
     places: dict[int, tuple[float, object]] = {}  # worker -> (entered line at, the line's context)
     waiting: deque[int] = deque()  # workers in line, in the order the pacer admits them
-    wire: list[tuple[float, int, Ticket]] = []  # (answered at, worker, ticket)
+    on_way: list[tuple[float, int, Ticket]] = []  # (arrives at, worker, ticket): not counted by the service yet
+    wire: list[tuple[float, int, Ticket, int, dict[str, str]]] = []  # (answered at, worker, ticket, its answer)
     idle = deque(range(workers))
     times: list[float] = []
     for _ in range(1_000_000):
-        if not todo and not places:
+        if not todo and not places and not on_way:
             return times, clock.now - start, server.refused
-        for answered_at, worker, ticket in sorted(wire, key=lambda w: w[0]):
+        for arrived, worker, ticket in sorted(on_way, key=lambda w: w[0]):
+            if arrived > clock.now:
+                break
+            on_way.remove((arrived, worker, ticket))
+            status, headers = server.answer(arrived)  # the service decides as sends arrive, in that order
+            wire.append((server.answered_at(arrived, status), worker, ticket, status, headers))
+        for answered_at, worker, ticket, status, headers in sorted(wire, key=lambda w: w[0]):
             if answered_at > clock.now:
                 break
-            wire.remove((answered_at, worker, ticket))
-            status, headers = server.answer(ticket.sent_at)
+            wire.remove((answered_at, worker, ticket, status, headers))
             pacer.settle(ticket, status, headers)
             if status == 429:
                 waiting.appendleft(worker)  # its retry goes first: the pacer does the same
@@ -308,7 +331,7 @@ def simulate(profile: str, *, workers: int = 32, items: int = 120, use_line: boo
             if waiting and admissible(pacer, retry=bool(pacer._refused)):
                 worker = waiting.popleft()
                 ticket = pacer.acquire()
-                wire.append((ticket.sent_at + server.rtt, worker, ticket))
+                on_way.append((server.arrival(ticket.sent_at), worker, ticket))
             elif todo and idle and (not use_line or pacer._room_in_line(0.0)):
                 worker, todo = idle.popleft(), todo - 1
                 place = pacer.line() if use_line else None
@@ -337,6 +360,57 @@ def test_32_workers_wait_at_most_two_windows_each_without_losing_throughput(prof
     assert max(times) <= 2 * 10.0  # the issue's goal: no item waits longer than two windows
     assert wall <= 1.02 * 110.0  # 12 windows of 10: the first starts at 0, the last at 110 s
     assert refused <= 6  # 0.05 per item
+
+
+@pytest.mark.parametrize("profile", ["full", "remaining"])
+def test_answers_that_take_seconds_to_generate_do_not_slow_every_window(profile: str) -> None:
+    """Answers 2 s after their send: counting each send's expiry from its answer would cost 2 s a window."""
+    times, wall, refused = simulate(profile, rtt=2.0)
+    assert len(times) == 120
+    assert wall <= 1.02 * 110.0 + 2 * 2.0  # slow start waits for the first answer, and the last one takes 2 s
+    assert refused <= 6
+
+
+def test_without_the_lead_slow_answers_cost_their_time_in_every_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control: the same run with the pacer counting expiry from each answer (the simulation can fail the
+    test above)."""
+    monkeypatch.setattr(Pacer, "_learn_lead", lambda self, round_trip: None)
+    _, wall, _ = simulate("full", rtt=2.0)
+    assert wall > 1.15 * 110.0
+
+
+@pytest.mark.parametrize("profile", ["full", "remaining"])
+@pytest.mark.parametrize("seed", range(3))
+def test_with_jittered_trips_and_generating_times_the_lead_costs_few_429s(profile: str, seed: int) -> None:
+    """Each send's trip to the service varies 5× and its generating time 5×: the lead is a bet that no send's
+    trip exceeds the fastest answer's round trip by more than two trips, and lost bets would show as 429s.
+    (The wall pays each answer's generating time beyond the fastest one's: about 1.07× the minimum here.)"""
+    times, wall, refused = simulate(profile, delay=0.05, rtt=1.0, jitter=random.Random(seed))
+    assert len(times) == 120
+    assert refused <= 6
+    assert wall <= 1.15 * 110.0 + 2 * 1.0
+
+
+def test_the_lead_applies_to_generated_answers_only_from_the_second_on() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.requests.limit, pacer.requests.window, pacer._informed = 10, 10.0, True
+    first = pacer.acquire()
+    clock.now += 1.0
+    pacer.settle(first, 200, {})
+    assert pacer.requests.lead == 0.0  # one sample: it may hold a token fetch, a new connection
+    second = pacer.acquire()
+    clock.now += 0.3
+    pacer.settle(second, 200, {})
+    assert pacer.requests.lead == pytest.approx(0.3)
+    assert first.charges[0].expires(10.0, clock.now, pacer.requests.lead) == pytest.approx(1001.0 - 0.3 + 10)
+    assert second.charges[0].expires(10.0, clock.now, 0.3) == pytest.approx(1001.0 + 10)  # never before its send
+    refused, lost = pacer.acquire(), pacer.acquire()
+    clock.now += 0.5
+    pacer.settle(refused, 400, {})
+    pacer.settle(lost, None, {})
+    for ticket in (refused, lost):  # nothing generated: the answer is the latest the service can have admitted it
+        assert ticket.charges[0].expires(10.0, clock.now, 0.3) == pytest.approx(clock.now + 10)
 
 
 def test_without_the_line_32_workers_queue_for_three_windows() -> None:

@@ -7,10 +7,11 @@ inputs per embeddings request (see embeddings.py). All call ``Client.request`` w
 
 from __future__ import annotations
 
+from .budget import estimate_tokens
 from .embeddings import EmbeddingsRun, run_embeddings_file
 from .files import run_bulk_file
 from .items import BulkItem, parse_item, read_items
-from .pacing import Pacer, estimate_tokens
+from .pacing import Pacer
 from .run import BulkResult, BulkRun
 from .summary import BulkSummary
 

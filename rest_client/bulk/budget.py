@@ -1,7 +1,8 @@
 """One dimension of a deployment's rate limit as the pacer models it: a budget per sliding window (pure).
 
-Why apart from pacing.py: this is the arithmetic (what is charged, when it leaves the window, what the
-window can be given what the service said); the pacer is the threading and the reading of answers.
+Why apart from pacing.py: this is the arithmetic (what a send is charged: ``estimate_tokens``; when it leaves
+the window; what the window can be, given what the service said); the pacer is the threading and the reading
+of answers.
 
 The window is an interval ``[lo, hi]`` of what the evidence allows, and sends are paced by ``hi``, so a
 wrong guess can only make us slower, never cause a 429. A 429 with a precise hint (``retry-after-ms``) pins the
@@ -32,10 +33,19 @@ class Charge:
     cost: float
     answered_at: float | None = None
     extra: bool = False
+    generated: bool = False
+    """Answered with a 2xx: the service admitted it, then generated, so ``Budget.lead`` applies."""
 
-    def expires(self, window: float, now: float) -> float:
-        """The service admitted it by its answer at the latest; one still in flight holds until now + window."""
-        return (self.answered_at if self.answered_at is not None else now) + window
+    def admitted(self, lead: float, now: float) -> float:
+        """The latest moment the service can have admitted it, as the pacer reckons: its answer, less ``lead``
+        for a generated answer (never before its send); for one still in flight, now."""
+        if self.answered_at is None:
+            return now
+        return max(self.sent_at, self.answered_at - lead) if self.generated else self.answered_at
+
+    def expires(self, window: float, now: float, lead: float = 0.0) -> float:
+        """When it leaves the window (one still in flight holds until now + window)."""
+        return self.admitted(lead, now) + window
 
 
 @dataclass
@@ -43,7 +53,8 @@ class Budget:
     """Requests or tokens: the per-window budget, what we know of the window, what was charged in it.
 
     Expiry counts from each send's *answer*, the latest moment the service can have admitted it, so a send
-    we allow can never reach the service before the one it replaces has left the service's window.
+    we allow can never reach the service before the one it replaces has left the service's window — less
+    ``lead`` for answers that were generated: see ``lead``.
     """
 
     limit: float | None = None
@@ -53,6 +64,13 @@ class Budget:
     hi: float | None = None
     """The window lies in ``(lo, hi]``; ``hi`` None: not learned yet. Sends are paced by ``hi``."""
     probes: int = 0
+    lead: float = 0.0
+    """The fastest 2xx round trip seen (``Pacer`` sets it once there are two): every generated answer spent at
+    least about this long between the service admitting it and its arrival here — generating it, sending it
+    back. Counting expiry from the answer alone would pay that time again in every window: at 10 requests per
+    10 s and answers that take 2 s, a fifth of the throughput. Why it is safe: the window (``hi``) is measured
+    from a *send*, so it already holds one send's trip to the service, and the next send makes that trip too;
+    a send admitted late because its own trip was slow arrives late here by as much (its answer does)."""
     charges: list[Charge] = field(default_factory=list)
     used: float = 0.0
 
@@ -107,8 +125,7 @@ class Budget:
                 del self.charges[:-MAX_UNWINDOWED_CHARGES]
                 self.used -= sum(c.cost for c in dropped)
             return
-        cutoff = now - self.hi
-        kept = [c for c in self.charges if c.answered_at is None or c.answered_at > cutoff]
+        kept = [c for c in self.charges if c.expires(self.hi, now, self.lead) > now]
         if len(kept) != len(self.charges):
             self.charges = kept
             self.used = sum(c.cost for c in kept)
@@ -121,10 +138,10 @@ class Budget:
         if window is None:
             return math.inf
         freed = 0.0
-        for item in sorted(self.charges, key=lambda c: c.expires(window, now)):
+        for item in sorted(self.charges, key=lambda c: c.expires(window, now, self.lead)):
             freed += item.cost
             if self.used - freed + cost <= self.limit:
-                return max(now, item.expires(window, now))
+                return max(now, item.expires(window, now, self.lead))
         return now + window
 
     def oldest(self) -> Charge | None:
@@ -156,3 +173,29 @@ def header_number(headers: Mapping[str, str], name: str) -> float | None:
     except ValueError:
         return None
     return value if value is not None and math.isfinite(value) and value >= 0 else None
+
+
+def estimate_tokens(operation: str, body: Mapping[str, object]) -> float:
+    """Tokens the service charges up front: a characters/4 estimate of the input plus ``max_tokens`` × n.
+
+    An estimate on purpose (no tokenizer dependency); ``Pacer`` corrects it from x-ratelimit-remaining-tokens.
+    """
+    if operation.endswith("chat/completions"):
+        messages = body.get("messages")
+        if isinstance(messages, list):
+            chars = sum(len(str(m.get("content") or "")) for m in messages if isinstance(m, Mapping))
+            prompt = math.ceil(chars / 4) + 4 * len(messages) + 3
+        else:
+            prompt = 0
+    else:
+        source = body.get("prompt") if "prompt" in body else body.get("input")
+        texts = source if isinstance(source, list) else [source or ""]
+        prompt = sum(math.ceil(len(str(t)) / 4) for t in texts)
+    limit = body.get("max_tokens") or body.get("max_completion_tokens")
+    if limit is None and operation.endswith("completions") and not operation.endswith("chat/completions"):
+        limit = 16  # the completions API's own default
+    n = body.get("n") or 1
+    try:
+        return float(prompt + int(limit or 0) * int(n))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return float(prompt)

@@ -86,6 +86,8 @@ class Pacer:
         self._line: deque[object] = deque()
         self._in_line = 0
         self._tokens_in_line = 0.0
+        self._answers = 0
+        self._fastest = math.inf
         self.token_bias = 0.0
         """Tokens the service charges per request beyond our estimate (e.g. its default for an unset
         max_tokens), measured on the first answer, when that request was alone on the wire."""
@@ -250,6 +252,9 @@ class Pacer:
                 self._probing = False
             for item in ticket.charges:
                 item.answered_at = now
+                item.generated = status is not None and 200 <= status < 300
+            if status is not None and 200 <= status < 300:
+                self._learn_lead(now - ticket.sent_at)
             if status is not None:
                 self._learn_limits(ticket, status, headers)
             alone = ticket.alone_from == self.sent
@@ -269,6 +274,15 @@ class Pacer:
             if status is not None:
                 self._informed = True  # even with no headers at all: then only 429s can teach the limit
             self._cond.notify_all()
+
+    def _learn_lead(self, round_trip: float) -> None:
+        """Keep the fastest 2xx round trip as both budgets' ``lead`` (budget.py), from the second answer on: the
+        first one alone carries one-off costs (a token fetched, a connection opened) a lone sample cannot tell
+        apart from generating."""
+        self._answers += 1
+        self._fastest = min(self._fastest, max(0.0, round_trip))
+        if self._answers >= 2:
+            self.requests.lead = self.tokens.lead = self._fastest
 
     def _learn_limits(self, ticket: Ticket, status: int, headers: Mapping[str, str]) -> None:
         """Budgets from ``x-ratelimit-limit-*``, else inferred from ``-remaining-*`` (a lower bound each time)."""
@@ -311,7 +325,7 @@ class Pacer:
         if ticket.probe == "search":
             bet = ticket.bets[0 if budget is self.requests else 1]
             if bet is not None and bet.answered_at is not None:  # the send we bet on was still counted
-                budget.bracket(lo=ticket.sent_at - bet.answered_at)
+                budget.bracket(lo=ticket.sent_at - bet.admitted(budget.lead, now))
         self._learn_window(budget, ticket, now, hint, freeing)
         logger.debug("pacer: 429 (%s, hint %s); window now (%.3f, %s] s", "tokens" if by_tokens else "requests",
                      hint, budget.lo, budget.hi)
@@ -321,7 +335,7 @@ class Pacer:
         """Pause everyone as the hint says, and learn the window from it (see the module docstring)."""
         other = self.requests if budget is self.tokens else self.tokens
         if hint is None:  # nothing said when: pause longer each time a lone probe fails
-            waited = ticket.sent_at - freeing.answered_at if freeing and freeing.answered_at is not None else 0.0
+            waited = ticket.sent_at - freeing.admitted(budget.lead, now) if freeing else 0.0
             budget.bracket(lo=waited)
             self._paused_until = max(self._paused_until, now + max(NO_HINT_PAUSE, 2 * budget.lo))
             return
@@ -335,7 +349,7 @@ class Pacer:
             if upper > 0:  # as good as exact: keep the largest seen (an earlier estimate may have been low)
                 budget.lo = budget.hi = max(upper, budget.hi or 0.0, budget.lo)
         elif freeing.answered_at is not None:
-            budget.bracket(lo=ticket.sent_at + hint.seconds - 1 - freeing.answered_at, hi=upper)
+            budget.bracket(lo=ticket.sent_at + hint.seconds - 1 - freeing.admitted(budget.lead, now), hi=upper)
         if other.hi is None and budget.hi is not None:  # assume one window for both until a 429 says otherwise
             other.lo, other.hi = budget.lo, budget.hi
 
@@ -382,28 +396,3 @@ class Pacer:
                     "window": self.requests.window, "token_window": self.tokens.window,
                     "paused_for": max(0.0, self._paused_until - self._clock()), "rate_limited": self.rate_limited}
 
-
-def estimate_tokens(operation: str, body: Mapping[str, object]) -> float:
-    """Tokens the service charges up front: a characters/4 estimate of the input plus ``max_tokens`` × n.
-
-    An estimate on purpose (no tokenizer dependency); ``Pacer`` corrects it from x-ratelimit-remaining-tokens.
-    """
-    if operation.endswith("chat/completions"):
-        messages = body.get("messages")
-        if isinstance(messages, list):
-            chars = sum(len(str(m.get("content") or "")) for m in messages if isinstance(m, Mapping))
-            prompt = math.ceil(chars / 4) + 4 * len(messages) + 3
-        else:
-            prompt = 0
-    else:
-        source = body.get("prompt") if "prompt" in body else body.get("input")
-        texts = source if isinstance(source, list) else [source or ""]
-        prompt = sum(math.ceil(len(str(t)) / 4) for t in texts)
-    limit = body.get("max_tokens") or body.get("max_completion_tokens")
-    if limit is None and operation.endswith("completions") and not operation.endswith("chat/completions"):
-        limit = 16  # the completions API's own default
-    n = body.get("n") or 1
-    try:
-        return float(prompt + int(limit or 0) * int(n))  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return float(prompt)

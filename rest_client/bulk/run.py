@@ -23,10 +23,11 @@ from ..resolve import default_operation as _default_operation
 from ..resolve import deployment_for
 from ..retry import RetryPolicy
 from ..telemetry import current as current_telemetry
+from .budget import estimate_tokens
 from .guard import SetupFailureGuard
 from .items import BulkItem, output_line, parse_item
 from .multi import BackendPacers
-from .pacing import Pacer, estimate_tokens
+from .pacing import Pacer
 
 BULK_MAX_RETRIES = 10
 BULK_MAX_RETRY_WAIT = 120.0
