@@ -122,6 +122,7 @@ def main() -> None:
                     help="comma-separated header profiles to run (one process per profile runs them side by side)")
     ap.add_argument("--latency", type=float, default=0.0,
                     help="seconds each admitted answer takes (a model generating; default 0: at once)")
+    ap.add_argument("--bulk-only", action="store_true", help="run rest_client bulk alone (no SDK contenders)")
     ap.add_argument("--no-speed", action="store_true", help="skip the unthrottled items-per-second comparison")
     ap.add_argument("--output", type=Path, default=HERE / "BULK_RESULTS.md", help="where the results go")
     args = ap.parse_args()
@@ -132,12 +133,14 @@ def main() -> None:
     n = 40 if args.quick else 120
     contenders: list = [("rest_client bulk", rest_client_bulk)]
     try:
+        if args.bulk_only:
+            raise ImportError("--bulk-only")
         import openai  # noqa: F401
 
         contenders += [("openai SDK pool, max_retries 2", sdk_pool(2)),
                        ("openai SDK pool, max_retries 10", sdk_pool(10))]
-    except ImportError:
-        print("openai not installed: SDK contenders skipped", file=sys.stderr)
+    except ImportError as exc:
+        print(f"SDK contenders skipped ({exc})", file=sys.stderr)
     table = throttled(contenders, n, 10, args.window, profiles, args.latency)
     speed = [] if args.no_speed else unthrottled([contenders[0], *contenders[1:2]], 2000 if not args.quick else 200)
     head = (f"Measured {date.today()}, Python {platform.python_version()}, rest_client {__version__}, "
