@@ -402,7 +402,7 @@ def test_the_lead_applies_to_generated_answers_only_from_the_second_on() -> None
     second = pacer.acquire()
     clock.now += 0.3
     pacer.settle(second, 200, {})
-    assert pacer.requests.lead == pytest.approx(0.3)
+    assert pacer.requests.lead == pytest.approx(0.3) and pacer.snapshot()["lead"] == pytest.approx(0.3)
     assert first.charges[0].expires(10.0, clock.now, pacer.requests.lead) == pytest.approx(1001.0 - 0.3 + 10)
     assert second.charges[0].expires(10.0, clock.now, 0.3) == pytest.approx(1001.0 + 10)  # never before its send
     refused, lost = pacer.acquire(), pacer.acquire()

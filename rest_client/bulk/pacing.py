@@ -327,8 +327,8 @@ class Pacer:
             if bet is not None and bet.answered_at is not None:  # the send we bet on was still counted
                 budget.bracket(lo=ticket.sent_at - bet.admitted(budget.lead, now))
         self._learn_window(budget, ticket, now, hint, freeing)
-        logger.debug("pacer: 429 (%s, hint %s); window now (%.3f, %s] s", "tokens" if by_tokens else "requests",
-                     hint, budget.lo, budget.hi)
+        logger.debug("pacer: 429 (%s, hint %s); window now (%.3f, %s] s, lead %.3f s",
+                     "tokens" if by_tokens else "requests", hint, budget.lo, budget.hi, budget.lead)
 
     def _learn_window(self, budget: Budget, ticket: Ticket, now: float, hint: RetryHint | None,
                       freeing: Charge | None) -> None:
@@ -393,6 +393,6 @@ class Pacer:
         with self._cond:
             return {"requests_limit": self.requests.limit, "tokens_limit": self.tokens.limit,
                     "limit_source": self.requests.limit_source or self.tokens.limit_source,
-                    "window": self.requests.window, "token_window": self.tokens.window,
+                    "window": self.requests.window, "token_window": self.tokens.window, "lead": self.requests.lead,
                     "paused_for": max(0.0, self._paused_until - self._clock()), "rate_limited": self.rate_limited}
 
