@@ -175,8 +175,10 @@ def test_early_probes_narrow_a_bracketed_window_from_both_sides() -> None:
     won = pacer.acquire()
     assert won.probe == "search"
     clock.now += 0.01
-    pacer.settle(won, 200, {})  # admitted: a had left, so the window is at most won's answer - a's send
-    assert budget.hi == pytest.approx(clock.now - 1000.0)
+    pacer.settle(won, 200, {})  # admitted: a had left, so the window is at most won's admission - a's send,
+    # where won was admitted by its answer less the lead (the fastest 2xx round trip: 0.01 s)
+    assert budget.lead == pytest.approx(0.01)
+    assert budget.hi == pytest.approx(clock.now - 0.01 - 1000.0)
     assert budget.lo == pytest.approx(9.7)
 
 
@@ -389,6 +391,18 @@ def test_with_jittered_trips_and_generating_times_the_lead_costs_few_429s(profil
     assert len(times) == 120
     assert refused <= 6
     assert wall <= 1.15 * 110.0 + 2 * 1.0
+
+
+def test_a_window_known_exactly_stays_put_when_later_evidence_says_nothing_new() -> None:
+    """retry-after-ms pins the window (lo == hi); a bound at or under it must not move it (it used to widen it
+    by 1 %, costing 0.1 s in every 10 s window)."""
+    budget = Pacer().requests
+    budget.lo = budget.hi = 10.04
+    budget.bracket(hi=10.0)
+    budget.bracket(hi=10.04)
+    assert (budget.lo, budget.hi) == (10.04, 10.04)
+    budget.bracket(lo=10.5)  # a longer window than thought: paced a notch above what is now known
+    assert budget.hi == pytest.approx(10.5 * 1.01)
 
 
 def test_the_lead_applies_to_generated_answers_only_from_the_second_on() -> None:

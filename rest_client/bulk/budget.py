@@ -99,9 +99,9 @@ class Budget:
         (the service changed, or another client misled us): pacing by the larger value stays safe."""
         if lo is not None and lo > self.lo:
             self.lo = min(lo, MAX_WINDOW)
-        if hi is not None and 0 < hi <= MAX_WINDOW:
+        if hi is not None and self.lo < hi <= MAX_WINDOW:  # at or under lo it says nothing the bracket can use
             self.hi = hi if self.hi is None else min(self.hi, hi)
-        if self.hi is not None and self.hi <= self.lo:
+        if self.hi is not None and self.hi < self.lo:  # (equal: a window known exactly, from retry-after-ms)
             self.hi = self.lo + max(0.01 * self.lo, 0.005)  # the window is *longer* than lo: a notch above it
 
     def charge(self, item: Charge) -> Charge:

@@ -265,12 +265,12 @@ class Pacer:
                     for (budget, _), bet in zip(self._budgets, ticket.bets):
                         if bet is not None and not any(c.extra for c in budget.charges):
                             # One of the sends counted had left (no guessed usage could explain the room instead):
-                            # the window is no longer
-                            budget.bracket(hi=now - bet.sent_at)
+                            # the window is no longer (from when this one was admitted: its answer, less the lead)
+                            budget.bracket(hi=ticket.charges[0].admitted(budget.lead, now) - bet.sent_at)
                 for budget, name in self._budgets:
                     remaining = header_number(headers, f"x-ratelimit-remaining-{name}")
                     if remaining is not None:
-                        self._reconcile(budget, remaining, now, alone)
+                        self._reconcile(budget, remaining, now, alone, ticket.charges[0].admitted(budget.lead, now))
             if status is not None:
                 self._informed = True  # even with no headers at all: then only 429s can teach the limit
             self._cond.notify_all()
@@ -364,7 +364,7 @@ class Pacer:
             return False
         return header_number(headers, "x-ratelimit-remaining-tokens") is not None
 
-    def _reconcile(self, budget: Budget, remaining: float, now: float, alone: bool) -> None:
+    def _reconcile(self, budget: Budget, remaining: float, now: float, alone: bool, admitted: float) -> None:
         """Charge usage the service counted and we did not (other clients, low token estimates).
 
         Compared with everything we sent so far, in flight included: the service may not have seen some of
@@ -386,7 +386,7 @@ class Pacer:
                     break
                 budget.refund(item)
                 if not item.extra and budget.hi is not None:
-                    budget.bracket(hi=now - item.sent_at)
+                    budget.bracket(hi=admitted - item.sent_at)
 
     # -- reporting ---------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, float | str | None]:

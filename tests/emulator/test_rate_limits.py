@@ -242,11 +242,11 @@ def test_latency_delays_an_admitted_answer_and_not_a_429(session: requests.Sessi
     glacial = Deployment("glacial", "gpt-4o-mini", tpm=100, latency=600.0)
     with Emulator(deployments=[slow, glacial]) as emu:
         started = time.perf_counter()
-        answered = session.post(deployment_url(emu, deployment="slow"), json={"messages": user("hi"), "max_tokens": 5},
-                                headers=key_headers(emu))
+        answered = session.post(deployment_url(emu, deployment="slow"),
+                                json={"messages": user("hi"), "max_tokens": 5}, headers=key_headers(emu))
         took = time.perf_counter() - started
-        refused = session.post(deployment_url(emu, deployment="glacial"), json={"messages": user("hi"), "max_tokens": 500},
-                               headers=key_headers(emu), timeout=60)  # over the window's 100 tokens: refused
+        refused = session.post(deployment_url(emu, deployment="glacial"),  # over the window's 100 tokens: refused
+                               json={"messages": user("hi"), "max_tokens": 500}, headers=key_headers(emu), timeout=60)
     assert answered.status_code == 200 and took >= 0.3
     assert float(answered.headers["openai-processing-ms"]) >= 300
     assert refused.status_code == 429  # back long before the 600 s an admitted one would take
