@@ -31,9 +31,10 @@ machine's scheduling jitter (tens of ms) costs a few more lost bets, so the boun
 this replaces met 1-3 per item."""
 
 
-def tight_emulator(profile: str = "full") -> Emulator:
+def tight_emulator(profile: str = "full", latency: float = 0.0) -> Emulator:
     """20 requests per 1 s window: 120 items take about 6 s, whatever the concurrency."""
-    return Emulator(deployments=[Deployment("chat", "gpt-4o-mini", kind="chat", rpm=1200, window=1.0),
+    return Emulator(deployments=[Deployment("chat", "gpt-4o-mini", kind="chat", rpm=1200, window=1.0,
+                                            latency=latency),
                                  Deployment("instruct", "gpt-35-turbo-instruct", kind="completions")],
                     rate_limit_headers=profile)
 
@@ -48,6 +49,14 @@ def limited():
 def limited_any(request):
     """The tight emulator under each rate-limit header profile."""
     with tight_emulator(request.param) as emu:
+        yield emu
+
+
+@pytest.fixture(params=PROFILES)
+def slow_any(request):
+    """The same, with answers that take 0.1 s to generate (a tenth of the window, as 1 s answers at 10 s):
+    the pacer counts less than each answer's time against the window, a bet that shows as 429s if lost."""
+    with tight_emulator(request.param, latency=0.1) as emu:
         yield emu
 
 
@@ -79,6 +88,17 @@ def test_120_items_all_succeed_with_few_429s(limited_any, tmp_path, concurrency)
     assert limited_any.counters["requests"] == N + refused  # every 429 retried once, nothing else resent
     assert summary.rate_limited == refused
     assert summary.tokens > 0 and lines[0]["response"]["request_id"]
+
+
+@pytest.mark.parametrize("concurrency", [8, 32])
+def test_120_slow_answers_all_succeed_with_few_429s(slow_any, tmp_path, concurrency) -> None:
+    source, target = write_input(tmp_path / "in.jsonl"), tmp_path / "out.jsonl"
+    with client_for(slow_any) as client:
+        summary = run_bulk_file(client, source, target, concurrency=concurrency)
+    refused = slow_any.counters["rate_limited"]
+    assert summary.ok == N and summary.failed == 0
+    assert 1 <= refused <= MAX_429_PER_ITEM * N
+    assert slow_any.counters["requests"] == N + refused
 
 
 def test_client_bulk_yields_results_as_they_complete(limited) -> None:
