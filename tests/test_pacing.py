@@ -253,7 +253,9 @@ def test_token_estimate_is_prompt_plus_max_tokens_times_n() -> None:
 
 class SlidingWindowServer:
     """A service limited to ``limit`` requests per sliding ``window``, on the fake clock: it counts a send when
-    it arrives (``delay`` after it left) and answers ``rtt`` after it left, with the given header profile.
+    it arrives (``delay`` after it left) and answers ``rtt`` after it left, with the given header profile (as the
+    emulator's: ``full``, ``remaining``, ``message`` — the last without its body text, which the reset header
+    outranks as a hint).
     ``jitter``: a seeded random source that draws each send's trip to the service from 0.5–2.5 × ``delay`` and
     its generating time from 0.2–1 × ``rtt``, the spread of a real deployment's answers."""
 
@@ -282,6 +284,10 @@ class SlidingWindowServer:
             self.refused += 1
             wait = self.admitted[0] + self.window - arrived
             headers["x-ratelimit-remaining-requests"] = "0"
+            if self.profile == "message":  # the wait only in whole seconds, at least 1, with the gateway's policy
+                headers["policy-id"] = "DeploymentRatelimit-Call"
+                headers["x-ratelimit-reset-requests"] = str(max(1, math.ceil(wait)))
+                return 429, headers
             headers["retry-after"] = str(math.ceil(wait))
             if self.profile == "full":
                 headers["retry-after-ms"] = str(math.ceil(wait * 1000))
@@ -355,7 +361,7 @@ def admissible(pacer: Pacer, *, retry: bool) -> bool:
     return pacer._ready_at(now, 0.0, bet=not retry)[0] <= now
 
 
-@pytest.mark.parametrize("profile", ["full", "remaining"])
+@pytest.mark.parametrize("profile", ["full", "remaining", "message"])
 def test_32_workers_wait_at_most_two_windows_each_without_losing_throughput(profile: str) -> None:
     times, wall, refused = simulate(profile)
     assert len(times) == 120
@@ -364,7 +370,7 @@ def test_32_workers_wait_at_most_two_windows_each_without_losing_throughput(prof
     assert refused <= 6  # 0.05 per item
 
 
-@pytest.mark.parametrize("profile", ["full", "remaining"])
+@pytest.mark.parametrize("profile", ["full", "remaining", "message"])
 def test_answers_that_take_seconds_to_generate_do_not_slow_every_window(profile: str) -> None:
     """Answers 2 s after their send: counting each send's expiry from its answer would cost 2 s a window."""
     times, wall, refused = simulate(profile, rtt=2.0)
@@ -381,7 +387,7 @@ def test_without_the_lead_slow_answers_cost_their_time_in_every_window(monkeypat
     assert wall > 1.15 * 110.0
 
 
-@pytest.mark.parametrize("profile", ["full", "remaining"])
+@pytest.mark.parametrize("profile", ["full", "remaining", "message"])
 @pytest.mark.parametrize("seed", range(3))
 def test_with_jittered_trips_and_generating_times_the_lead_costs_few_429s(profile: str, seed: int) -> None:
     """Each send's trip to the service varies 5× and its generating time 5×: the lead is a bet that no send's
