@@ -61,10 +61,16 @@ def test_a_429_pauses_everyone_for_exactly_the_hint_and_teaches_the_window() -> 
     pacer.close()
 
 
-def test_after_the_window_is_known_sends_wait_for_the_oldest_answer_to_expire() -> None:
+def known_pacer(limit: int, window: float) -> tuple[Clock, Pacer]:
+    """A pacer on a fake clock that has already heard from the service: its request budget and window."""
     clock = Clock()
     pacer = Pacer(clock=clock)
-    pacer.requests.limit, pacer.requests.window, pacer._informed = 2, 10.0, True
+    pacer.requests.limit, pacer.requests.window, pacer._informed = limit, window, True
+    return clock, pacer
+
+
+def test_after_the_window_is_known_sends_wait_for_the_oldest_answer_to_expire() -> None:
+    clock, pacer = known_pacer(2, 10.0)
     a = pacer.acquire()
     clock.now += 1
     pacer.settle(a, 200, {})  # answered at 1001: the service admitted it by then
@@ -412,9 +418,7 @@ def test_a_window_known_exactly_stays_put_when_later_evidence_says_nothing_new()
 
 
 def test_the_lead_applies_to_generated_answers_only_from_the_second_on() -> None:
-    clock = Clock()
-    pacer = Pacer(clock=clock)
-    pacer.requests.limit, pacer.requests.window, pacer._informed = 10, 10.0, True
+    clock, pacer = known_pacer(10, 10.0)
     first = pacer.acquire()
     clock.now += 1.0
     pacer.settle(first, 200, {})
