@@ -99,6 +99,12 @@ def test_120_slow_answers_all_succeed_with_few_429s(slow_any, tmp_path, concurre
     assert summary.ok == N and summary.failed == 0
     assert 1 <= refused <= MAX_429_PER_ITEM * N
     assert slow_any.counters["requests"] == N + refused
+    # The summary says what the pacer learned and where from: the budget, the window, the answers' lead.
+    source = ("x-ratelimit-limit-requests" if slow_any.rate_limit_headers == "full"
+              else "inferred from x-ratelimit-remaining-requests")
+    (pacing,) = [line for line in summary.lines() if line.startswith("  pacing: ")]
+    assert pacing.startswith("  pacing: 20 requests per ") and f"(limit: {source})" in pacing
+    assert " ms of each answer not counted against the window" in pacing
 
 
 def test_client_bulk_yields_results_as_they_complete(limited) -> None:

@@ -40,11 +40,13 @@ def answered(emu: Emulator, status: int) -> Counter:
 def test_bulk_fills_the_first_priority_and_spills_the_rest_to_the_next() -> None:
     with Emulator(deployments=ptu_and_paygo(5)) as emu, Client(backends=backends(emu, "ptu", "paygo")) as client:
         items = [{"prompt": f"p{i}", "max_tokens": 5} for i in range(30)]
-        results = list(BulkRun(client, items, concurrency=4))
+        run = BulkRun(client, items, concurrency=4)
+        results = list(run)
         summary = BulkSummary()
         for result in results:
             summary.add(result)
         ok, refused = answered(emu, 200), answered(emu, 429)
+        pacing = run.pacer.describe()
     assert len(results) == 30 and all(r.ok for r in results)
     # The PTU's whole budget is used, and nothing more is asked of it than the one 429 that teaches its window.
     assert ok == {"ptu": 5, "paygo": 25} and refused["ptu"] <= 1 and refused["paygo"] == 0
@@ -52,6 +54,9 @@ def test_bulk_fills_the_first_priority_and_spills_the_rest_to_the_next() -> None
     assert {name: (c.ok, c.failed, c.rate_limited) for name, c in summary.backends.items()} == {
         "ptu": (5, 0, refused["ptu"]), "paygo": (25, 0, 0)}
     assert summary.backends["ptu"].tokens + summary.backends["paygo"].tokens == summary.tokens > 0
+    # Each backend's limit as its own pacer learned it, named (paygo is unlimited: it has nothing to say).
+    assert any(line.startswith("pacing: 5 requests per") and line.endswith("[ptu]") for line in pacing)
+    assert not any(line.endswith("[paygo]") for line in pacing)
     for result in results:  # a PTU 429 moved that item on at once: it was answered by paygo
         if len(result.route) > 1:
             assert result.route == (("ptu", 429), ("paygo", 200))

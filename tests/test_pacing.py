@@ -478,3 +478,23 @@ def test_close_releases_workers_waiting_for_a_place_in_line() -> None:
         pacer.close()
         t.join(5)
     assert not t.is_alive() and isinstance(errors[0], PacerClosed)
+
+
+def test_describe_says_each_budget_its_window_and_where_the_limit_came_from() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    assert pacer.describe() == []  # nothing learned: nothing to say
+    first = pacer.acquire()
+    clock.now += 0.01
+    pacer.settle(first, 200, remaining_only(2))
+    assert pacer.describe() == ["pacing: 3 requests per window of unknown length: no 429 yet "
+                                "(limit: inferred from x-ratelimit-remaining-requests)"]
+    pacer.requests.lo, pacer.requests.hi = 9.0, 10.04
+    assert pacer.describe()[0].startswith("pacing: 3 requests per 9.00–10.04 s, paced by 10.04 (limit: inferred")
+    second = pacer.acquire()
+    clock.now += 0.25
+    pacer.settle(second, 200, remaining_only(1))  # two answers: the lead is the faster one's round trip
+    pacer.requests.lo = 10.04
+    assert pacer.describe() == ["pacing: 3 requests per 10.04 s (limit: inferred from x-ratelimit-remaining-requests); "
+                                "10 ms of each answer not counted against the window (the fastest round trip)"]
+

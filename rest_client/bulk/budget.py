@@ -144,6 +144,21 @@ class Budget:
                 return max(now, item.expires(window, now, self.lead))
         return now + window
 
+    def describe(self, name: str) -> str | None:
+        """``10 requests per 10.04 s (x-ratelimit-limit-requests)``: this budget as learned, None when unlimited
+        or not learned. A window known only as a bracket shows it; pacing goes by its upper end."""
+        if self.limit is None:
+            return None
+        source = {"header": f"x-ratelimit-limit-{name}", "remaining": f"inferred from x-ratelimit-remaining-{name}",
+                  "429": "what got through before the first 429"}.get(self.limit_source or "", "unknown")
+        if self.hi is None:
+            window = "window of unknown length: no 429 yet"
+        elif self.hi - self.lo <= max(0.01 * self.hi, 0.005):
+            window = f"{self.hi:.2f} s"
+        else:
+            window = f"{self.lo:.2f}–{self.hi:.2f} s, paced by {self.hi:.2f}"
+        return f"{self.limit:.0f} {name} per {window} (limit: {source})"
+
     def oldest(self) -> Charge | None:
         """The earliest answered send still charged: the one an early probe bets has left the window."""
         answered = [c for c in self.charges if c.answered_at is not None and not c.extra]

@@ -325,6 +325,7 @@ def run_embeddings_file(client: Client, input_path: str | os.PathLike[str], outp
         summary.interrupted = stopped.is_set()
     summary.wall = time.perf_counter() - started
     summary.rate_limited = run.rate_limited
+    summary.pacing = run.pacer.describe()
     summary.stopped_early = run.guard.tripped
     return summary
 

@@ -209,4 +209,5 @@ def run_bulk_file(client: Client, input_path: str | os.PathLike[str], output_pat
         summary.skipped = skipped[0]
     summary.wall = time.perf_counter() - started
     summary.rate_limited = run.rate_limited
+    summary.pacing = run.pacer.describe()
     return summary

@@ -65,6 +65,10 @@ class BackendPacers:
         """429 answers over all backends."""
         return sum(p.rate_limited for p in self.pacers.values())
 
+    def describe(self) -> list[str]:
+        """Each backend's rate limit as its pacer learned it (``Pacer.describe``), named."""
+        return [f"{line} [{name}]" for name, pacer in self.pacers.items() for line in pacer.describe()]
+
     def close(self) -> None:
         """Refuse every waiting and future ``acquire`` (the run is stopping)."""
         with self._cond:

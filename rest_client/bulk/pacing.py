@@ -389,6 +389,16 @@ class Pacer:
                     budget.bracket(hi=admitted - item.sent_at)
 
     # -- reporting ---------------------------------------------------------------------------------
+    def describe(self) -> list[str]:
+        """The rate limit as this pacer learned it, one line for a run's summary (none when nothing was)."""
+        with self._cond:
+            parts = [text for budget, name in self._budgets if (text := budget.describe(name))]
+            if parts and self.requests.lead >= 0.0005:
+                lead = self.requests.lead
+                shown = f"{lead * 1000:.0f} ms" if lead < 1 else f"{lead:.2f} s"
+                parts.append(f"{shown} of each answer not counted against the window (the fastest round trip)")
+        return ["pacing: " + "; ".join(parts)] if parts else []
+
     def snapshot(self) -> dict[str, float | str | None]:
         with self._cond:
             return {"requests_limit": self.requests.limit, "tokens_limit": self.tokens.limit,

@@ -68,6 +68,8 @@ class BulkSummary:
     """The run stopped sending by itself (the same 401/403/404 again and again before any success)."""
     backends: dict[str, BackendCounts] = field(default_factory=dict)
     """With several backends: each one's counts, keyed by name (the answer counts where it was answered)."""
+    pacing: list[str] = field(default_factory=list)
+    """The rate limit as the run's pacer learned it (``Pacer.describe``): budget, window, where each came from."""
 
     @property
     def not_sent(self) -> int:
@@ -115,6 +117,7 @@ class BulkSummary:
         lines = [f"{head}: {self.ok} ok, {self.failed} failed, {self.skipped} skipped (already in the output), "
                  f"{self.rate_limited} answers of 429, {self.tokens} tokens{reasoning}, {self.wall:.1f} s"]
         lines += [counts.line(name) for name, counts in self.backends.items()]
+        lines += [f"  {line}" for line in self.pacing]
         lines += self.failures
         if self.stopped_early and self.not_sent:
             lines.append(f"{self.not_sent} lines not sent: every answer so far was the same failure; fix it and "
