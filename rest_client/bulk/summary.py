@@ -117,8 +117,8 @@ class BulkSummary:
         lines = [f"{head}: {self.ok} ok, {self.failed} failed, {self.skipped} skipped (already in the output), "
                  f"{self.rate_limited} answers of 429, {self.tokens} tokens{reasoning}, {self.wall:.1f} s"]
         lines += [counts.line(name) for name, counts in self.backends.items()]
+        lines += self.failures  # before the pacing line: what the user must act on comes first
         lines += [f"  {line}" for line in self.pacing]
-        lines += self.failures
         if self.stopped_early and self.not_sent:
             lines.append(f"{self.not_sent} lines not sent: every answer so far was the same failure; fix it and "
                          "rerun the same command (lines already answered are skipped; --retry-failed redoes "
