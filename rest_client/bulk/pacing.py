@@ -250,10 +250,10 @@ class Pacer:
             self._in_flight -= 1
             if ticket.probe:
                 self._probing = False
+            generated = status is not None and 200 <= status < 300
             for item in ticket.charges:
-                item.answered_at = now
-                item.generated = status is not None and 200 <= status < 300
-            if status is not None and 200 <= status < 300:
+                item.answered_at, item.generated = now, generated
+            if generated:
                 self._learn_lead(now - ticket.sent_at)
             if status is not None:
                 self._learn_limits(ticket, status, headers)
@@ -261,16 +261,17 @@ class Pacer:
             if status == 429:
                 self._on_429(ticket, now, headers, message)
             if status is not None and status != 429:
+                admitted = ticket.charges[0].admitted(self.requests.lead, now)  # one lead serves both budgets
                 if ticket.probe == "search" and status < 300:
                     for (budget, _), bet in zip(self._budgets, ticket.bets):
                         if bet is not None and not any(c.extra for c in budget.charges):
                             # One of the sends counted had left (no guessed usage could explain the room instead):
                             # the window is no longer (from when this one was admitted: its answer, less the lead)
-                            budget.bracket(hi=ticket.charges[0].admitted(budget.lead, now) - bet.sent_at)
+                            budget.bracket(hi=admitted - bet.sent_at)
                 for budget, name in self._budgets:
                     remaining = header_number(headers, f"x-ratelimit-remaining-{name}")
                     if remaining is not None:
-                        self._reconcile(budget, remaining, now, alone, ticket.charges[0].admitted(budget.lead, now))
+                        self._reconcile(budget, remaining, now, alone, admitted)
             if status is not None:
                 self._informed = True  # even with no headers at all: then only 429s can teach the limit
             self._cond.notify_all()
