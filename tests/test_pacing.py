@@ -6,7 +6,7 @@ import math
 import random
 import threading
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -93,14 +93,13 @@ def test_usage_the_service_counted_and_we_did_not_is_charged() -> None:
     assert pacer.requests.used == pytest.approx(3)
 
 
-def test_close_releases_waiting_workers() -> None:
-    pacer = Pacer()
-    pacer.acquire()
+def close_while_waiting(pacer: Pacer, wait: Callable[[], object]) -> list[BaseException]:
+    """Run ``wait`` in a thread, close the pacer, and return what the thread raised (it must have ended)."""
     errors: list[BaseException] = []
 
     def wait_then_fail() -> None:
         try:
-            pacer.acquire()
+            wait()
         except PacerClosed as exc:
             errors.append(exc)
 
@@ -108,7 +107,20 @@ def test_close_releases_waiting_workers() -> None:
     t.start()
     pacer.close()
     t.join(5)
-    assert not t.is_alive() and isinstance(errors[0], PacerClosed)
+    assert not t.is_alive()
+    return errors
+
+
+def enter_line(pacer: Pacer) -> None:
+    with pacer.line():
+        pass
+
+
+def test_close_releases_waiting_workers() -> None:
+    pacer = Pacer()
+    pacer.acquire()
+    errors = close_while_waiting(pacer, pacer.acquire)
+    assert isinstance(errors[0], PacerClosed)
 
 
 def remaining_only(requests: int, **extra: str) -> dict[str, str]:
@@ -464,20 +476,8 @@ def test_the_line_holds_one_item_during_slow_start_and_a_window_budget_after() -
 def test_close_releases_workers_waiting_for_a_place_in_line() -> None:
     pacer = Pacer()
     with pacer.line():
-        errors: list[BaseException] = []
-
-        def wait_then_fail() -> None:
-            try:
-                with pacer.line():
-                    pass
-            except PacerClosed as exc:
-                errors.append(exc)
-
-        t = threading.Thread(target=wait_then_fail)
-        t.start()
-        pacer.close()
-        t.join(5)
-    assert not t.is_alive() and isinstance(errors[0], PacerClosed)
+        errors = close_while_waiting(pacer, lambda: enter_line(pacer))
+    assert isinstance(errors[0], PacerClosed)
 
 
 def test_describe_says_each_budget_its_window_and_where_the_limit_came_from() -> None:
