@@ -8,13 +8,13 @@ httpx's ``Client.request``). The client knows nothing of bulk or batch: they cal
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import IO, Any, Protocol, Union
+from functools import partial
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -22,18 +22,17 @@ from tenacity import Retrying
 
 from .apim import make_auth
 from .backends import config_backends, parse_backends
+from .call import Body, Call, Gate, Target
 from .diagnose import error_from_response, request_id_from
-from .errors import APIStatusError, ConfigError, RestClientError
+from .errors import APIStatusError, ConfigError, RestClientError, TransportError
 from .payloads import Messages, chat_payload, completions_payload, is_reasoning_call, streaming
 from .resolve import COMPLETIONS, EMBEDDINGS, deployment_for, encode_json, resolve, resource_url
 from .responses_calls import ResponsesCalls
 from .result import AttemptEvent, Exchange, Result
-from .retry import CallRecord, RetryPolicy, build_retrying
-from .retry_hints import parse_retry_after
-from .router import Router, Slot, build_failover_retrying
+from .retry import RETRYABLE_STATUS, RetryPolicy, build_retrying, decide, hint_of
+from .router import Failover, Router
 from .settings import Settings, load_settings
 from .streaming import Stream
-from .telemetry import CallTrace
 from .telemetry import current as current_telemetry
 from .transport import JSON, make_session, transport_error
 from .urls import parse_endpoint
@@ -42,21 +41,7 @@ logger = logging.getLogger("rest_client")
 
 CLIENT_REQUEST_ID = "x-ms-client-request-id"
 OnAttempt = Callable[[AttemptEvent], None]
-Body = Union[bytes, IO[bytes], io.IOBase]
-"""A request body: bytes, or a seekable binary file object with a known length (sent in blocks, rewound for
-each attempt, so a retry resends it whole; a 200 MB batch upload is never held in memory)."""
-
-
-class Gate(Protocol):
-    """Admission for each attempt (bulk's ``Pacer`` is one): ``acquire`` before sending, ``settle`` after,
-    always — with ``status None`` when no answer came — so no failure can leak a slot. A 429's wait is the
-    gate's: it hears the hint in ``settle`` and holds the retry in ``acquire`` (the client does not also sleep)."""
-
-    def acquire(self, tokens: float = 0.0) -> Any: ...
-
-    def settle(self, ticket: Any, status: int | None, headers: Mapping[str, str],
-               message: str | None = None) -> None:
-        """``message``: a 429's body text (some services put their only retry hint there), else None."""
+__all__ = ["Body", "Client", "Gate", "prepare_call"]  # Body and Gate live in call.py; imported from here too
 
 
 class Client(ResponsesCalls):
@@ -92,8 +77,7 @@ class Client(ResponsesCalls):
             self.session = make_session(settings.endpoint, self.auth, settings.headers)
         self.settings = settings
         self.retry_policy = RetryPolicy(settings.max_retries, settings.max_retry_wait)
-        self._retryings: dict[RetryPolicy, Retrying] = {self.retry_policy: build_retrying(self.retry_policy)}
-        self._failovers: dict[RetryPolicy, Retrying] = {}
+        self._retryings: dict[tuple[RetryPolicy, bool], Retrying] = {}
         self.on_attempt: list[OnAttempt] = ([on_attempt] if callable(on_attempt) else list(on_attempt or ()))
         """Hooks called with each ``AttemptEvent``; append to add one (the CLI's live lines, a HAR recorder)."""
 
@@ -141,11 +125,7 @@ class Client(ResponsesCalls):
         """POST ``embeddings`` (a string or a list of strings); ``Result.json()["data"][i]["embedding"]``."""
         return self.request("POST", EMBEDDINGS, json={"input": input, **params}, deployment=deployment)
 
-    def prepare(self, operation: str, payload: Mapping[str, Any], deployment: str | None = None) -> tuple[str, bytes]:
-        """The URL and exact body bytes a call would send (what ``--dry-run`` and ``--curl`` show)."""
-        return prepare_call(self.settings, operation, payload, deployment)
-
-    # -- the one choke point ------------------------------------------------------------------------------
+    # -- the one choke point: request → _open → _attempt (→ Failover.send) → _send → _finish ----------------
     def request(self, method: str, path_or_operation: str, *, json: Any = None, content: Body | None = None,
                 content_type: str | None = None, deployment: str | None = None,
                 params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
@@ -162,12 +142,32 @@ class Client(ResponsesCalls):
         ``RetryPolicy`` for this call; ``gate=`` admission per attempt (a bulk run's pacer) charged ``cost``
         tokens. Raises only ``RestClientError`` subclasses.
         """
-        url, body, name = self._route(path_or_operation, json, content, deployment, params)
-        # Per-call headers are set on the prepared request, not passed to requests: a headers= dict costs a
-        # merge of every header mapping (~0.1 ms a call), so only a caller's own headers take that path.
+        def target(settings: Settings) -> Target:
+            return self._target(path_or_operation, json, content, deployment, params, settings)
+
+        call = self._open(method, target(self.settings), json, content_type, headers, stream, gate, cost,
+                          None if path_or_operation.startswith(("/", "http")) else path_or_operation)
+        policy = retry or self.retry_policy
+        # The router is a layer only deployment calls of a client with backends pass through.
+        failover = (None if self.router is None or call.target.deployment is None
+                    else Failover(self.router, target, first=call.target))
+        try:
+            response = self._retrying(policy, failover is not None)(self._attempt, call, failover)
+        except RestClientError as exc:
+            if call.trace is not None:
+                call.trace.failed(exc)
+            raise
+        finally:
+            self._report(call, None)
+        return self._finish(call, response, policy, path_or_operation)
+
+    def _open(self, method: str, target: Target, json: Any, content_type: str | None,
+              headers: Mapping[str, str] | None, stream: bool, gate: Gate | None, cost: float,
+              operation: str | None) -> Call:
+        """The call's fixed parts: its target, its headers and client request id, its trace."""
         extra: dict[str, str] = {}
-        if not body:
-            extra["Content-Type"] = ""  # dropped below: no body, no Content-Type
+        if not target.body:
+            extra["Content-Type"] = ""  # dropped in _send: no body, no Content-Type
         elif content_type is not None and content_type != JSON:
             extra["Content-Type"] = content_type
         client_request_id = None
@@ -176,61 +176,28 @@ class Client(ResponsesCalls):
         if client_request_id is None:
             client_request_id = str(uuid.uuid4())
         extra[CLIENT_REQUEST_ID] = client_request_id
-        call = _Call(method.upper(), url, body, stream, dict(headers) if headers else None, extra,
-                     client_request_id, gate, cost)
-        call.reasoning = is_reasoning_call(json, name)  # a longer read timeout unless one is set
-        retrying = self._retrying_for(retry)
-        if self.router is not None and not path_or_operation.startswith(("/", "http://", "https://")):
-            # Each backend has its own URL and body (deployment name, api-version, v1 ``model``): once each.
-            targets: dict[int, tuple[str, Body | None, str | None]] = {}
-            call.targets = lambda slot: targets.get(slot.index) or targets.setdefault(
-                slot.index, self._route(path_or_operation, json, content, deployment, params, slot.settings))
-            retrying = self._retrying_for(retry, failover=True)
-        record = CallRecord(gated=gate is not None)
-        record.on_retry = lambda wait, source: self._report(call, record, wait, source)
+        call = Call(method.upper(), target, stream=stream, headers=dict(headers) if headers else None, extra=extra,
+                    client_request_id=client_request_id, gate=gate, cost=cost,
+                    reasoning=is_reasoning_call(json, target.deployment))  # a longer read timeout unless set
         telemetry = current_telemetry()  # None unless the application uses OpenTelemetry
         if telemetry is not None:
-            operation = None if path_or_operation.startswith(("/", "http")) else path_or_operation
-            record.trace = telemetry.start_call(call.method, operation, name, url, json, stream)
-        started = time.perf_counter()
-        try:
-            response = retrying(self._attempt, call, record=record)
-        except RestClientError as exc:
-            if record.trace is not None:
-                record.trace.failed(exc)
-            raise
-        finally:
-            self._report(call, record, None, None)
-        elapsed = time.perf_counter() - started
-        if response.status_code < 300:
-            result = Result(response, record.exchanges, elapsed, client_request_id=client_request_id)
-            if record.trace is not None:
-                result.trace = record.trace  # a stream's span ends at its last chunk (see Stream)
-                record.trace.answered(result)
-            return result
-        if call.slot is not None:
-            name = call.targets(call.slot)[2]  # type: ignore[misc]
-        error = self._error(response, record, name, client_request_id, retry or self.retry_policy, call.slot,
-                            resource=None if name else path_or_operation)
-        if record.trace is not None:
-            record.trace.failed(error)
-        raise error
+            call.trace = telemetry.start_call(call.method, operation, target.deployment, target.url, json, stream)
+        return call
 
-    def _route(self, path: str, json: Any, content: Body | None, deployment: str | None,
-               params: Mapping[str, Any] | None,
-               settings: Settings | None = None) -> tuple[str, Body | None, str | None]:
-        """(URL, body bytes, deployment name or ``None``) for a ``request`` call (on ``settings``' backend)."""
-        settings = settings or self.settings
+    def _target(self, path: str, json: Any, content: Body | None, deployment: str | None,
+                params: Mapping[str, Any] | None, settings: Settings) -> Target:
+        """Where a ``request`` call goes on ``settings``' backend: URL, body bytes, deployment (``None`` for a
+        resource route)."""
         if json is not None and content is not None:
             raise ConfigError("give json= or content=, not both")
         if path.startswith(("/", "http://", "https://")):
             body = encode_json(json) if json is not None else content
-            return resource_url(settings, path, params), body, None
+            return Target(resource_url(settings, path, params), body, None)
         if json is not None and not isinstance(json, Mapping):
             raise ConfigError(f"the body of a {path!r} call must be a JSON object, not {type(json).__name__}")
         if json is not None:
-            target = resolve(settings, path, json, deployment)
-            url, body, name = target.url, target.body, target.deployment
+            resolved = resolve(settings, path, json, deployment)
+            url, body, name = resolved.url, resolved.body, resolved.deployment
         else:
             name = deployment_for(settings, path, deployment)
             url, body = resolve(settings, path, {}, name).url, content
@@ -238,108 +205,114 @@ class Client(ResponsesCalls):
             url += "&" if "?" in url else "?"
             url += "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in params.items()
                             if v is not None)
-        return url, body, name
+        return Target(url, body, name)
 
-    def _retrying_for(self, policy: RetryPolicy | None, *, failover: bool = False) -> Retrying:
-        policy = policy or self.retry_policy
-        retrying = self._retryings.get(policy) if not failover else self._failovers.get(policy)
+    def _retrying(self, policy: RetryPolicy, failover: bool) -> Retrying:
+        """tenacity's loop for ``policy``: one deployment's rule (retry.py) or the router's; built once each."""
+        retrying = self._retryings.get((policy, failover))
         if retrying is None:
             if failover:
                 assert self.router is not None
-                retrying = self._failovers[policy] = build_failover_retrying(policy, self.router)
+                rule, attempts = partial(self.router.decide, policy), policy.max_retries + len(self.router.slots)
             else:
-                retrying = self._retryings[policy] = build_retrying(policy)
+                rule, attempts = partial(decide, policy), policy.max_retries + 1
+            retrying = self._retryings[(policy, failover)] = build_retrying(attempts, rule, self._report)
         return retrying
 
-    def _attempt(self, call: _Call, *, record: CallRecord) -> requests.Response:
-        wait_before, record.next_wait = record.next_wait, 0.0
-        source, record.next_wait_source = record.next_wait_source, None
-        number = len(record.exchanges) + 1
-        ticket = call.gate.acquire(call.cost) if call.gate is not None else None
-        status: int | None = None
-        answer_headers: Mapping[str, str] = {}
-        message: str | None = None
-        t0 = time.perf_counter()
-        session, body, settings, slot = self.session, call.body, self.settings, None
-        if call.targets is not None:  # several backends: this attempt goes to the best one available now
-            # A gate may have chosen the backend with its admission (bulk/multi.py: a ticket with a ``slot``).
-            slot = call.slot = self.router.pick(getattr(ticket, "slot", None))  # type: ignore[union-attr]
-            call.url, body, _ = call.targets(slot)
-            session, settings = slot.session, slot.settings
-        timeout = (settings.connect_timeout, settings.read_timeout_for(call.reasoning))
-        if call.body_start is not None:
-            call.body.seek(call.body_start)  # type: ignore[union-attr]  # a file body: every attempt sends it all
+    def _attempt(self, call: Call, failover: Failover | None) -> requests.Response:
+        """One attempt, admitted by the call's gate (if any) and settled with it whatever happens."""
+        gate = call.gate
+        ticket = gate.acquire(call.cost) if gate is not None else None
+        call.response = None
         try:
-            prepared = session.prepare_request(requests.Request(call.method, call.url, data=body,
-                                                                headers=call.headers))
-            for name, value in call.extra.items():
-                if value:
-                    prepared.headers[name] = value
+            if failover is None:
+                return self._send(call, self.session, self.settings, None)
+            return failover.send(call, ticket, self._send)
+        finally:
+            if gate is not None:
+                response = call.response
+                if response is None:
+                    gate.settle(ticket, None, {})
                 else:
-                    prepared.headers.pop(name, None)
-            record.pending_request = prepared
+                    status = response.status_code
+                    gate.settle(ticket, status, response.headers, response.text[:2000] if status == 429 else None)
+
+    def _send(self, call: Call, session: requests.Session, settings: Settings,
+              backend: str | None) -> requests.Response:
+        """One HTTP exchange on one session: send, read what came back, record it as an ``Exchange``."""
+        wait, call.next_wait = call.next_wait, None
+        timeout = (settings.connect_timeout, settings.read_timeout_for(call.reasoning))
+        call.rewind()
+        t0 = time.perf_counter()
+        try:
+            prepared = call.request = call.prepare(session)
             response = session.send(prepared, timeout=timeout, stream=call.stream, allow_redirects=False,
                                     proxies=session.proxies, verify=session.verify, cert=session.cert)
             if call.stream and response.status_code >= 300:
                 response.content  # noqa: B018 - an error body is small; read it for the error message
-            status, answer_headers = response.status_code, response.headers
-            if status == 429 and call.gate is not None:
-                message = response.text[:2000]
         except requests.RequestException as exc:
             # The error gets the call's exchange list itself: complete once the retries end.
             error = transport_error(exc, call.url, connect_timeout=timeout[0], read_timeout=timeout[1],
-                                    client_request_id=call.client_request_id, exchanges=record.exchanges)
-            if isinstance(error, ConfigError):
-                raise error from exc
-            exchange = Exchange(number, None, time.perf_counter() - t0, wait_before, error=str(error),
-                                wait_source=source, backend=slot.name if slot is not None else None)
-            if slot is not None:
-                call.failover = self.router.settle(slot, None, None)  # type: ignore[union-attr]
-            record.exchanges.append(exchange)
-            record.pending = (exchange, None, error)
+                                    client_request_id=call.client_request_id, exchanges=call.exchanges)
+            if isinstance(error, TransportError):
+                call.error = error
+                call.exchanges.append(Exchange(len(call.exchanges) + 1, None, time.perf_counter() - t0,
+                                               wait.seconds if wait else 0.0, error=str(error),
+                                               wait_source=wait.source if wait else None, backend=backend))
             raise error from exc
-        finally:
-            if call.gate is not None:
-                call.gate.settle(ticket, status, answer_headers, message)
-        request_id = request_id_from(response.headers)
-        exchange = Exchange(number, response.status_code, time.perf_counter() - t0, wait_before, request_id,
-                            reauthenticated=bool(response.history), wait_source=source,
-                            backend=slot.name if slot is not None else None)
-        if slot is not None:
-            call.failover = self.router.settle(slot, response.status_code, response)  # type: ignore[union-attr]
-        record.exchanges.append(exchange)
-        record.pending = (exchange, response, None)
+        call.response = response
+        status = response.status_code
+        exchange = Exchange(len(call.exchanges) + 1, status, time.perf_counter() - t0, wait.seconds if wait else 0.0,
+                            request_id_from(response.headers), reauthenticated=bool(response.history),
+                            wait_source=wait.source if wait else None, backend=backend,
+                            retry_hint=hint_of(response) if status in RETRYABLE_STATUS else None)
+        call.exchanges.append(exchange)
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s %s -> %s (request %s, client request %s, %.1f ms)", call.method, call.url,
-                         response.status_code, request_id, call.client_request_id, exchange.elapsed * 1000)
+            logger.debug("%s %s -> %s (request %s, client request %s, %.1f ms)", call.method, call.url, status,
+                         exchange.request_id, call.client_request_id, exchange.elapsed * 1000)
         return response
 
-    def _report(self, call: _Call, record: CallRecord, wait: float | None, source: str | None) -> None:
-        """Hand the attempt just finished to the ``on_attempt`` hooks (once each), with the wait that follows."""
-        pending, record.pending = record.pending, None
-        if pending is None:
+    def _report(self, call: Call, wait: float | None) -> None:
+        """Hand the attempt just finished to the trace and the ``on_attempt`` hooks (once each), with the wait
+        that follows it (``None``: it was the last)."""
+        if call.reported == len(call.exchanges):
             return
-        exchange, response, error = pending
-        trace: CallTrace | None = record.trace
-        if trace is not None:
-            trace.attempt(exchange, wait, source, call.client_request_id)
-        if not self.on_attempt:
-            return
-        event = AttemptEvent(exchange, call.method, call.url, record.pending_request, response, error, wait,
-                             source, call.client_request_id)
-        for hook in self.on_attempt:
-            hook(event)
+        call.reported = len(call.exchanges)
+        exchange, source = call.exchanges[-1], call.next_wait.source if call.next_wait and wait is not None else None
+        if call.trace is not None:
+            call.trace.attempt(exchange, wait, source, call.client_request_id)
+        if self.on_attempt:
+            event = AttemptEvent(exchange, call.method, call.url, call.request, call.response,
+                                 call.error if call.response is None else None, wait, source,
+                                 call.client_request_id)
+            for hook in self.on_attempt:
+                hook(event)
 
-    def _error(self, response: requests.Response, record: CallRecord, deployment: str | None,
-               client_request_id: str, policy: RetryPolicy, slot: Slot | None = None, *,
-               resource: str | None = None) -> APIStatusError:
-        auth, settings = (slot.auth, slot.settings) if slot is not None else (self.auth, self.settings)
+    def _finish(self, call: Call, response: requests.Response, policy: RetryPolicy, path: str) -> Result:
+        """The Result of a 2xx answer, else the typed error its last answer makes (``resource`` routes get
+        their own 404 hint)."""
+        elapsed = time.perf_counter() - call.started
+        if response.status_code < 300:
+            result = Result(response, call.exchanges, elapsed, client_request_id=call.client_request_id)
+            if call.trace is not None:
+                result.trace = call.trace  # a stream's span ends at its last chunk (see Stream)
+                call.trace.answered(result)
+            return result
+        error = self._error(response, call, policy, resource=None if call.target.deployment else path)
+        if call.trace is not None:
+            call.trace.failed(error)
+        raise error
+
+    def _error(self, response: requests.Response, call: Call, policy: RetryPolicy, *,
+               resource: str | None) -> APIStatusError:
+        auth, settings = (call.slot.auth, call.slot.settings) if call.slot is not None else (self.auth, self.settings)
+        hint = call.exchanges[-1].retry_hint if call.exchanges else None
         return error_from_response(
             response.status_code, response.headers, response.text, auth_kind=getattr(auth, "kind", None),
-            deployment=deployment, api_version=None if settings.is_v1 else settings.api_version,
-            retry_after=parse_retry_after(response.headers, response.text[:2000]),
-            wait_refused=record.wait_refused, max_retry_wait=policy.max_retry_wait, exchanges=record.exchanges,
-            response=response, client_request_id=client_request_id,
+            deployment=call.target.deployment, api_version=None if settings.is_v1 else settings.api_version,
+            retry_after=hint.seconds if hint is not None else None,  # parsed once, when the answer came
+            wait_refused=call.wait_refused, max_retry_wait=policy.max_retry_wait, exchanges=call.exchanges,
+            response=response, client_request_id=call.client_request_id,
             key_source=settings.sources.get("api_key"), resource=resource, url=response.url)
 
     def close(self) -> None:
@@ -355,26 +328,6 @@ class Client(ResponsesCalls):
 
     def __repr__(self) -> str:
         return f"Client(endpoint={self.settings.endpoint!r}, auth={self.auth!r})"
-
-
-class _Call:
-    """One logical call's fixed parts, shared by its attempts."""
-
-    __slots__ = ("body", "body_start", "client_request_id", "cost", "extra", "failover", "gate", "headers",
-                 "method", "reasoning", "slot", "stream", "targets", "url")
-
-    def __init__(self, method: str, url: str, body: Body | None, stream: bool, headers: dict[str, str] | None,
-                 extra: dict[str, str], client_request_id: str, gate: Gate | None, cost: float) -> None:
-        self.method, self.url, self.body, self.stream = method, url, body, stream
-        self.body_start = None if body is None or isinstance(body, bytes) else body.tell()
-        self.headers, self.extra, self.client_request_id = headers, extra, client_request_id
-        self.gate, self.cost = gate, cost
-        # With backends: per-backend (URL, body, deployment), the backend of the last attempt, and whether
-        # that attempt's answer cooled it down (so the call moves on).
-        self.targets: Callable[[Slot], tuple[str, Body | None, str | None]] | None = None
-        self.slot: Slot | None = None
-        self.failover = False
-        self.reasoning = False
 
 
 def prepare_call(settings: Settings, operation: str, payload: Mapping[str, Any],

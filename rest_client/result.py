@@ -11,6 +11,7 @@ import requests
 from .diagnose import SNIPPET_CHARS, empty_answer_warning, request_id_from
 from .errors import InvalidResponseError
 from .payloads import answer_text, reasoning_tokens_of
+from .retry_hints import RetryHint
 from .tools import ToolCall, tool_calls_of
 
 
@@ -31,6 +32,9 @@ class Exchange:
     backends, ``"failover"`` (moved on at once) or ``"cooldown of NAME"`` (all were cooling)."""
     backend: str | None = None
     """With ``Client(backends=…)``: the name of the backend this attempt went to."""
+    retry_hint: RetryHint | None = None
+    """The wait this answer asked for (any header or message that says one; see retry_hints.py), parsed once
+    when the answer came: the retry decision, the router's cooldown and the error all read it here."""
 
 
 class Result:

@@ -9,6 +9,10 @@ The rules (those users ask LiteLLM and the APIM load-balancer samples for):
 - the call moves on at once to the next available backend (no wait, ``wait_source`` ``"failover"``);
 - when every backend is cooling, the call waits for the earliest — if that is within ``max_retry_wait``.
 Each backend has its own ``requests.Session`` and auth object: different resources, keys or tenants.
+
+The router is a layer of the call path (httpx's ``_send_handling_redirects`` is the shape): a call to a
+deployment through a client with backends passes through ``Failover`` — choose the backend, send there,
+settle its cooldown — and its retries follow ``Router.decide``. A client with one deployment never enters it.
 """
 
 from __future__ import annotations
@@ -16,17 +20,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 from requests.auth import AuthBase
-from tenacity import RetryCallState, Retrying, stop_after_attempt
 
 from .apim import make_auth
 from .backends import Backend
+from .call import Call, Target, Wait
 from .errors import TransportError
 from .gateway import quota_wait
-from .retry import RETRYABLE_STATUS, CallRecord, RetryPolicy, hint_of
+from .retry import RETRYABLE_STATUS, RetryPolicy, retries_transport
+from .retry_hints import RetryHint
+from .settings import Settings
 from .transport import make_session
 
 COOLDOWN_INITIAL = 0.5
@@ -89,18 +96,18 @@ class Router:
             soonest = min(self.slots, key=lambda s: s.cool_until)
             return max(0.0, soonest.cool_until - now), soonest
 
-    def settle(self, slot: Slot, status: int | None, response: requests.Response | None) -> bool:
-        """Record an attempt's outcome; True when it cooled ``slot`` (the call should move on)."""
+    def settle(self, slot: Slot, status: int | None, hint: RetryHint | None, text: str = "") -> bool:
+        """Record an attempt's outcome (``hint``: the wait its answer asked for; ``text``: a 403's body, where
+        API Management says when its quota returns); True when it cooled ``slot`` (the call should move on)."""
         seconds: float | None = None
         if status is not None and status < 400:
             with self._lock:
                 slot.failures, slot.successes = 0, slot.successes + 1
             return False
         if status is None or status in RETRYABLE_STATUS:
-            hint = hint_of(response) if response is not None else None
             seconds = hint.seconds if hint is not None else None
-        elif status == 403 and response is not None:
-            seconds = quota_wait(response.text[:2000])
+        elif status == 403:
+            seconds = quota_wait(text)
             if seconds is None:
                 return False
         else:
@@ -113,48 +120,57 @@ class Router:
             slot.cool_until = max(slot.cool_until, self._clock() + seconds)
         return True
 
+    def decide(self, policy: RetryPolicy, call: Call, error: BaseException | None) -> Wait | None:
+        """After a refusal the call moves to the next backend at once; it waits only when every backend cools
+        down, and only within ``max_retry_wait``. (Each backend gets one hop on top of ``max_retries``.)"""
+        if error is not None:
+            if not retries_transport(policy, error):
+                return None
+        elif not call.moved:
+            return None
+        seconds, soonest = self.wait_needed()
+        if seconds > policy.max_retry_wait:
+            call.wait_refused = seconds
+            return None
+        return Wait(seconds, "failover" if seconds == 0 or soonest is None else f"cooldown of {soonest.name}")
+
     def close(self) -> None:
         for slot in self.slots:
             slot.session.close()
 
 
-def build_failover_retrying(policy: RetryPolicy, router: Router,
-                            sleep: Callable[[float], None] | None = None) -> Retrying:
-    """Like ``retry.build_retrying``, but a refusal moves the call to the next backend at once; it waits only
-    when every backend cools down. Each backend gets one hop on top of ``max_retries``."""
+@dataclass(frozen=True)
+class BackendChoice:
+    """A gate's ticket that names the backend its send goes to (bulk over several backends picks by each
+    backend's budget: bulk/multi.py's ``RoutedTicket`` is one)."""
 
-    def record_of(state: RetryCallState) -> CallRecord:
-        return state.kwargs["record"]
+    slot: Slot
 
-    def should_retry(state: RetryCallState) -> bool:
-        outcome = state.outcome
-        if outcome is None:
-            return False
-        call = state.args[0]
-        if outcome.failed:
-            if not (policy.retry_transport and isinstance(outcome.exception(), TransportError)):
-                return False
-        elif not call.failover:
-            return False
-        wait, _ = router.wait_needed()
-        if wait > policy.max_retry_wait:
-            record_of(state).wait_refused = wait
-            return False
-        return True
 
-    def wait(state: RetryCallState) -> float:
-        seconds, soonest = router.wait_needed()
-        record_of(state).next_wait_source = "failover" if seconds == 0 else f"cooldown of {soonest.name}"  # type: ignore[union-attr]
-        return seconds
+Send = Callable[[Call, requests.Session, Settings, "str | None"], requests.Response]
 
-    def before_sleep(state: RetryCallState) -> None:
-        record = record_of(state)
-        record.next_wait = state.upcoming_sleep
-        if record.on_retry is not None:
-            record.on_retry(state.upcoming_sleep, record.next_wait_source)
 
-    kwargs: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
-    return Retrying(stop=stop_after_attempt(policy.max_retries + len(router.slots)), retry=should_retry,
-                    wait=wait, before_sleep=before_sleep,
-                    retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
-                    reraise=True, **kwargs)
+class Failover:
+    """The router's layer for one call: each attempt goes to the backend chosen now, with that backend's URL and
+    body (deployment name, api-version, v1 ``model``: resolved once per backend), and its answer settles that
+    backend's cooldown."""
+
+    def __init__(self, router: Router, resolve: Callable[[Settings], Target], *, first: Target) -> None:
+        """``first``: the target already resolved on the first backend's settings (the client's own)."""
+        self.router, self._resolve = router, resolve
+        self._targets: dict[int, Target] = {0: first}
+
+    def send(self, call: Call, ticket: object, send: Send) -> requests.Response:
+        slot = call.slot = self.router.pick(ticket.slot if isinstance(ticket, BackendChoice) else None)
+        target = self._targets.get(slot.index)
+        if target is None:
+            target = self._targets[slot.index] = self._resolve(slot.settings)
+        call.target = target
+        try:
+            response = send(call, slot.session, slot.settings, slot.name)
+        except TransportError:
+            call.moved = self.router.settle(slot, None, None)
+            raise
+        text = response.text[:2000] if response.status_code == 403 else ""
+        call.moved = self.router.settle(slot, response.status_code, call.exchanges[-1].retry_hint, text)
+        return response

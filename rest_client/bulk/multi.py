@@ -8,9 +8,9 @@ about another.
 ``BackendPacers`` is the gate a bulk run hands to ``Client.request`` when the client has backends
 (``client.router``; ``BulkRun`` picks it by itself, so ``run_bulk_file`` and the CLI need nothing else). For
 each attempt it asks the pacers in priority order — ``Pacer.try_acquire`` admits now or says no without
-waiting or charging — and the first that admits names the backend: the ticket carries its ``slot`` and the
-client sends there (``Router.pick(chosen)``). A backend the router cools down (5xx, refused connection) is
-skipped. When no backend can take the item now, the worker sleeps until the earliest one could
+waiting or charging — and the first that admits names the backend: the ticket is a ``router.BackendChoice``
+and the client's router layer sends there (``Router.pick(chosen)``). A backend the router cools down (5xx,
+refused connection) is skipped. When no backend can take the item now, the worker sleeps until the earliest one could
 (``Pacer.wait_for``) or an answer changes something. Among equal priorities the first listed with budget left
 wins (weights share single calls; a bulk run fills by budget instead).
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import PacerClosed
-from ..router import Router, Slot
+from ..router import BackendChoice, Router
 from .pacing import Pacer, Ticket
 
 POLL = 0.25
@@ -36,11 +36,10 @@ MIN_WAIT = 0.005
 
 
 @dataclass(frozen=True)
-class RoutedTicket:
-    """One admitted send: the backend it goes to (``slot``, read by the client), that backend's pacer and its
-    ticket."""
+class RoutedTicket(BackendChoice):
+    """One admitted send: the backend it goes to (``slot``: a ``BackendChoice``, so the client's router layer
+    sends there), that backend's pacer and its ticket."""
 
-    slot: Slot
     pacer: Pacer
     ticket: Ticket
 
