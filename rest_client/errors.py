@@ -6,8 +6,8 @@ The tree (each class is also a familiar builtin where that helps ``except`` clau
     ├── ConfigError(ValueError)               bad or missing setting, malformed config.json or argument
     │   └── BatchValidationError              a batch input file that cannot become a batch (every problem)
     ├── CredentialError                       no token could be had (az not logged in, no identity, ...)
-    ├── TransportError(OSError)               nothing usable came back from the network
-    │   ├── ConnectError(ConnectionError)     refused, DNS, TLS, reset or cut off   (alias APIConnectionError)
+    ├── TransportError(OSError)               nothing usable came back from the network (alias APIConnectionError)
+    │   ├── ConnectError(ConnectionError)     refused, DNS, TLS, reset or cut off
     │   └── RequestTimeoutError(TimeoutError) no answer in time                     (alias APITimeoutError)
     ├── InvalidResponseError(ValueError)      an answer that is not what the API sends (not JSON, wrong shape)
     │   └── StreamError                       a stream that broke its format or carried an error event
@@ -205,8 +205,9 @@ class ConfigWarning(UserWarning):
     """A config.json key we do not know (probably a typo); the message names the nearest known key."""
 
 
-# The names users of the openai SDK reach for.
-APIConnectionError = ConnectError
+# The names users of the openai SDK reach for, in the SDK's shape: there ``APITimeoutError`` is an
+# ``APIConnectionError``, so code ported from it that catches ``APIConnectionError`` also catches timeouts.
+APIConnectionError = TransportError
 APITimeoutError = RequestTimeoutError
 InternalServerError = ServerError
 

@@ -37,7 +37,9 @@ def test_every_error_class_is_in_the_errors_module_and_exported() -> None:
 
 
 def test_openai_sdk_names_are_aliases() -> None:
-    assert rest_client.APIConnectionError is rest_client.ConnectError
+    assert rest_client.APIConnectionError is rest_client.TransportError  # the SDK's shape: timeouts are under it
+    assert issubclass(rest_client.ConnectError, rest_client.APIConnectionError)
+    assert issubclass(rest_client.APITimeoutError, rest_client.APIConnectionError)
     assert rest_client.APITimeoutError is rest_client.RequestTimeoutError
     assert rest_client.InternalServerError is rest_client.ServerError
 
