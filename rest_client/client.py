@@ -26,7 +26,7 @@ from .diagnose import error_from_response, request_id_from
 from .errors import APIStatusError, ConfigError, RestClientError
 from .payloads import Messages, chat_payload, completions_payload, is_reasoning_call, streaming
 from .resolve import COMPLETIONS, EMBEDDINGS, deployment_for, encode_json, resolve, resource_url
-from .responses_calls import ResponsesCalls
+from .responses.calls import ResponsesCalls
 from .result import AttemptEvent, Exchange, Result
 from .retry import CallRecord, RetryPolicy, build_retrying
 from .retry_hints import parse_retry_after
