@@ -196,7 +196,7 @@ class BatchAPI:
         return reply
 
     def _answer(self, route: ResourceRoute, request: Request, headers: dict[str, str], entry: dict[str, Any]) -> Reply:
-        handler = getattr(self, "_" + route.operation.replace(".", "_"))
+        handler: Callable[[Call], Answer] = getattr(self, "_" + route.operation.replace(".", "_"))
         answer = handler(Call(route, request, headers, entry))
         if isinstance(answer, ServiceError):
             return _error_reply(answer, headers)

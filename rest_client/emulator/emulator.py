@@ -322,7 +322,7 @@ class Emulator:
         times: int = 1,
         status: int | None = None,
         headers: dict[str, str] | None = None,
-        body: str | dict | list | None = None,
+        body: str | dict[str, Any] | list[Any] | None = None,
         delay: float | None = None,
         categories: dict[str, Any] | None = None,
         retry_after: float | None = None,
