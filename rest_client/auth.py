@@ -184,7 +184,7 @@ class EntraTokenAuth(AuthBase):
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         check_secure_url(r.url or "")
         r.headers["Authorization"] = f"Bearer {self.get_token()}"
-        r.register_hook("response", self._resend_after_401)
+        r.hooks["response"].append(self._resend_after_401)  # = register_hook, which the requests stubs leave untyped
         return r
 
     def _resend_after_401(self, r: requests.Response, **kwargs: Any) -> requests.Response:

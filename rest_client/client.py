@@ -27,7 +27,7 @@ from .diagnose import error_from_response, request_id_from
 from .errors import APIStatusError, ConfigError, RestClientError, TransportError
 from .payloads import Messages, chat_payload, completions_payload, is_reasoning_call, streaming
 from .resolve import COMPLETIONS, EMBEDDINGS, deployment_for, encode_json, resolve, resource_url
-from .responses_calls import ResponsesCalls
+from .responses.calls import ResponsesCalls
 from .result import AttemptEvent, Exchange, Result
 from .retry import RETRYABLE_STATUS, RetryPolicy, build_retrying, decide, hint_of
 from .router import Failover, Router

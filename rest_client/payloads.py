@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
 from .errors import ConfigError
-from .responses import output_text
+from .responses.results import output_text
 
 Messages = Union[str, Sequence[Mapping[str, Any]]]
 

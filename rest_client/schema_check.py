@@ -9,22 +9,11 @@ check fails with a ConfigError saying how to install it, never silently passes.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from .errors import ConfigError, InvalidResponseError
 
 INSTALL = "pip install 'rest_client[schema]' (or pip install jsonschema)"
-
-
-def schema_of(response_format: Any) -> Any:
-    """The schema inside a chat ``response_format`` or a Responses ``text.format`` (or a bare schema)."""
-    if isinstance(response_format, Mapping):
-        if isinstance(response_format.get("json_schema"), Mapping):
-            return response_format["json_schema"].get("schema", {})
-        if response_format.get("type") == "json_schema" and "schema" in response_format:
-            return response_format["schema"]
-    return response_format
 
 
 def check_answer(text: str | None, schema: Any) -> Any:

@@ -95,7 +95,10 @@ class Settings:
     def __post_init__(self) -> None:
         """Every check runs here, so ``Settings(...)`` built directly is as safe as ``load_settings``."""
         sources = dict(self.sources)
-        where = lambda name: sources.get(name) or f"argument {name}"  # noqa: E731
+
+        def where(name: str) -> str:
+            return sources.get(name) or f"argument {name}"
+
         for name in TEXT_FIELDS:
             value = getattr(self, name)
             if value is None:

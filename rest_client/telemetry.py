@@ -21,12 +21,14 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ._version import __version__
 from .errors import RestClientError
+
+T = TypeVar("T")
 
 PROVIDER = "azure.ai.openai"
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -103,7 +105,7 @@ class RunTrace:
         self._context_api = context
         self._context = telemetry.trace_api.set_span_in_context(span)
 
-    def run(self, fn: Any, *args: Any) -> Any:
+    def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` with the run's span current (a thread pool does not carry context by itself)."""
         token = self._context_api.attach(self._context)
         try:

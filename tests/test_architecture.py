@@ -101,3 +101,17 @@ def test_modules_stay_small() -> None:
     for path in PACKAGE.rglob("*.py"):
         lines = path.read_text(encoding="utf-8").count("\n")
         assert lines <= 420, f"{path.relative_to(PACKAGE.parent)} has {lines} lines: split it by job"
+
+
+def test_the_responses_family_imports_first_in_any_order() -> None:
+    """``payloads`` reads response bodies through ``rest_client.responses.results``, and ``responses.calls`` needs
+    ``payloads``: the family's ``__init__`` loads names lazily so neither order is a circular import."""
+    import subprocess
+    import sys
+
+    first = ["rest_client.payloads", "rest_client.responses", "rest_client.responses.calls",
+             "rest_client.responses.stream", "rest_client.responses.results", "rest_client.responses.routes"]
+    for module in first:
+        probe = f"import {module}; from rest_client.responses import ResponseStream, ResponsesCalls, output_text"
+        done = subprocess.run([sys.executable, "-c", probe], cwd=PACKAGE.parent, capture_output=True, text=True)
+        assert done.returncode == 0, f"import {module} first fails:\n{done.stderr}"

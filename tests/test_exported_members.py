@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+import re
+from pathlib import Path
+
 import rest_client
 from rest_client import errors
 
@@ -10,6 +15,9 @@ PUBLIC = {
     "Client", "Gate", "Settings", "load_settings", "ApiKeyAuth", "EntraTokenAuth",
     "SubscriptionKeyAuth",
     "Result", "Exchange", "AttemptEvent", "Stream", "RetryPolicy", "build_deployment_url", "build_v1_url",
+    # types the public methods hand back: stream_responses, Result/Stream.tool_calls, EntraTokenAuth.status
+    # (and what those carry: TokenStatus.claims, Stream.content_filter_annotations)
+    "ResponseStream", "ToolCall", "TokenStatus", "TokenClaims", "FilterAnnotation",
     "RestClientError", "ConfigError", "ConfigWarning", "BatchValidationError", "CredentialError", "TransportError",
     "ConnectError", "RequestTimeoutError", "InvalidResponseError", "StreamError", "APIStatusError",
     "BadRequestError", "ContentFilterError", "AuthenticationError", "PermissionDeniedError", "NotFoundError",
@@ -25,6 +33,54 @@ def test_all_is_exactly_the_public_api() -> None:
 def test_every_exported_name_resolves() -> None:
     for name in rest_client.__all__:
         assert getattr(rest_client, name) is not None, name
+
+
+def test_type_checkers_see_every_export_as_a_re_export() -> None:
+    """The ``TYPE_CHECKING`` block imports exactly the lazy names, each as ``X as X``: ``__all__`` is computed, so
+    without the alias mypy --strict refuses ``from rest_client import Client`` (no implicit re-export)."""
+    tree = ast.parse(Path(rest_client.__file__).read_text(encoding="utf-8"))
+    block = next(node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING")
+    seen = {}
+    for node in ast.walk(block):
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                assert alias.asname == alias.name, f"{alias.name} is imported without 'as {alias.name}'"
+                seen[alias.name] = "." * node.level + (node.module or "")
+    assert seen == rest_client._WHERE
+
+
+def _library_classes() -> set[str]:
+    """Public class names defined in the library (the CLI and the emulator are programs, not API)."""
+    import importlib
+    import pkgutil
+
+    names = set()
+    for info in pkgutil.walk_packages(rest_client.__path__, "rest_client."):
+        if info.name.startswith(("rest_client.emulator", "rest_client.cli")) or info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        names.update(name for name, value in vars(module).items() if isinstance(value, type)
+                     and value.__module__ == module.__name__ and not name.startswith("_"))
+    return names
+
+
+def test_every_type_a_public_method_returns_is_exported() -> None:
+    """A type the public API hands back can be imported from the package it came from. Read from the return
+    annotations as written (postponed, so TYPE_CHECKING-only names and ``X | None`` on 3.9 need no evaluation)."""
+    library = _library_classes()
+    missing = set()
+    for name in rest_client.__all__:
+        value = getattr(rest_client, name)
+        if not isinstance(value, type):
+            continue
+        for member_name, member in inspect.getmembers(value):
+            function = member.fget if isinstance(member, property) else member
+            if member_name.startswith("_") or not inspect.isfunction(function):
+                continue
+            returned = str(function.__annotations__.get("return", ""))
+            missing.update(f"{name}.{member_name} -> {word}" for word in re.findall(r"[A-Za-z_]\w*", returned)
+                           if word in library and word not in rest_client.__all__)
+    assert not missing
 
 
 def test_every_error_class_is_in_the_errors_module_and_exported() -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from rest_client import BadRequestError, Client, ConfigError, NotFoundError, StreamError
 from rest_client.emulator import Emulator
-from rest_client.response_stream import iter_typed_events
-from rest_client.responses import responses_url, v1_base
+from rest_client.responses.routes import responses_url, v1_base
+from rest_client.responses.stream import iter_typed_events
 from tests.helpers import Reply
 
 

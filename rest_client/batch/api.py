@@ -153,7 +153,7 @@ class Batches(_Resource):
     def find_for_file(self, input_file_id: str, *, limit: int = 100) -> dict[str, Any] | None:
         """The most recent batch created from ``input_file_id`` (to adopt it instead of creating another)."""
         for batch in self.list(limit=limit).json().get("data") or []:
-            if batch.get("input_file_id") == input_file_id:
+            if isinstance(batch, dict) and batch.get("input_file_id") == input_file_id:
                 return batch
         return None
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..bulk.ids import IdIndex
 from ..client import Client
@@ -64,9 +64,10 @@ def state_path(output: Path) -> Path:
 
 def _read_state(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return state if isinstance(state, dict) else {}  # a file we did not write: no state, as when it is unreadable
 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
@@ -145,7 +146,7 @@ def wait_for_file(client: Client, file_id: str, *, poll_first: float = POLL_FIRS
         info = Files(client).get(file_id).json()
         status = info.get("status")
         if status in FILE_READY:
-            return info
+            return cast("dict[str, Any]", info)  # a file object: it has a status
         if status in FILE_FAILED:
             raise BatchError(f"the uploaded file {file_id} is {status}: {info.get('status_details') or 'no details'}")
         time.sleep(delay)
@@ -161,7 +162,7 @@ def wait_for_batch(client: Client, batch_id: str, *, poll_first: float = POLL_FI
         if on_status:
             on_status(batch)
         if batch.get("status") in TERMINAL:
-            return batch
+            return cast("dict[str, Any]", batch)  # a batch object: it has a status
         time.sleep(delay)
         delay = min(delay * POLL_GROWTH, poll_max)
 

@@ -54,7 +54,7 @@ def apply_modern(args: argparse.Namespace, payload: dict[str, Any], operation: s
 
 def responses_body(args: argparse.Namespace, prompt: str, deployment: str) -> dict[str, Any]:
     """The Responses API body the flags describe (``--system`` becomes ``instructions``)."""
-    from ..responses import responses_payload
+    from ..responses.routes import responses_payload
 
     params: dict[str, Any] = {}
     budget = args.max_completion_tokens if args.max_completion_tokens is not None else args.max_tokens
@@ -78,7 +78,7 @@ def run_responses(args: argparse.Namespace, settings: Any, prompt: str, deployme
                   emulator: Any) -> int:
     """``--responses``: plan (``--dry-run``/``--curl``), send (streamed, background-polled or plain), print."""
     from ..resolve import encode_json
-    from ..responses import responses_url
+    from ..responses.routes import responses_url
     from . import show
     from .wire import _response_head, _wire_tail, make_client, plan_request
 

@@ -128,9 +128,10 @@ def _wire_tail(con: Any, client: Client, started: float) -> None:
 
 def _finish_reason(body: Any) -> str | None:
     try:
-        return body["choices"][0].get("finish_reason")
+        reason = body["choices"][0].get("finish_reason")
     except (KeyError, IndexError, TypeError, AttributeError):
         return None
+    return reason if isinstance(reason, str) else None
 
 
 def _check_filtered(con: Any, finish_reason: str | None) -> int:

@@ -33,7 +33,7 @@ from urllib.parse import unquote
 
 from . import routes, service_errors
 from .batch_validation import estimate_enqueued_tokens, normalize_endpoint
-from .batches import BatchSettings, BatchStore
+from .batches import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, BatchSettings, BatchStore
 from .deployments import DEFAULT_MAX_ENQUEUED_TOKENS, Deployment
 from .faults import Fault, FaultQueue
 from .files import FileStore, list_body, upload_from_form
@@ -196,7 +196,7 @@ class BatchAPI:
         return reply
 
     def _answer(self, route: ResourceRoute, request: Request, headers: dict[str, str], entry: dict[str, Any]) -> Reply:
-        handler = getattr(self, "_" + route.operation.replace(".", "_"))
+        handler: Callable[[Call], Answer] = getattr(self, "_" + route.operation.replace(".", "_"))
         answer = handler(Call(route, request, headers, entry))
         if isinstance(answer, ServiceError):
             return _error_reply(answer, headers)
@@ -284,10 +284,11 @@ class BatchAPI:
         return _json(200, body, call.headers)
 
     def _batches_list(self, call: Call) -> Answer:
-        raw = call.request.query.get("limit", "20")
+        raw = call.request.query.get("limit", str(DEFAULT_LIST_LIMIT))
         limit = int(raw) if raw.isdigit() else 0
-        if not 1 <= limit <= 100:
-            return service_errors.invalid_value("limit", f"expected an integer between 1 and 100, got {raw}.")
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            return service_errors.invalid_value("limit", f"expected an integer between 1 and {MAX_LIST_LIMIT}, "
+                                                f"got {raw}.")
         return _json(200, self.batches.page(call.request.query.get("after") or None, limit), call.headers)
 
     def _batches_retrieve(self, call: Call) -> Answer:

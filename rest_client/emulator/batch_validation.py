@@ -62,8 +62,8 @@ class BatchPlan:
 
     deployment: str
     path: str
-    offsets: array  # byte offset of each request line in file order ('q': 8 bytes a line)
-    numbers: array  # its 1-based line number
+    offsets: array[int]  # byte offset of each request line in file order ('q': 8 bytes a line)
+    numbers: array[int]  # its 1-based line number
 
     def __len__(self) -> int:
         return len(self.offsets)

@@ -21,7 +21,6 @@ KINDS = ("chat", "completions", "embeddings", "batch")
 # instruct models reject /chat/completions, embedding models serve only /embeddings.
 # A batch deployment serves no synchronous route at all: its chat completions run through batch jobs only.
 _OPERATIONS_BY_KIND = {"chat": (CHAT,), "completions": (COMPLETIONS,), "embeddings": (EMBEDDINGS,), "batch": ()}
-BATCH_OPERATIONS = (CHAT,)  # what the lines of a batch job may ask a batch deployment for
 
 # Limits of the default deployments: high enough that demos and test suites never trip them by accident,
 # low enough that a runaway bulk loop meets a realistic 429.

@@ -297,11 +297,6 @@ class Emulator:
         """The first GlobalBatch deployment: the name batch files put in ``body.model``."""
         return self._first_of_kind("batch")
 
-    @property
-    def inference(self) -> InferenceService:
-        """The inference pipeline (the batch worker runs its lines through it)."""
-        return self._inference
-
     def _first_of_kind(self, kind: str) -> str | None:
         return next((d.name for d in self._deployments.values() if d.kind == kind), None)
 
@@ -327,7 +322,7 @@ class Emulator:
         times: int = 1,
         status: int | None = None,
         headers: dict[str, str] | None = None,
-        body: str | dict | list | None = None,
+        body: str | dict[str, Any] | list[Any] | None = None,
         delay: float | None = None,
         categories: dict[str, Any] | None = None,
         retry_after: float | None = None,

@@ -78,7 +78,7 @@ class Fault:
     times: int = 1
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    body: str | dict | list | None = None
+    body: str | dict[str, Any] | list[Any] | None = None
     delay: float | None = None
     categories: dict[str, Any] | None = None
     retry_after: float | None = None
@@ -156,7 +156,7 @@ def _check_route(kind: str, route: Any, deployment: str | None) -> str | None:
     """The validated ``route`` filter (None stays None: inference requests only)."""
     if route is None:
         return None
-    if route not in FAULT_ROUTES:
+    if not isinstance(route, str) or route not in FAULT_ROUTES:
         raise ValueError(f"route must be one of {', '.join(FAULT_ROUTES)}, not {route!r}")
     if deployment is not None and route not in (INFERENCE, "*", BATCH_LINE):
         raise ValueError(f"deployment= scopes inference requests or batch lines; route {route!r} has no deployment")

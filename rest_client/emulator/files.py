@@ -31,7 +31,6 @@ from .batch_validation import jsonl_problem
 from .multipart import FormPart
 from .service_errors import ServiceError, invalid_value, missing_parameter
 
-FILE_PURPOSES = ("fine-tune", "fine-tune-results", "assistants", "assistants_output", "batch", "batch_output")
 UPLOAD_PURPOSES = ("fine-tune", "assistants", "batch")  # the *_output / *-results purposes are the service's own
 BATCH_OUTPUT = "batch_output"
 EXPIRY_SECONDS_RANGE = (1_209_600, 2_592_000)  # expires_after.seconds: 14 to 30 days (preview/v1 docs)

@@ -31,7 +31,6 @@ from .service_errors import COGNITIVE_SERVICES_AUDIENCE, ServiceError
 from .wire import Reply, Request, json_reply
 
 IDENTITY_PATH = "/msi/token"
-IDENTITY_API_VERSION = "2019-08-01"
 _ACCEPTED_AUDIENCES = frozenset({COGNITIVE_SERVICES_AUDIENCE, COGNITIVE_SERVICES_AUDIENCE + "/"})
 _HEADER = {"alg": "HS256", "typ": "JWT"}
 

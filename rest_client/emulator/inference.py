@@ -52,7 +52,8 @@ def fault_reply(fault: Fault, headers: dict[str, str], *, operation_id: str, api
     return None if error is None else _error_reply(error, {**headers, **fault.headers})
 
 
-def request_context(request: Request, region: str, *, x_request_id: bool = True) -> tuple[dict[str, str], dict]:
+def request_context(request: Request, region: str, *,
+                    x_request_id: bool = True) -> tuple[dict[str, str], dict[str, Any]]:
     """The headers every answer carries (ids, region, the emulator's name) and the request's log entry."""
     headers = {"apim-request-id": str(uuid.uuid4())}
     if x_request_id:

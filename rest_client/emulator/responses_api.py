@@ -18,6 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import reasoning, routes, service_errors
@@ -54,6 +55,16 @@ def _not_found(response_id: str) -> ServiceError:
     return _invalid(f"Response with id '{response_id}' not found.", status=404)
 
 
+@dataclass
+class _Stored:
+    """A stored response: its final body, the statuses a background one still shows before it (one per poll),
+    and whether it was cancelled."""
+
+    final: dict[str, Any]
+    steps: list[str] = field(default_factory=list)
+    cancelled: bool = False
+
+
 class ResponsesAPI:
     """Answers ``/openai/v1/responses…``; keeps stored responses (``store`` defaults to true, as on the service)."""
 
@@ -61,7 +72,7 @@ class ResponsesAPI:
                  limiter: RateLimiter, faults: FaultQueue, stopping: threading.Event) -> None:
         self.deployments, self.auth, self.tunables, self.journal = deployments, auth, tunables, journal
         self.limiter, self.faults, self.stopping = limiter, faults, stopping
-        self._stored: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._stored: OrderedDict[str, _Stored] = OrderedDict()
         self._lock = threading.Lock()
 
     def handle(self, request: Request) -> Reply | StreamReply:
@@ -165,18 +176,17 @@ class ResponsesAPI:
     # -- stored responses ---------------------------------------------------------------------------------
     def _store(self, final: dict[str, Any], background: bool) -> None:
         with self._lock:
-            self._stored[final["id"]] = {"final": final, "steps": ["queued", "in_progress"] if background else [],
-                                         "cancelled": False}
+            self._stored[final["id"]] = _Stored(final, ["queued", "in_progress"] if background else [])
             while len(self._stored) > MAX_STORED:
                 self._stored.popitem(last=False)
 
     def _view(self, response_id: str, *, advance: bool = False) -> dict[str, Any]:
         """The stored response as a client sees it now; ``advance`` moves a background one one step."""
         record = self._stored[response_id]
-        final = record["final"]
-        if record["cancelled"]:
+        final = record.final
+        if record.cancelled:
             return {**final, "status": "cancelled", "output": [], "usage": None}
-        steps = record["steps"]
+        steps = record.steps
         if steps:
             status = steps[0]
             if advance:
@@ -203,12 +213,12 @@ class ResponsesAPI:
             record = self._stored.get(response_id)
             if record is None:
                 return _error(_not_found(response_id), headers)
-            if not record["final"]["background"]:
+            if not record.final["background"]:
                 return _error(_invalid("Only responses created with background=true can be cancelled."), headers)
-            if not record["steps"] and not record["cancelled"]:
-                return _error(_invalid(f"Cannot cancel a response with status '{record['final']['status']}'."),
+            if not record.steps and not record.cancelled:
+                return _error(_invalid(f"Cannot cancel a response with status '{record.final['status']}'."),
                               headers)
-            record["cancelled"], record["steps"] = True, []
+            record.cancelled, record.steps = True, []
             return json_reply(200, self._view(response_id), headers)
 
 

@@ -35,10 +35,6 @@ class Route:
     v1: bool = False
 
 
-def is_inference_path(path: str) -> bool:
-    return path.startswith("/openai/")
-
-
 def match(method: str, path: str, query: dict[str, str]) -> Route | ServiceError:
     """Route ``POST /openai/deployments/{d}/{operation}?api-version=…`` or ``POST /openai/v1/{operation}``."""
     segments = path.split("/")[1:]

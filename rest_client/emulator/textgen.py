@@ -149,7 +149,7 @@ def _seed_for(prompt: str, seed: int, index: int) -> int:
 
 def _topic_of(prompt: str, rng: random.Random) -> str:
     """A word from the prompt to write about (its longest word), so answers echo what was asked."""
-    words = [w for w in (w.lower() for w in _WORD.findall(prompt)) if w not in _NOT_TOPICS]
+    words: list[str] = [w for w in (w.lower() for w in _WORD.findall(prompt)) if w not in _NOT_TOPICS]
     if not words:
         return _pick(rng, _NOUNS)
     return max(words, key=lambda w: (len(w), w))

@@ -34,7 +34,6 @@ PREVIEW_VERSIONS = (
     "2025-04-01-preview",
 )
 KNOWN_VERSIONS = frozenset(GA_VERSIONS + PREVIEW_VERSIONS)
-LATEST_GA = GA_VERSIONS[-1]
 
 # Chat completions arrived with 2023-03-15-preview; 2022-12-01 only served completions and embeddings.
 # The service answers chat on 2022-12-01 with its generic 404 "Resource not found"

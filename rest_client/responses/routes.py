@@ -1,4 +1,4 @@
-"""The Responses API (pure helpers): where its routes are and what its bodies say.
+"""Where a Responses API call goes and what it sends (pure).
 
 Azure serves the Responses API only on the resource's v1 routes (``POST {resource}/openai/v1/responses``,
 ``GET|DELETE …/responses/{id}``, ``POST …/responses/{id}/cancel``), whatever form the configured endpoint has;
@@ -14,11 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .errors import ConfigError
-from .urls import V1_SUFFIX, is_v1_endpoint
+from ..errors import ConfigError
+from ..urls import V1_SUFFIX, is_v1_endpoint
 
 RESPONSES = "responses"
-TERMINAL_STATUSES = ("completed", "incomplete", "cancelled", "failed")
 
 
 def v1_base(endpoint: str) -> str:
@@ -44,29 +43,3 @@ def responses_payload(input: Any, params: Mapping[str, Any], model: str) -> dict
         raise ConfigError("input must be a non-empty string or a list of input items "
                           "({'role': 'user', 'content': …})")
     return {"model": model, "input": input if isinstance(input, str) else list(input), **params}
-
-
-def output_text(body: Any) -> str | None:
-    """All ``output_text`` parts of a response's ``message`` items; ``None`` when ``body`` is not a response."""
-    if not isinstance(body, Mapping) or body.get("object") != "response":
-        return None
-    parts = []
-    for item in body.get("output") or ():
-        if isinstance(item, Mapping) and item.get("type") == "message":
-            for part in item.get("content") or ():
-                text = part.get("text") if isinstance(part, Mapping) and part.get("type") == "output_text" else None
-                if isinstance(text, str):
-                    parts.append(text)
-    return "".join(parts)
-
-
-def function_calls(body: Any) -> list[dict[str, Any]]:
-    """The ``function_call`` output items of a response (name, call_id, arguments as a JSON string)."""
-    if not isinstance(body, Mapping):
-        return []
-    return [dict(item) for item in body.get("output") or () if isinstance(item, Mapping)
-            and item.get("type") == "function_call"]
-
-
-def is_terminal(status: Any) -> bool:
-    return status in TERMINAL_STATUSES

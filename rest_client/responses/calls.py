@@ -1,7 +1,7 @@
 """The Responses API's calls on ``Client`` (create, stream, retrieve, delete, cancel, wait), as a mixin.
 
 Why apart from client.py: they are thin — build a body and a URL on the resource's ``/openai/v1`` routes
-(responses.py), call ``Client.request`` — and the client module stays about the one request path.
+(routes.py), call ``Client.request`` — and the client module stays about the one request path.
 """
 
 from __future__ import annotations
@@ -10,15 +10,16 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import RequestTimeoutError
-from .payloads import is_reasoning_call, streaming
-from .resolve import CHAT, deployment_for
-from .response_stream import ResponseStream
-from .responses import is_terminal, responses_payload, responses_url
+from ..errors import RequestTimeoutError
+from ..payloads import is_reasoning_call, streaming
+from ..resolve import CHAT, deployment_for
+from .results import is_terminal
+from .routes import responses_payload, responses_url
+from .stream import ResponseStream
 
 if TYPE_CHECKING:
-    from .result import Result
-    from .settings import Settings
+    from ..result import Result
+    from ..settings import Settings
 
 
 class ResponsesCalls:

@@ -13,10 +13,10 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .errors import StreamError
-from .responses import function_calls, output_text
-from .sse import DONE
-from .streaming import Stream
+from ..errors import StreamError
+from ..sse import DONE
+from ..streaming import Stream
+from .results import function_calls, output_text
 
 TERMINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 TEXT_DELTA = "response.output_text.delta"

@@ -1,0 +1,40 @@
+"""What a Responses API answer says (pure): its text, its function calls, whether it has finished.
+
+Why apart from the calls: a response body is read in three places — ``Result.text`` (through
+``payloads.answer_text``), ``ResponseStream`` after its terminal event, and ``wait_response`` between polls —
+and none of them needs the network to do it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+TERMINAL_STATUSES = ("completed", "incomplete", "cancelled", "failed")
+
+
+def output_text(body: Any) -> str | None:
+    """All ``output_text`` parts of a response's ``message`` items; ``None`` when ``body`` is not a response."""
+    if not isinstance(body, Mapping) or body.get("object") != "response":
+        return None
+    parts = []
+    for item in body.get("output") or ():
+        if isinstance(item, Mapping) and item.get("type") == "message":
+            for part in item.get("content") or ():
+                text = part.get("text") if isinstance(part, Mapping) and part.get("type") == "output_text" else None
+                if isinstance(text, str):
+                    parts.append(text)
+    return "".join(parts)
+
+
+def function_calls(body: Any) -> list[dict[str, Any]]:
+    """The ``function_call`` output items of a response (name, call_id, arguments as a JSON string)."""
+    if not isinstance(body, Mapping):
+        return []
+    return [dict(item) for item in body.get("output") or () if isinstance(item, Mapping)
+            and item.get("type") == "function_call"]
+
+
+def is_terminal(status: Any) -> bool:
+    """Whether a response's ``status`` is final: a background response polled past it will not change."""
+    return status in TERMINAL_STATUSES
