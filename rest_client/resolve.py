@@ -59,6 +59,10 @@ def deployment_for(settings: Settings, operation: str, deployment: str | None = 
         if other:
             also = f" (the {'chat' if field != 'deployment' else 'completions'} deployment {other!r} is set, " \
                    f"but this is a {kind} call)"
+        placeholder = settings.sources.get(field, "")
+        if "placeholder" in placeholder:
+            raise ConfigError(f"this {kind} call needs the {kind} deployment, and {placeholder}: put your "
+                              f"{kind} deployment's name there (or pass deployment= / --deployment)")
         raise ConfigError(f"no {kind} deployment configured{also}: set {env} (config.json {keys}), "
                           "or pass deployment= / --deployment")
     return check_deployment_name(name)

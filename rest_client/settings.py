@@ -47,6 +47,8 @@ DEFAULT_READ_TIMEOUT = 120.0
 REASONING_READ_TIMEOUT = 600.0
 """The openai SDK's default for every call; reasoning models (o-series, gpt-5) can think that long."""
 NUMERIC_FIELDS = ("connect_timeout", "read_timeout", "max_retries", "max_retry_wait")
+NO_ENDPOINT = "no endpoint configured"
+DEPLOYMENT_FIELDS = ("deployment", "completions_deployment")
 TEXT_FIELDS = ("endpoint", "api_version", "deployment", "completions_deployment", "api_key", "auth", "scope",
                "subscription_key")
 
@@ -105,14 +107,21 @@ class Settings:
                 continue
             if not isinstance(value, str):
                 raise ConfigError(f"{name} (from {where(name)}) must be a string, not {type(value).__name__}")
+            if value.startswith("<") and value.endswith(">") and name in DEPLOYMENT_FIELDS:
+                # config.json.example's placeholder for a deployment this call may not use: unset, and the
+                # error of a call that needs it (resolve.deployment_for) names the placeholder.
+                sources[name] = f"{where(name)}, which still holds the placeholder {value!r}"
+                object.__setattr__(self, name, None)
+                continue
             if value.startswith("<") and value.endswith(">"):
                 raise ConfigError(f"{name} from {where(name)} still holds the placeholder {value!r}: put your "
                                   "own value there")
             if any(ch in value for ch in "\r\n\t\x00"):
                 raise ConfigError(f"{name} (from {where(name)}) holds a line break or control character: "
                                   "paste the value without it")
+        object.__setattr__(self, "sources", sources)
         if not self.endpoint:
-            raise ConfigError("no endpoint configured: set AZURE_OPENAI_ENDPOINT, the config.json key "
+            raise ConfigError(f"{NO_ENDPOINT}: set AZURE_OPENAI_ENDPOINT, the config.json key "
                               "AZURE_OPENAI_ENDPOINT, or --endpoint (e.g. https://NAME.openai.azure.com)")
         endpoint = parse_endpoint(self.endpoint, source=where("endpoint")).endpoint
         check_secure_url(endpoint)
