@@ -123,10 +123,14 @@ def guarded(args: argparse.Namespace, con: Console, body: Callable[[Any], int]) 
     except RestClientError as exc:
         if isinstance(exc, APIStatusError):
             show_error_whole(args, con, exc)
+        from ..settings import NO_ENDPOINT  # here, not at the top: --help stays fast
         from .show import error_lines
 
         for line in error_lines(exc):
             con.note(line)
+        if str(exc).startswith(NO_ENDPOINT) and not getattr(args, "emulator", False):
+            con.note('hint: no Azure resource at hand? add --emulator to answer from the built-in emulator, '
+                     'offline: python -m rest_client --emulator "Once upon a time"')
         if args.verbose:
             con.note("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip())
         return exit_code(exc)
