@@ -62,7 +62,7 @@ def state_path(output: Path) -> Path:
     return output.with_name(output.name + ".batch.json")
 
 
-def _read_state(path: Path) -> dict[str, Any]:
+def read_state(path: Path) -> dict[str, Any]:
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -283,9 +283,12 @@ def _run_batch(client: Client, input_path: str | os.PathLike[str], output_path: 
         raise ConfigError(f"cannot write the output file {target}: the directory {target.parent} does not exist "
                           "(create it first, or choose another -o path)")
     spath = state_path(target)
-    state = _read_state(spath)
-    if state.get("input_sha256") != digest or resubmit:  # another input, or asked for a new batch
-        state = {"input_sha256": digest, "input": str(source)}
+    state = read_state(spath)
+    resource = client.settings.endpoint
+    # Another input, a new batch asked for, or another resource: its ids mean nothing here (an --emulator run
+    # is a new resource each time).
+    if state.get("input_sha256") != digest or resubmit or state.get("resource", resource) != resource:
+        state = {"input_sha256": digest, "input": str(source), "resource": resource}
     resumed = bool(state.get("batch_id"))
     ids = target.with_name(f".{target.name}.ids.tmp")  # written while validating: no second pass at the end
     try:

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from .common import EXIT_OK, Console, add_connection_options, guarded, load
@@ -139,8 +140,7 @@ def run_command(args: argparse.Namespace, con: Console, emulator: Any) -> int:
                                                     poll_max=args.poll_max, on_status=bar)
             except KeyboardInterrupt:
                 bar.close()
-                con.note("stopped waiting; the batch keeps running on Azure: run the same command again to resume "
-                         "waiting, or `python -m rest_client batch cancel BATCH_ID`")
+                con.note(interrupted_note(args))
                 raise
             finally:
                 bar.close()
@@ -149,6 +149,19 @@ def run_command(args: argparse.Namespace, con: Console, emulator: Any) -> int:
             if outcome.ok:
                 con.note(tokens_line(outcome.output))
     return EXIT_OK
+
+
+def interrupted_note(args: Any) -> str:
+    """What Ctrl-C left behind, with the real batch id (from the command, or the run's state file)."""
+    batch_id = getattr(args, "batch_id", None)
+    if batch_id is None:
+        from ..batch import flow
+
+        batch_id = flow.read_state(flow.state_path(Path(args.output))).get("batch_id")
+    if batch_id is None:
+        return "stopped before a batch was created: run the same command again to go on (the upload is reused)"
+    return (f"stopped waiting; batch {batch_id} keeps running on Azure: run the same command again to resume "
+            f"waiting, or `python -m rest_client batch cancel {batch_id}`")
 
 
 def tokens_line(output: Any) -> str:
