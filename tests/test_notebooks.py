@@ -279,3 +279,13 @@ def test_notebooks_are_what_build_py_writes() -> None:
              if (NOTEBOOK_DIR / name).read_text(encoding="utf-8") != build.render(name)]
     assert not stale, (f"edited by hand? {stale} differ from notebooks/_cells: edit the cells there, then run "
                        "notebooks/_build.py")
+
+
+def test_notebook_03_shows_a_missing_role_as_the_401_the_service_answers(executed: Execution) -> None:
+    """A missing role is 401 PermissionDenied on the wire (README, doctor and the emulator agree); 403 is the
+    firewall's. The notebook once taught 403 for it."""
+    if (executed.path.name, executed.mode) != ("03_headers_and_status_codes.ipynb", "offline"):
+        pytest.skip("about notebook 03 with the emulator")
+    text = output_text(executed.notebook)
+    assert "HTTP 401 PermissionDenied" in text
+    assert "HTTP 403" in text and "Firewall" in text

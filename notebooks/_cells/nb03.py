@@ -14,8 +14,9 @@ whose `.hint` says what to fix.
 
 """ + INTRO_RUNS_WHERE + """
 
-401 and 404 happen for real on your resource too; 403, the content filter and 429 are produced with the
-emulator's **faults** (`emu.add_fault(...)`: the next request gets that answer) and skipped against Azure."""),
+401 and 404 happen for real on your resource too; a missing role and a firewall are the emulator's **modes**
+(`emu.modes.missing_role = True`: the resource behaves so until switched off), the content filter and 429 its
+**faults** (`emu.add_fault(...)`: the next request gets that answer); both are skipped against Azure."""),
     ("code", setup_cell()),
     ("md", """\
 ## Every response header"""),
@@ -83,11 +84,14 @@ def show(error: APIStatusError) -> None:
     ("md", """\
 ### 401 vs 403
 
-- **401 Unauthorized — "who are you?"** The key or token was not accepted: a key of *another* resource, a
-  token for the wrong resource (`aud`), from another tenant, or expired.
-- **403 Forbidden — "I know who you are, and no."** The token is fine but your identity lacks the
-  **Cognitive Services OpenAI User** role on the resource (role assignments take up to 5 minutes to apply), or
-  the resource's network rules (firewall, private endpoint) block you.
+- **401 Unauthorized — "who are you?", or "not with that role".** The key or token was not accepted: a key of
+  *another* resource, a token for the wrong resource (`aud`), from another tenant, or expired. A **missing role
+  assignment is a 401 too**: a valid token whose identity lacks the **Cognitive Services OpenAI User** role on
+  the resource gets `401 PermissionDenied` ("The principal … lacks the required data action …"). Role
+  assignments take up to 5 minutes to apply.
+- **403 Forbidden — "not from there, not that way."** The resource's network rules (firewall, private
+  endpoint) block you, or key auth is switched off on the resource (`disableLocalAuth`: 403
+  `AuthenticationTypeDisabled`).
 
 A wrong key gives a real 401 on any resource:"""),
     ("code", """\
@@ -100,17 +104,20 @@ wrong_key.close()
 """),
     ("code", """\
 if emu:
-    emu.add_fault("status", status=403, body={"error": {
-        "code": "PermissionDenied",
-        "message": "The principal `00000000-0000-0000-0000-000000000000` lacks the required data action "
-                   "`Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action` to perform "
-                   "`POST /openai/deployments/{deployment-id}/chat/completions` operation."}})
+    emu.modes.missing_role = True  # the emulated resource: your identity has no role assignment on it
     try:
         client.chat("Hello!")
-    except PermissionDeniedError as error:
+    except AuthenticationError as error:  # 401 PermissionDenied, as the service answers
         show(error)
+    emu.modes.missing_role = False
+    emu.modes.network_rules = True  # a firewall that does not let your address in
+    try:
+        client.chat("Hello!")
+    except PermissionDeniedError as error:  # 403
+        show(error)
+    emu.modes.network_rules = False
 else:
-    print("skipped: a real 403 needs an identity without the role; the emulator fakes one on demand")
+    print("skipped: a real missing role or firewall needs a resource set up that way; the emulator has both modes")
 """),
     ("md", """\
 ### 404 DeploymentNotFound: deployment name vs model name
@@ -174,8 +181,10 @@ else:
          "read the message; check `api-version` and the operation"),
         ("401", "`AuthenticationError`", "wrong key; token for the wrong scope or tenant, or expired",
          "a key of *this* resource; scope `https://cognitiveservices.azure.com/.default`; `az login --tenant`"),
-        ("403", "`PermissionDeniedError`", "your identity lacks the role; network rules",
-         "assign **Cognitive Services OpenAI User**; allow your network"),
+        ("401 `PermissionDenied`", "`AuthenticationError`", "your identity lacks the role on the resource",
+         "assign **Cognitive Services OpenAI User** (takes up to 5 minutes)"),
+        ("403", "`PermissionDeniedError`", "network rules (firewall, private endpoint); key auth disabled",
+         "allow your network; use Entra ID (`auth=\"default\"`) where keys are off"),
         ("404 `DeploymentNotFound`", "`NotFoundError`", "model name instead of deployment name; brand-new deployment",
          "the name from the portal's Deployments; wait a few minutes"),
         ("429", "`RateLimitError`", "over quota", "let rest_client retry; lower `max_tokens`; raise the quota"),
