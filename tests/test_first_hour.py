@@ -1,0 +1,141 @@
+"""A newcomer's first hour, walked as a user would: real CLI processes against an emulator on loopback.
+
+Each test is one trap a new user met (issue "The first hour"): the example config's placeholder for a
+deployment the call does not use, the first command without an Azure account, global options typed before a
+subcommand, ``batch run --emulator`` run twice, the Ctrl-C note of a batch wait.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rest_client.cli import hoist_subcommand
+from rest_client.cli.batch import interrupted_note
+from rest_client.emulator import Emulator
+from tests.conftest import REPO_ROOT
+
+EXAMPLE = REPO_ROOT / "config.json.example"
+
+
+def cli(*argv: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "IDENTITY_", "MSI_"))}
+    env["PYTHONPATH"] = str(REPO_ROOT)  # this checkout's package, whatever is installed
+    return subprocess.run([sys.executable, "-m", "rest_client", *argv], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with Emulator() as emu:
+        yield emu
+
+
+def config_from_example(emu: Emulator, folder: Path) -> Path:
+    """config.json.example with what a newcomer fills in: endpoint, chat deployment, key. The completions
+    placeholder stays as it is."""
+    config = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    assert config["COMPLETIONS_MODEL"].startswith("<"), "the example no longer has the placeholder this test is about"
+    config.update(AZURE_OPENAI_ENDPOINT=emu.endpoint, AZURE_OPENAI_DEPLOYMENT=emu.chat_deployment,
+                  AZURE_OPENAI_API_KEY=emu.api_key)
+    path = folder / "config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return path
+
+
+def test_a_placeholder_for_a_deployment_the_call_does_not_use_does_not_block_it(emulator, tmp_path) -> None:
+    config_from_example(emulator, tmp_path)
+    proc = cli("--max-tokens", "12", "Once upon a time", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() and "placeholder" not in proc.stderr
+
+
+def test_a_call_that_needs_the_placeholder_deployment_names_it(emulator, tmp_path) -> None:
+    config_from_example(emulator, tmp_path)
+    proc = cli("--completions", "Once upon a time", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "COMPLETIONS_MODEL" in proc.stderr and "<your-completions-deployment>" in proc.stderr
+    assert "Traceback" not in proc.stderr and emulator.api_key not in proc.stderr + proc.stdout
+
+
+def test_the_notebooks_setup_cell_loads_the_example_config_with_its_placeholder(emulator, tmp_path) -> None:
+    sys.path.insert(0, str(REPO_ROOT / "notebooks"))
+    try:
+        from _cells.common import setup_cell
+    finally:
+        sys.path.remove(str(REPO_ROOT / "notebooks"))
+    config_from_example(emulator, tmp_path)  # the notebooks read ./config.json: conftest put us in tmp_path
+    namespace: dict[str, object] = {}
+    exec(setup_cell(), namespace)  # the cell as it stands in every notebook
+    settings = namespace["settings"]
+    assert settings.deployment == emulator.chat_deployment and settings.completions_deployment is None
+    assert namespace["client"].chat("Hi", max_tokens=5).status_code == 200
+    namespace["client"].close()
+
+
+def test_the_first_command_without_any_configuration_points_at_the_emulator(tmp_path) -> None:
+    proc = cli("Once upon a time", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "no endpoint configured" in proc.stderr
+    assert "--emulator" in proc.stderr and "Traceback" not in proc.stderr
+    control = cli("--emulator", "--endpoint", "", "Once upon a time", cwd=tmp_path)  # with --emulator: no such tip
+    assert "add --emulator" not in control.stderr
+
+
+def test_global_options_before_a_subcommand_are_those_after_it(emulator, tmp_path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    config = config_from_example(emulator, tmp_path / "elsewhere")  # not ./config.json: --config must carry it
+    (tmp_path / "in.jsonl").write_text('{"prompt": "one"}\n{"prompt": "two"}\n', encoding="utf-8")
+    before = cli("--config", str(config), "bulk", "in.jsonl", "-o", "before.jsonl", cwd=tmp_path)
+    after = cli("bulk", "in.jsonl", "-o", "after.jsonl", "--config", str(config), cwd=tmp_path)
+    assert (before.returncode, after.returncode) == (0, 0), before.stderr + after.stderr
+    lines = (tmp_path / "before.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and all(json.loads(line)["response"]["status_code"] == 200 for line in lines)
+    doctor = cli("--config", str(config), "-v", "doctor", cwd=tmp_path)
+    assert "unrecognized arguments" not in doctor.stderr and doctor.returncode == 0, doctor.stdout + doctor.stderr
+
+
+def test_batch_run_with_the_emulator_twice_runs_a_new_batch_each_time(tmp_path) -> None:
+    (tmp_path / "in.jsonl").write_text('{"prompt": "one"}\n{"prompt": "two"}\n', encoding="utf-8")
+    first = cli("batch", "run", "in.jsonl", "-o", "out.jsonl", "--emulator", "--poll", "0.05", "--poll-max", "0.2",
+                cwd=tmp_path)
+    second = cli("batch", "run", "in.jsonl", "-o", "out.jsonl", "--emulator", "--poll", "0.05", "--poll-max", "0.2",
+                 cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr  # was exit 1: a 404 for the gone emulator's batch id
+    assert "404" not in second.stderr
+    assert len((tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_the_ctrl_c_note_of_a_batch_wait_names_the_real_batch_id(tmp_path) -> None:
+    output = tmp_path / "out.jsonl"
+    args = argparse.Namespace(command="run", output=str(output))
+    assert "before a batch was created" in interrupted_note(args)
+    (tmp_path / "out.jsonl.batch.json").write_text(json.dumps({"batch_id": "batch_abc123"}), encoding="utf-8")
+    note = interrupted_note(args)
+    assert "batch_abc123" in note and "batch cancel batch_abc123" in note and "BATCH_ID" not in note
+    assert "batch cancel batch_9" in interrupted_note(argparse.Namespace(command="wait", batch_id="batch_9",
+                                                                         output=str(output)))
+
+
+OPTION = st.sampled_from(["--config", "--endpoint", "--deployment", "-H", "--timeout", "--emulator", "-v",
+                          "--max-retries", "--system", "--stream", "--"])
+WORD = st.sampled_from(["bulk", "batch", "doctor", "run", "in.jsonl", "x", "-o", "1"])
+
+
+@given(st.lists(st.one_of(OPTION, WORD), max_size=8))
+def test_hoisting_only_reorders_and_is_stable(argv: list[str]) -> None:
+    hoisted = hoist_subcommand(argv)
+    assert sorted(hoisted) == sorted(argv)  # nothing added, nothing lost
+    assert hoist_subcommand(hoisted) == hoisted
+    if "--" in argv and argv.index("--") < min((argv.index(w) for w in ("bulk", "batch", "doctor") if w in argv),
+                                               default=len(argv)):
+        assert hoisted == argv  # after --, "bulk" is a prompt
