@@ -9,8 +9,8 @@ httpx's ``Client.request``). The client knows nothing of bulk or batch: they cal
 from __future__ import annotations
 
 import logging
+import random
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
@@ -174,7 +174,7 @@ class Client(ResponsesCalls):
         if headers:
             client_request_id = next((v for k, v in headers.items() if k.lower() == CLIENT_REQUEST_ID), None)
         if client_request_id is None:
-            client_request_id = str(uuid.uuid4())
+            client_request_id = new_request_id()
         extra[CLIENT_REQUEST_ID] = client_request_id
         call = Call(method.upper(), target, stream=stream, headers=dict(headers) if headers else None, extra=extra,
                     client_request_id=client_request_id, gate=gate, cost=cost,
@@ -328,6 +328,14 @@ class Client(ResponsesCalls):
 
     def __repr__(self) -> str:
         return f"Client(endpoint={self.settings.endpoint!r}, auth={self.auth!r})"
+
+
+def new_request_id() -> str:
+    """A random UUID (version 4) for ``x-ms-client-request-id``: an id to correlate, not a secret, so
+    ``random`` rather than ``uuid.uuid4()``'s system call (a third of the cost, on every call)."""
+    digits = f"{random.getrandbits(128):032x}"
+    variant = "89ab"[int(digits[16], 16) & 3]  # RFC 4122's variant bits
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
 def prepare_call(settings: Settings, operation: str, payload: Mapping[str, Any],

@@ -68,10 +68,14 @@ def deployment_for(settings: Settings, operation: str, deployment: str | None = 
     return check_deployment_name(name)
 
 
+_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
+"""Built once: ``json.dumps`` with options builds an encoder per call (a few µs of every request)."""
+
+
 def encode_json(payload: Any) -> bytes:
     """The body bytes; a value JSON cannot carry (NaN, infinity, an object) is a ``ConfigError`` naming it."""
     try:
-        return json.dumps(payload, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        return _ENCODER.encode(payload).encode("utf-8")
     except ValueError as exc:
         raise ConfigError(f"the request holds a number JSON cannot carry (NaN or infinity): {exc}; "
                           "give a finite value") from None

@@ -169,3 +169,13 @@ def test_the_retry_rule_is_one_policy_not_a_second_copy_for_backends() -> None:
     source = inspect.getsource(router_module)
     assert "Retrying(" not in source and "stop_after_attempt" not in source
     assert RetryPolicy().max_retries == 3
+
+
+def test_client_request_ids_are_distinct_version_4_uuids() -> None:
+    import uuid
+
+    ids = [client_module.new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
