@@ -139,3 +139,45 @@ def test_hoisting_only_reorders_and_is_stable(argv: list[str]) -> None:
     if "--" in argv and argv.index("--") < min((argv.index(w) for w in ("bulk", "batch", "doctor") if w in argv),
                                                default=len(argv)):
         assert hoisted == argv  # after --, "bulk" is a prompt
+
+
+def scripted_env(server: object, tmp_path: Path) -> Path:
+    config = {"AZURE_OPENAI_ENDPOINT": server.url, "AZURE_OPENAI_DEPLOYMENT": "chat-dep",  # type: ignore[attr-defined]
+              "AZURE_OPENAI_API_KEY": "first-hour-key-0123456789abcdef"}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return path
+
+
+def test_verbose_shows_finish_reason_and_usage_and_a_cut_answer_gets_a_note(server, tmp_path) -> None:
+    from tests.helpers import CHAT_BODY, Reply
+
+    cut = {**CHAT_BODY, "choices": [{**CHAT_BODY["choices"][0], "finish_reason": "length"}]}
+    server.replies.extend([Reply(body=cut), Reply(body=cut)])
+    scripted_env(server, tmp_path)
+    verbose = cli("-v", "--max-tokens", "3", "Hi", cwd=tmp_path)
+    assert verbose.returncode == 0, verbose.stderr
+    assert "* finish_reason length; usage: 3 prompt + 3 completion = 6 tokens" in verbose.stderr
+    quiet = cli("--max-tokens", "3", "Hi", cwd=tmp_path)  # no -v: the note still says the answer is cut
+    assert quiet.returncode == 0 and quiet.stdout == "Hello there.\n"
+    assert "note: the answer was cut at its token budget (finish_reason length)" in quiet.stderr
+    server.replies.append(Reply())
+    whole = cli("Hi", cwd=tmp_path)  # the control: a whole answer gets no note
+    assert whole.stderr == "" and whole.returncode == 0
+
+
+def test_verbose_shows_a_retried_429s_own_headers_and_body(server, tmp_path) -> None:
+    from tests.helpers import Reply
+
+    server.replies.extend([Reply(429, {"error": {"code": "429", "message": "Rate limit is exceeded. Own words."}},
+                                 headers={"retry-after-ms": "20", "x-ratelimit-remaining-requests": "0"}), Reply()])
+    scripted_env(server, tmp_path)
+    proc = cli("-v", "Hi", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    first, _, rest = proc.stderr.partition("* attempt 1: HTTP 429")
+    assert rest, proc.stderr
+    shown_before_attempt_2 = rest.split("* attempt 2", 1)[0]
+    assert "< retry-after-ms: 20" in shown_before_attempt_2
+    assert "< x-ratelimit-remaining-requests: 0" in shown_before_attempt_2
+    assert "Own words." in shown_before_attempt_2
+    assert "first-hour-key-0123456789abcdef" not in proc.stderr + proc.stdout

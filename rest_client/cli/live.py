@@ -19,6 +19,8 @@ from ..result import AttemptEvent
 
 QUIET_WAIT = 2.0
 """Without -v, waits longer than this many seconds get a note."""
+BODY_SHOWN = 4000
+"""Characters of a retried error answer's body shown under -v (an HTML error page can be long)."""
 FIRST_BYTE_NOTE = 10.0
 """On a terminal, no answer after this many seconds gets a note."""
 
@@ -36,6 +38,22 @@ def attempt_line(event: AttemptEvent) -> str:
     if event.wait is not None:
         line += f" — waiting {seconds(event.wait)} s ({event.wait_source or 'backoff'})"
     return line
+
+
+def retried_answer(event: AttemptEvent) -> list[str]:
+    """Under -v, a retried error answer's own headers and body: the 429 whose retry-after set the wait is
+    what a user debugging a rate limit needs to see (the last answer is shown whole by the command itself)."""
+    response = event.response
+    if event.wait is None or response is None or response.status_code < 300:
+        return []
+    from .show import format_headers, pretty_body
+
+    try:
+        body = response.text
+    except (OSError, ValueError):  # a body that cannot be read is not worth failing the call over
+        body = ""
+    shown = ["< " + line for line in pretty_body(body[:BODY_SHOWN]).splitlines()] or ["< (empty body)"]
+    return [*format_headers(response.headers.items(), prefix="< "), *shown]
 
 
 def seconds(value: float) -> str:
@@ -59,6 +77,7 @@ class LiveAttempts:
                 self._ids_shown.add(crid)
                 lines.append(f"* x-ms-client-request-id: {crid} (one per call, the same on each retry)")
             lines.append(attempt_line(event))
+            lines += retried_answer(event)
         elif event.wait is not None and event.wait > QUIET_WAIT:
             ex = event.exchange
             what = f"HTTP {ex.status_code}" if ex.status_code is not None else "no answer"

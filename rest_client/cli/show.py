@@ -150,3 +150,26 @@ def error_lines(error: BaseException) -> list[str]:
     if hint:
         lines.append(f"hint: {hint}")
     return lines
+
+
+def usage_text(usage: Any) -> str:
+    """``13 prompt + 5 completion = 18 tokens (2 reasoning, 10 cached)`` from chat's or Responses' usage."""
+    if not isinstance(usage, dict):
+        return "not given"
+
+    def number(*names: str) -> Any:
+        return next((usage[n] for n in names if isinstance(usage.get(n), (int, float))), "?")
+
+    def detail(group: tuple[str, ...], name: str) -> Any:
+        for key in group:
+            value = usage.get(key)
+            if isinstance(value, dict) and isinstance(value.get(name), (int, float)) and value[name]:
+                return value[name]
+        return None
+
+    text = (f"{number('prompt_tokens', 'input_tokens')} prompt + {number('completion_tokens', 'output_tokens')} "
+            f"completion = {number('total_tokens')} tokens")
+    extra = [f"{n} {what}" for n, what in (
+        (detail(("completion_tokens_details", "output_tokens_details"), "reasoning_tokens"), "reasoning"),
+        (detail(("prompt_tokens_details", "input_tokens_details"), "cached_tokens"), "cached")) if n]
+    return text + (f" ({', '.join(extra)})" if extra else "")

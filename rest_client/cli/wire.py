@@ -19,7 +19,7 @@ from ..transport import make_session
 from .answer_notes import report, report_stream
 from .common import EXIT_API as EXIT_FILTERED
 from .common import EXIT_OK, config_backends_of
-from .show import LEGEND, PlannedRequest, format_headers, format_token, status_line
+from .show import LEGEND, PlannedRequest, format_headers, format_token, status_line, usage_text
 
 AUTH_PLACEHOLDER = "***"
 
@@ -70,7 +70,9 @@ def send(args: argparse.Namespace, settings: Any, operation: str, payload: dict[
             _response_head(args, con, result.response, result.exchanges)
             body = result.json()
             con.say(json.dumps(body, indent=2, ensure_ascii=False) if args.json else (result.text or ""))
-            code = _check_filtered(con, _finish_reason(body))
+            finish_reason = _finish_reason(body)
+            con.detail(f"* finish_reason {finish_reason}; usage: {usage_text(result.usage)}")
+            code = _check_filtered(con, finish_reason)
             report(con, result, getattr(args, "json_schema", None))  # reasoning tokens, tool calls, warning
         _wire_tail(con, client, started)
     return code
@@ -102,7 +104,7 @@ def _stream(args: argparse.Namespace, client: Client, operation: str, payload: d
         con.detail(f"* time to first token: {stream.time_to_first_token * 1000:.0f} ms; "
                    f"{len(stream.events)} events; finish_reason {stream.finish_reason}")
     if stream.usage:
-        con.detail(f"* usage: {json.dumps(stream.usage)}")
+        con.detail(f"* usage: {usage_text(stream.usage)}")
     report_stream(con, stream)
     return _check_stream(con, stream)
 
@@ -135,10 +137,15 @@ def _finish_reason(body: Any) -> str | None:
 
 
 def _check_filtered(con: Any, finish_reason: str | None) -> int:
+    """A filtered answer is an error (exit 1); one cut by the token budget gets a note (exit 0): either way
+    ``> out.txt`` must not store it as if it were whole without a word on stderr."""
     if finish_reason == "content_filter":
         con.note("error: the answer was cut by Azure's content filter (finish_reason content_filter)")
         con.note("hint: rephrase the prompt; see the content_filter_results in --json output")
         return EXIT_FILTERED
+    if finish_reason == "length":
+        con.note("note: the answer was cut at its token budget (finish_reason length): raise --max-tokens for "
+                 "the whole answer")
     return EXIT_OK
 
 
