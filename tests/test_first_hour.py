@@ -174,7 +174,7 @@ def test_verbose_shows_a_retried_429s_own_headers_and_body(server, tmp_path) -> 
     scripted_env(server, tmp_path)
     proc = cli("-v", "Hi", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    first, _, rest = proc.stderr.partition("* attempt 1: HTTP 429")
+    rest = proc.stderr.partition("* attempt 1: HTTP 429")[2]
     assert rest, proc.stderr
     shown_before_attempt_2 = rest.split("* attempt 2", 1)[0]
     assert "< retry-after-ms: 20" in shown_before_attempt_2
