@@ -181,3 +181,33 @@ def test_verbose_shows_a_retried_429s_own_headers_and_body(server, tmp_path) -> 
     assert "< x-ratelimit-remaining-requests: 0" in shown_before_attempt_2
     assert "Own words." in shown_before_attempt_2
     assert "first-hour-key-0123456789abcdef" not in proc.stderr + proc.stdout
+
+
+def test_curl_with_the_emulator_prints_a_command_that_works_against_a_standalone_emulator(tmp_path) -> None:
+    """The curl command --emulator prints used an `az` token (impossible offline) and the address of an
+    emulator that had already stopped; now it uses what a standalone emulator prints."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "IDENTITY_", "MSI_"))}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    server = subprocess.Popen([sys.executable, "-m", "rest_client.emulator"], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        exports: dict[str, str] = {}
+        assert server.stdout is not None
+        for _ in range(60):  # the banner is a few lines long; bounded either way
+            line = server.stdout.readline()
+            if line.startswith("export AZURE_OPENAI_"):
+                name, _, value = line.removeprefix("export ").strip().partition("=")
+                exports[name] = value
+            if not line or line.startswith("Press Ctrl-C"):
+                break
+        assert {"AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"} <= set(exports), exports
+        printed = cli("--emulator", "--curl", "Hi", cwd=tmp_path)
+        assert printed.returncode == 0 and "az account" not in printed.stdout + printed.stderr
+        assert "python -m rest_client.emulator" in printed.stderr
+        sent = subprocess.run(["bash", "-c", printed.stdout.rstrip() + " -o /dev/null -w '%{http_code}'"],
+                              env={**env, **exports}, capture_output=True, text=True, timeout=60)
+        assert sent.stdout == "200", sent.stdout + sent.stderr
+        assert exports["AZURE_OPENAI_API_KEY"] not in printed.stdout + printed.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -202,8 +202,8 @@ def emulator_session(con: Console, args: argparse.Namespace) -> Iterator[Any]:
     saved = {name: os.environ.get(name) for name in emulator.identity_env}
     os.environ.update(emulator.identity_env)
     con.note(f"note: answering from the built-in emulator at {emulator.endpoint} (offline, not Azure)")
-    if getattr(args, "curl", False) or getattr(args, "dry_run", False):
-        con.note("note: this emulator stops when the command exits; for a curl command that works later, run "
+    if getattr(args, "dry_run", False):
+        con.note("note: this emulator stops when the command exits; to send this request later, run "
                  "`python -m rest_client.emulator` in another terminal and use its endpoint")
     try:
         yield emulator

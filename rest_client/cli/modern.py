@@ -80,7 +80,7 @@ def run_responses(args: argparse.Namespace, settings: Any, prompt: str, deployme
     from ..resolve import encode_json
     from ..responses.routes import responses_url
     from . import show
-    from .wire import _response_head, _wire_tail, make_client, plan_request
+    from .wire import _response_head, _wire_tail, make_client, plan_request, print_curl
 
     if args.completions:
         raise ConfigError("--responses and --completions do not go together: the Responses API is chat-like")
@@ -89,8 +89,11 @@ def run_responses(args: argparse.Namespace, settings: Any, prompt: str, deployme
     body = responses_body(args, prompt, deployment)
     url = responses_url(settings.endpoint)
     planned = plan_request(settings, "responses", body, deployment, target=(url, encode_json(body)))
-    if args.curl or args.dry_run:
-        con.say(show.format_curl(planned) if args.curl else "\n".join(show.format_request(planned, prefix="")))
+    if args.curl:
+        print_curl(con, planned, settings.sources.get("api_key"), emulator)
+        return EXIT_OK
+    if args.dry_run:
+        con.say("\n".join(show.format_request(planned, prefix="")))
         return EXIT_OK
     con.detail(show.format_request(planned))
     started = time.perf_counter()

@@ -132,7 +132,7 @@ def build_payload(args: argparse.Namespace, prompt: str, operation: str) -> dict
 
 def run(args: argparse.Namespace, prompt: str, con: Console, emulator: Any) -> int:
     from . import show
-    from .wire import plan_request, send
+    from .wire import plan_request, print_curl, send
 
     settings = load(args, emulator, con)
     operation, deployment = choose_operation(args, settings)
@@ -141,8 +141,7 @@ def run(args: argparse.Namespace, prompt: str, con: Console, emulator: Any) -> i
     payload = build_payload(args, prompt, operation)
     planned = plan_request(settings, operation, payload, deployment)
     if args.curl:
-        con.say(show.format_curl(planned))
-        con.note(show.curl_note(planned, settings.sources.get("api_key")))
+        print_curl(con, planned, settings.sources.get("api_key"), emulator)
         return EXIT_OK
     if args.dry_run:
         for line in show.format_request(planned, prefix=""):

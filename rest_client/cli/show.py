@@ -49,11 +49,15 @@ def format_request(req: PlannedRequest, prefix: str = "> ") -> list[str]:
     return lines
 
 
-def format_curl(req: PlannedRequest) -> str:
+def format_curl(req: PlannedRequest, *, endpoint: str | None = None) -> str:
     """A command that reproduces the request with real curl, secrets left to the shell to fill in;
-    ``-N`` (no buffering) when the body asks for a stream, so events show as they arrive."""
+    ``-N`` (no buffering) when the body asks for a stream, so events show as they arrive. ``endpoint``: shown as
+    ``$AZURE_OPENAI_ENDPOINT`` (an emulator's address changes every start)."""
     streaming = isinstance(req.payload(), dict) and req.payload().get("stream") is True
-    parts = [f"curl -sS{' -N' if streaming else ''} -X {req.method} {shlex.quote(req.url)}"]
+    url = shlex.quote(req.url)
+    if endpoint and req.url.startswith(endpoint):  # the shell fills the endpoint in: "$AZURE_OPENAI_ENDPOINT"'/…'
+        url = '"$AZURE_OPENAI_ENDPOINT"' + shlex.quote(req.url[len(endpoint):])
+    parts = [f"curl -sS{' -N' if streaming else ''} -X {req.method} {url}"]
     for name, value in req.headers.items():
         low = name.lower()
         if low in ("user-agent", "accept-encoding", "connection", "content-length"):
@@ -70,6 +74,19 @@ def format_curl(req: PlannedRequest) -> str:
             parts.append(f"-H {shlex.quote(f'{name}: {value}')}")
     parts.append(f"--data-raw {shlex.quote(req.body.decode('utf-8'))}")
     return " \\\n  ".join(parts)
+
+
+EMULATOR_CURL_NOTE = ("note: the built-in emulator stops when this command ends, so the curl command needs one that "
+                      "stays up: run `python -m rest_client.emulator` in another terminal, paste the `export "
+                      "AZURE_OPENAI_ENDPOINT=…` and `export AZURE_OPENAI_API_KEY=…` lines it prints, then run it")
+
+
+def with_key_auth(req: PlannedRequest) -> PlannedRequest:
+    """The request with the api-key header instead of a bearer token: what works against an emulator from a
+    shell (no `az` token can be had offline)."""
+    headers = {k: v for k, v in req.headers.items() if k.lower() != "authorization"}
+    headers["api-key"] = "***"
+    return PlannedRequest(req.method, req.url, headers, req.body, "key")
 
 
 def curl_note(req: PlannedRequest, key_source: str | None) -> str:

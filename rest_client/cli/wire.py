@@ -43,6 +43,19 @@ def plan_request(settings: Any, operation: str, payload: dict[str, Any], deploym
     return PlannedRequest("POST", url, headers, body, auth_kind)
 
 
+def print_curl(con: Any, planned: PlannedRequest, key_source: str | None, emulator: Any) -> None:
+    """``--curl``: the command on stdout, what it needs from the shell on stderr. Against ``--emulator`` it
+    uses the api-key and ``$AZURE_OPENAI_ENDPOINT`` of an emulator started apart (this one stops with us)."""
+    from . import show
+
+    if emulator is not None:
+        con.say(show.format_curl(show.with_key_auth(planned), endpoint=emulator.endpoint))
+        con.note(show.EMULATOR_CURL_NOTE)
+        return
+    con.say(show.format_curl(planned))
+    con.note(show.curl_note(planned, key_source))
+
+
 def make_client(settings: Any, emulator: Any, con: Any = None, backends: Any = None) -> Client:
     """The command's client, with the console's hooks (live attempt lines, the HAR recorder) on every attempt;
     with config.json ``"backends"``, the CLI fails over between them like the library."""
