@@ -22,7 +22,7 @@ from tenacity import Retrying
 
 from .apim import make_auth
 from .backends import config_backends, parse_backends
-from .diagnose import error_from_response, request_id_from
+from .diagnose import ErrorContext, error_from_response, request_id_from
 from .errors import APIStatusError, ConfigError, RestClientError
 from .payloads import Messages, chat_payload, completions_payload, is_reasoning_call, streaming
 from .resolve import COMPLETIONS, EMBEDDINGS, deployment_for, encode_json, resolve, resource_url
@@ -334,13 +334,13 @@ class Client(ResponsesCalls):
                client_request_id: str, policy: RetryPolicy, slot: Slot | None = None, *,
                resource: str | None = None) -> APIStatusError:
         auth, settings = (slot.auth, slot.settings) if slot is not None else (self.auth, self.settings)
-        return error_from_response(
-            response.status_code, response.headers, response.text, auth_kind=getattr(auth, "kind", None),
-            deployment=deployment, api_version=None if settings.is_v1 else settings.api_version,
-            retry_after=parse_retry_after(response.headers, response.text[:2000]),
+        context = ErrorContext(
+            auth_kind=getattr(auth, "kind", None), deployment=deployment,
+            api_version=None if settings.is_v1 else settings.api_version, key_source=settings.sources.get("api_key"),
+            resource=resource, url=response.url, retry_after=parse_retry_after(response.headers, response.text[:2000]),
             wait_refused=record.wait_refused, max_retry_wait=policy.max_retry_wait, exchanges=record.exchanges,
-            response=response, client_request_id=client_request_id,
-            key_source=settings.sources.get("api_key"), resource=resource, url=response.url)
+            client_request_id=client_request_id)
+        return error_from_response(response.status_code, response.headers, response.text, context, response=response)
 
     def close(self) -> None:
         self.session.close()

@@ -17,11 +17,42 @@ from .errors import APIStatusError, ContentFilterError, RateLimitError, status_c
 from .hints import Situation, hint_for, reasoning_hint
 from .retry_hints import limit_named
 
-__all__ = ["SNIPPET_CHARS", "ErrorBody", "content_filter_categories",
+__all__ = ["SNIPPET_CHARS", "ErrorBody", "ErrorContext", "content_filter_categories",
            "empty_answer_warning", "error_from_response", "hint_for", "parse_error_body", "reasoning_hint",
            "redirect_error", "request_id_from"]
 
 SNIPPET_CHARS = 200
+
+
+@dataclass(frozen=True)
+class ErrorContext:
+    """What the caller knew about the call when its answer was an error: all optional, all shown or used in hints.
+
+    ``auth_kind``: how the call authenticated (``"key"``, ``"bearer"``, ``"apim"``, ``"apim+key"``, …), so a 401
+    or 403 gets the fix for that kind; ``key_source``: where the api-key came from
+    (``Settings.sources["api_key"]``), named in key hints. ``deployment`` and ``api_version``: named in 404 and
+    400 hints (``api_version`` ``None`` on the v1 routes). ``resource``: the resource path called
+    (``/batches/ID``), so a 404 can say "no batch with that id"; ``url``: the URL called (a 404 from
+    ``/responses`` on a dated route). ``retry_after``: the wait the answer asked for, in seconds (kept on a
+    ``RateLimitError``); ``wait_refused``: that wait was longer than ``max_retry_wait``, so the call was not
+    retried. ``exchanges``: the attempts; more than one adds "(gave up after N attempts)" to the hint.
+    ``client_request_id``: the ``x-ms-client-request-id`` the call sent.
+    """
+
+    auth_kind: str | None = None
+    deployment: str | None = None
+    api_version: str | None = None
+    key_source: str | None = None
+    resource: str | None = None
+    url: str | None = None
+    retry_after: float | None = None
+    wait_refused: float | None = None
+    max_retry_wait: float | None = None
+    exchanges: Sequence[Any] = ()
+    client_request_id: str | None = None
+
+
+NO_CONTEXT = ErrorContext()
 
 
 def request_id_from(headers: Mapping[str, str]) -> str | None:
@@ -97,8 +128,8 @@ def content_filter_categories(inner: Mapping[str, Any]) -> dict[str, dict[str, A
     return {str(name): dict(value) for name, value in results.items() if isinstance(value, dict)}
 
 
-def redirect_error(status: int, headers: Mapping[str, str], text: str, *, exchanges: Sequence[Any] = (),
-                   response: Any = None, client_request_id: str | None = None) -> APIStatusError:
+def redirect_error(status: int, headers: Mapping[str, str], text: str, context: ErrorContext = NO_CONTEXT, *,
+                   response: Any = None) -> APIStatusError:
     """A 3xx, which the client never follows: say where it pointed, that nothing went there, and why.
 
     Why never follow: Azure OpenAI's data plane does not redirect, and requests keeps custom headers such as
@@ -123,38 +154,19 @@ def redirect_error(status: int, headers: Mapping[str, str], text: str, *, exchan
             "or mistyped endpoint): use your resource's https://NAME.openai.azure.com endpoint "
             "(portal → Keys and Endpoint)")
     return APIStatusError(message, status_code=status, request_id=request_id_from(headers),
-                          client_request_id=client_request_id, headers=headers, body=text or None, hint=hint,
-                          exchanges=exchanges, response=response)
+                          client_request_id=context.client_request_id, headers=headers, body=text or None, hint=hint,
+                          exchanges=context.exchanges, response=response)
 
 
-def error_from_response(
-    status: int,
-    headers: Mapping[str, str],
-    text: str,
-    *,
-    auth_kind: str | None = None,
-    deployment: str | None = None,
-    api_version: str | None = None,
-    retry_after: float | None = None,
-    wait_refused: float | None = None,
-    max_retry_wait: float | None = None,
-    exchanges: Sequence[Any] = (),
-    response: Any = None,
-    client_request_id: str | None = None,
-    key_source: str | None = None,
-    resource: str | None = None,
-    url: str | None = None,
-) -> APIStatusError:
+def error_from_response(status: int, headers: Mapping[str, str], text: str, context: ErrorContext = NO_CONTEXT, *,
+                        response: Any = None) -> APIStatusError:
     """Build the typed error for an HTTP error answer, whole. Never raises, whatever the body holds.
 
-    ``wait_refused``: the service asked for a wait longer than ``max_retry_wait``, so we did not retry.
-    ``exchanges``: the attempts; more than one adds "(gave up after N attempts)" to the hint.
-    ``key_source``: where the api-key came from (``Settings.sources["api_key"]``), named in key hints.
-    ``resource``: the resource path called (``/batches/ID``), so a 404 can say "no batch with that id".
+    ``context``: what the caller knew about the call (``ErrorContext``); ``response``: the last
+    ``requests.Response``, kept on the error.
     """
     if 300 <= status < 400:
-        return redirect_error(status, headers, text, exchanges=exchanges, response=response,
-                              client_request_id=client_request_id)
+        return redirect_error(status, headers, text, context, response=response)
     parsed = parse_error_body(text)
     message, body = parsed.message, parsed.parsed
     not_api = False
@@ -171,17 +183,17 @@ def error_from_response(
     hint = hint_for(Situation(
         status, code=code, message=message, type=parsed.type, param=parsed.param, body=parsed.parsed,
         categories=categories, limit=limit, deployment_limiter=_deployment_policy(headers), not_api=not_api,
-        auth_kind=auth_kind, key_source=key_source, deployment=deployment, api_version=api_version,
-        resource=resource, url=url, wait_refused=wait_refused, max_retry_wait=max_retry_wait,
-        attempts=len(exchanges)))
+        auth_kind=context.auth_kind, key_source=context.key_source, deployment=context.deployment,
+        api_version=context.api_version, resource=context.resource, url=context.url,
+        wait_refused=context.wait_refused, max_retry_wait=context.max_retry_wait, attempts=len(context.exchanges)))
     common: dict[str, Any] = dict(
         status_code=status, code=code, type=parsed.type, param=parsed.param, request_id=request_id_from(headers),
-        client_request_id=client_request_id, headers=headers, body=body, inner=parsed.inner, hint=hint,
-        exchanges=exchanges, response=response)
+        client_request_id=context.client_request_id, headers=headers, body=body, inner=parsed.inner, hint=hint,
+        exchanges=context.exchanges, response=response)
     if status == 400 and code == "content_filter":
         return ContentFilterError(message, categories=categories, **common)
     if status == 429:
-        return RateLimitError(message, retry_after=retry_after, limit=limit, **common)
+        return RateLimitError(message, retry_after=context.retry_after, limit=limit, **common)
     return status_class(status)(message, **common)
 
 

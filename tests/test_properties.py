@@ -16,7 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rest_client import APIStatusError, ConfigError, Settings
-from rest_client.diagnose import error_from_response
+from rest_client.diagnose import ErrorContext, error_from_response
 from rest_client.retry_hints import RESET_HEADERS, parse_retry_hint
 from rest_client.sse import StreamError, choices_of, chunk_text, iter_lines, iter_sse_json
 from rest_client.urls import build_resource_url, build_url, parse_endpoint
@@ -139,10 +139,10 @@ FLOATS = st.none() | st.floats()
 def test_error_from_response_always_builds_one_typed_error(status, text, headers, auth_kind, deployment, api_version,
                                                             retry_after, wait_refused, max_retry_wait,
                                                             attempts) -> None:
-    error = error_from_response(status, headers, text, auth_kind=auth_kind, deployment=deployment,
-                                api_version=api_version, retry_after=retry_after, wait_refused=wait_refused,
-                                max_retry_wait=max_retry_wait, exchanges=[object()] * attempts,
-                                client_request_id="crid")
+    context = ErrorContext(auth_kind=auth_kind, deployment=deployment, api_version=api_version,
+                           retry_after=retry_after, wait_refused=wait_refused, max_retry_wait=max_retry_wait,
+                           exchanges=[object()] * attempts, client_request_id="crid")
+    error = error_from_response(status, headers, text, context)
     assert isinstance(error, APIStatusError) and error.status_code == status
     assert isinstance(error.message, str) and (error.code is None or isinstance(error.code, str))
     request_id = headers.get("apim-request-id") or headers.get("x-request-id") or None
