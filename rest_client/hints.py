@@ -26,7 +26,7 @@ SAMPLING_PARAMETERS = ("temperature", "top_p", "presence_penalty", "frequency_pe
 NETWORK_WORDS = ("virtual network", "private endpoint", "firewall", "public access")
 
 # Routes a rule can be keyed by (``Situation.routes``).
-DATED_RESPONSES = "deployments route for /responses"  # the Responses API called on a dated (non-v1) route
+DATED_RESPONSES = "/responses off the v1 routes"  # the Responses API called on a dated deployment route
 BATCH_ID = "/batches/{id}"
 FILE_ID = "/files/{id}"
 _ID_ROUTES = ((BATCH_ID, "batches"), (FILE_ID, "files"))
@@ -95,12 +95,17 @@ class Rule:
     name: str
     hint: Text
     status: frozenset[int] | None = None
+    """The keys: each one given must match (``None``: any). ``status``: the answer's HTTP status."""
     code: frozenset[str] | None = None
+    """The service's error code (``DeploymentNotFound``, ``content_filter``…)."""
     auth: frozenset[str] | None = None
+    """How the caller authenticated (``Situation.auth_kind``)."""
     route: str | None = None
+    """A route the call went to (``Situation.routes``)."""
     when: Callable[[Situation], bool] | None = None
     """What the keys cannot say: the wording, a choice between keys, a threshold."""
     family: str | None = None
+    """``REASONING`` for the rows ``reasoning_hint`` answers from."""
     join: str | None = None
     alone: bool = False
 
@@ -263,23 +268,25 @@ NOT_THE_API = "this answer did not come from Azure OpenAI's API: check the endpo
 _400, _401, _403, _404, _429 = (frozenset({n}) for n in (400, 401, 403, 404, 429))
 
 # -- the table ---------------------------------------------------------------------------------------------------
+# Why this order. The first candidate row that matches wins; the two ``join`` rows at the end add to it.
+# 1. What the client itself decided beats what the answer says: a wait longer than max_retry_wait is why the
+#    call stopped, whatever the status, and its sentence stands alone (nothing is added to it).
+# 2. Who answered, and where, beats what they said: an API Management refusal (its shape *and* its policy
+#    wording, unless the policy-id names Azure OpenAI's own limiter, which uses the same words) means Azure
+#    OpenAI never saw the call; a 404 from /responses off the v1 routes means the route is wrong, and the
+#    answer from the right route may say something else.
+# 3. Then identity, whatever the status: a missing data-plane role (Azure answers a valid token without one
+#    with 401, so a new token cannot help; a key carries no identity, so with a key only when the status is
+#    401) and key authentication switched off on the resource.
+# 4. What reasoning models and structured outputs refuse: 400s whose words the generic api-version and
+#    parameter rows below would also claim, with a less useful fix.
+# 5. Then by status, the most specific fix first: 400 (content filter: the prompt, not the request; the
+#    api-version, as no value is right on a version not served; the operation; the context window; an unknown
+#    parameter; a role; any other invalid_request_error; else no hint, as the service's message says it best),
+#    401 and 403 by how the caller authenticated (a row without an auth key, after one with it, is "any other
+#    auth"), 404 by code then route, 429 by the limit the answer named, 5xx.
+# 6. Added to whatever won: a body that is not JSON ("; …"), then, after retries, how many attempts were made.
 RULES: tuple[Rule, ...] = (
-    # Why this order (the first candidate that matches wins; the two ``join`` rows at the end add to it):
-    # 1. What the client itself decided beats what the answer says: a wait longer than max_retry_wait is why
-    #    the call stopped, whatever the status, and its sentence stands alone.
-    # 2. Who answered beats what they said: an API Management refusal (its shape *and* wording, and not Azure
-    #    OpenAI's own limiter) means Azure OpenAI never saw the call; a 404 from /responses on a dated route
-    #    means the route, not the name, is wrong.
-    # 3. The service's precise codes and wordings beat the status: a missing data-plane role (Azure answers it
-    #    with 401 to a valid token — a new token cannot help; a key carries no identity, so never for a key
-    #    unless the status is 401) and key auth switched off are the same fix whatever the status.
-    # 4. What reasoning models and structured outputs refuse (400s in words more precise than the generic
-    #    api-version and parameter rows below them, which would otherwise claim them).
-    # 5. Then by status, most specific first: 400 (content filter, api-version, operation, context window,
-    #    unknown parameter, role, any invalid_request_error), 401 and 403 by how the caller authenticated (the
-    #    same status has a different fix for a key than for a token), 404 by code then route, 429 by the limit
-    #    named, 5xx. A 400 none of its rows knows gets no hint: the service's message says it best.
-    # 6. Added to whatever won: a non-JSON body ("; …") and, after retries, how many attempts were made.
     Rule("wait_refused", _wait_refused, when=lambda s: s.wait_refused is not None, alone=True),
     Rule("apim_gateway", _gateway,
          when=lambda s: not s.deployment_limiter and gateway_hint(s.status, s.body, s.message) is not None),
