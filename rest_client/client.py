@@ -23,7 +23,7 @@ from tenacity import Retrying
 from .apim import make_auth
 from .backends import config_backends, parse_backends
 from .call import Body, Call, Gate, Target
-from .diagnose import error_from_response, request_id_from
+from .diagnose import ErrorContext, error_from_response, request_id_from
 from .errors import APIStatusError, ConfigError, RestClientError, TransportError
 from .payloads import Messages, chat_payload, completions_payload, is_reasoning_call, streaming
 from .resolve import COMPLETIONS, EMBEDDINGS, deployment_for, encode_json, resolve, resource_url
@@ -306,14 +306,14 @@ class Client(ResponsesCalls):
     def _error(self, response: requests.Response, call: Call, policy: RetryPolicy, *,
                resource: str | None) -> APIStatusError:
         auth, settings = (call.slot.auth, call.slot.settings) if call.slot is not None else (self.auth, self.settings)
-        hint = call.exchanges[-1].retry_hint if call.exchanges else None
-        return error_from_response(
-            response.status_code, response.headers, response.text, auth_kind=getattr(auth, "kind", None),
-            deployment=call.target.deployment, api_version=None if settings.is_v1 else settings.api_version,
-            retry_after=hint.seconds if hint is not None else None,  # parsed once, when the answer came
+        hint = call.exchanges[-1].retry_hint if call.exchanges else None  # parsed once, when the answer came
+        context = ErrorContext(
+            auth_kind=getattr(auth, "kind", None), deployment=call.target.deployment,
+            api_version=None if settings.is_v1 else settings.api_version, key_source=settings.sources.get("api_key"),
+            resource=resource, url=response.url, retry_after=hint.seconds if hint is not None else None,
             wait_refused=call.wait_refused, max_retry_wait=policy.max_retry_wait, exchanges=call.exchanges,
-            response=response, client_request_id=call.client_request_id,
-            key_source=settings.sources.get("api_key"), resource=resource, url=response.url)
+            client_request_id=call.client_request_id)
+        return error_from_response(response.status_code, response.headers, response.text, context, response=response)
 
     def close(self) -> None:
         self.session.close()

@@ -1,7 +1,8 @@
 """How an HTTP error answer becomes one typed error with a hint (pure: no I/O, never raises).
 
 Why apart from errors.py: the tree is the contract users ``except``; reading the service's many error
-shapes and choosing the one sentence that helps is knowledge that grows with every case users meet.
+shapes is knowledge that grows with every case users meet. Choosing the one sentence that helps is the
+rule table in ``hints.py``; this module reads the answer into the ``Situation`` those rules look at.
 """
 
 from __future__ import annotations
@@ -12,20 +13,46 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from .errors import (
-    COGNITIVE_SERVICES_SCOPE,
-    APIStatusError,
-    ContentFilterError,
-    RateLimitError,
-    status_class,
-)
-from .gateway import gateway_hint
+from .errors import APIStatusError, ContentFilterError, RateLimitError, status_class
+from .hints import Situation, hint_for, reasoning_hint
 from .retry_hints import limit_named
+
+__all__ = ["SNIPPET_CHARS", "ErrorBody", "ErrorContext", "content_filter_categories",
+           "empty_answer_warning", "error_from_response", "hint_for", "parse_error_body", "reasoning_hint",
+           "redirect_error", "request_id_from"]
 
 SNIPPET_CHARS = 200
 
-# The data-plane role a keyless caller needs on the resource; named in the 401/403 hints.
-OPENAI_USER_ROLE = "Cognitive Services OpenAI User"
+
+@dataclass(frozen=True)
+class ErrorContext:
+    """What the caller knew about the call when its answer was an error: all optional, all shown or used in hints.
+
+    ``auth_kind``: how the call authenticated (``"key"``, ``"bearer"``, ``"apim"``, ``"apim+key"``, …), so a 401
+    or 403 gets the fix for that kind; ``key_source``: where the api-key came from
+    (``Settings.sources["api_key"]``), named in key hints. ``deployment`` and ``api_version``: named in 404 and
+    400 hints (``api_version`` ``None`` on the v1 routes). ``resource``: the resource path called
+    (``/batches/ID``), so a 404 can say "no batch with that id"; ``url``: the URL called (a 404 from
+    ``/responses`` on a dated route). ``retry_after``: the wait the answer asked for, in seconds (kept on a
+    ``RateLimitError``); ``wait_refused``: that wait was longer than ``max_retry_wait``, so the call was not
+    retried. ``exchanges``: the attempts; more than one adds "(gave up after N attempts)" to the hint.
+    ``client_request_id``: the ``x-ms-client-request-id`` the call sent.
+    """
+
+    auth_kind: str | None = None
+    deployment: str | None = None
+    api_version: str | None = None
+    key_source: str | None = None
+    resource: str | None = None
+    url: str | None = None
+    retry_after: float | None = None
+    wait_refused: float | None = None
+    max_retry_wait: float | None = None
+    exchanges: Sequence[Any] = ()
+    client_request_id: str | None = None
+
+
+NO_CONTEXT = ErrorContext()
 
 
 def request_id_from(headers: Mapping[str, str]) -> str | None:
@@ -101,137 +128,8 @@ def content_filter_categories(inner: Mapping[str, Any]) -> dict[str, dict[str, A
     return {str(name): dict(value) for name, value in results.items() if isinstance(value, dict)}
 
 
-def _fired(categories: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    names = []
-    for name, value in categories.items():
-        if value.get("filtered"):
-            level = value.get("severity")
-            names.append(f"{name} ({level})" if level else name)
-    return names
-
-
-def _resource_hint(resource: str | None) -> str | None:
-    """404 on ``/batches/{id}`` or ``/files/{id}``: the id is unknown here, not the endpoint wrong."""
-    if not resource:
-        return None
-    parts = [p for p in resource.split("?")[0].split("/") if p]
-    for kind, what, listing in (("batches", "batch", " (python -m rest_client batch list)"),
-                                ("files", "file", "")):
-        if kind in parts:
-            at = parts.index(kind)
-            if len(parts) > at + 1:
-                return (f"no {what} with id '{parts[at + 1]}' on this resource: check the id{listing}; ids belong "
-                        "to one resource, and deleted or expired ones are gone")
-    return None
-
-
-def _key_words(key_source: str | None) -> str:
-    return f"the api-key (from {key_source})" if key_source else "the api-key"
-
-
-def _invalid_request_hint(code: str | None, type_: str | None, param: str | None, low: str) -> str | None:
-    """A model-side 400 (``invalid_request_error``): name the parameter, then what usually fixes it."""
-    if code == "context_length_exceeded" or "maximum context length" in low:
-        return ("the prompt plus max_tokens is longer than this model's context window: shorten the messages "
-                "(or drop old turns) or lower max_tokens")
-    if "unrecognized request argument" in low or code in ("unknown_parameter", "unsupported_parameter"):
-        name = param or low.rsplit(":", 1)[-1].strip(" .'\"") or "?"
-        return (f"the service does not accept the parameter '{name}': check its spelling (max_tokens, top_p, …) "
-                "and that this api-version and model support it")
-    if type_ != "invalid_request_error" and not param:
-        return None
-    where = f"{type_ or 'invalid_request_error'}" + (f" on parameter '{param}'" if param else "")
-    if "role" in (param or "") or ".role'" in low:
-        return f"{where}: each message's role must be system, user, assistant, tool or developer"
-    return f"{where}: fix that value as the message says (see the API reference for its allowed range)"
-
-
-def hint_for(status: int, code: str | None, message: str, *, auth_kind: str | None, deployment: str | None,
-             api_version: str | None, categories: Mapping[str, Mapping[str, Any]], type_: str | None = None,
-             param: str | None = None, key_source: str | None = None, resource: str | None = None,
-             limit: str | None = None) -> str | None:
-    """One actionable sentence for the errors users meet most; ``None`` when we have nothing useful.
-
-    Keyed on the service's ``code`` first, then the status, then how the caller authenticated (``auth_kind``
-    "key" or "bearer", ``key_source`` where the key came from): the same 401 or 403 has a different fix for a
-    key than for a token. ``resource``: the resource path called (``/batches/ID``), for 404s on objects.
-    ``limit``: for a 429, which limit the answer named ("requests" or "tokens").
-    """
-    low = (message or "").lower()
-    role_missing = code == "PermissionDenied" or "principal does not have access" in low
-    if role_missing and (status == 401 or auth_kind != "key"):
-        # Azure's 401 (not 403) for a valid token without a data-plane role: a new token cannot help.
-        # (A key carries no identity: with a key, a 403 is about the network or key auth, never a role.)
-        return (f"your identity is signed in but has no data-plane role on this resource: assign it "
-                f"'{OPENAI_USER_ROLE}' (az role assignment create --role '{OPENAI_USER_ROLE}' --assignee YOUR_ID "
-                "--scope RESOURCE_ID); Owner or Contributor is not enough, and an assignment takes a few minutes "
-                "to apply")
-    if code == "AuthenticationTypeDisabled" or "key based authentication is disabled" in low:
-        return ("key authentication is disabled on this resource (disableLocalAuth): use Entra ID instead "
-                "(--auth cli after az login, or --auth default) with the "
-                f"'{OPENAI_USER_ROLE}' role; unset AZURE_OPENAI_API_KEY")
-    modern = reasoning_hint(status, code, message)  # reasoning models, structured outputs (today's 400s)
-    if modern:
-        return modern
-    if status == 400 and code == "content_filter":
-        fired = _fired(categories)
-        what = ", ".join(fired) if fired else "a category"
-        return f"the prompt was blocked by the content filter for {what}; rephrase it or ask for a filter change"
-    if status == 400 and ("api version" in low or "api-version" in low):
-        return (f"api-version {api_version or '?'} is not accepted here; use 2024-10-21 (GA) or a newer one "
-                "this model supports (--api-version / OPENAI_API_VERSION)")
-    if status == 400 and code == "OperationNotSupported":
-        return "this deployment's model does not support that operation: use --chat for chat models, " \
-               "--completions for instruct models, or another deployment"
-    if status == 400:
-        return _invalid_request_hint(code, type_, param, low)
-    if status == 401:
-        if auth_kind == "bearer":
-            return ("the token was rejected: it must be for scope " + COGNITIVE_SERVICES_SCOPE +
-                    ", from the resource's tenant (az login --tenant TENANT), and unexpired")
-        return (f"{_key_words(key_source)} was rejected: copy a key of THIS resource (portal → Keys and Endpoint) "
-                "into AZURE_OPENAI_API_KEY, and check the endpoint is that resource's")
-    if status == 403:
-        network = ("the resource's network rules block this client (firewall, virtual network or private "
-                   "endpoint only): allow your IP under Networking, or call it from inside its network")
-        if any(w in low for w in ("virtual network", "private endpoint", "firewall", "public access")):
-            return network
-        if auth_kind == "key":
-            # A key carries no identity, so a role cannot be what is missing.
-            return (f"{_key_words(key_source)} was accepted but access is denied: the resource's network rules "
-                    "(firewall, virtual network, private endpoint) block this client, or key authentication is "
-                    "disabled on it (use Entra ID then)")
-        return (f"your identity lacks the '{OPENAI_USER_ROLE}' role on this resource: az role assignment create "
-                f"--role '{OPENAI_USER_ROLE}' --assignee YOUR_ID --scope RESOURCE_ID (takes up to 5 min to apply)")
-    if status == 404:
-        if code == "DeploymentNotFound":
-            name = f"'{deployment}'" if deployment else "that name"
-            return (f"no deployment named {name} on this resource: use the deployment name you chose in the "
-                    "portal (Deployments), not the model name; a new deployment takes a few minutes to appear")
-        return _resource_hint(resource) or (
-            f"nothing at this URL: check the endpoint is https://NAME.openai.azure.com and that "
-            f"api-version {api_version or '?'} offers this operation")
-    if status == 429:  # ``limit``: which one the answer named (a request-limited user gains nothing from TPM advice)
-        if limit == "requests":
-            return ("over the deployment's call rate limit (requests per minute): send fewer calls at once or "
-                    "spread them out (bulk paces itself); each call counts, however small")
-        if limit == "tokens":
-            return ("over the deployment's token rate limit: lower max_tokens (it is charged up front) or send "
-                    "fewer at once, or raise the deployment's tokens-per-minute quota in the portal")
-        return "over the deployment's rate limit: slow down (bulk paces itself), or raise its quota in the portal"
-    if status >= 500:
-        return "the service failed; if it persists, quote the request id to Azure support"
-    return None
-
-
-def _join(hint: str | None, more: str | None) -> str | None:
-    if not more:
-        return hint
-    return f"{hint} {more}" if hint else more
-
-
-def redirect_error(status: int, headers: Mapping[str, str], text: str, *, exchanges: Sequence[Any] = (),
-                   response: Any = None, client_request_id: str | None = None) -> APIStatusError:
+def redirect_error(status: int, headers: Mapping[str, str], text: str, context: ErrorContext = NO_CONTEXT, *,
+                   response: Any = None) -> APIStatusError:
     """A 3xx, which the client never follows: say where it pointed, that nothing went there, and why.
 
     Why never follow: Azure OpenAI's data plane does not redirect, and requests keeps custom headers such as
@@ -256,38 +154,19 @@ def redirect_error(status: int, headers: Mapping[str, str], text: str, *, exchan
             "or mistyped endpoint): use your resource's https://NAME.openai.azure.com endpoint "
             "(portal → Keys and Endpoint)")
     return APIStatusError(message, status_code=status, request_id=request_id_from(headers),
-                          client_request_id=client_request_id, headers=headers, body=text or None, hint=hint,
-                          exchanges=exchanges, response=response)
+                          client_request_id=context.client_request_id, headers=headers, body=text or None, hint=hint,
+                          exchanges=context.exchanges, response=response)
 
 
-def error_from_response(
-    status: int,
-    headers: Mapping[str, str],
-    text: str,
-    *,
-    auth_kind: str | None = None,
-    deployment: str | None = None,
-    api_version: str | None = None,
-    retry_after: float | None = None,
-    wait_refused: float | None = None,
-    max_retry_wait: float | None = None,
-    exchanges: Sequence[Any] = (),
-    response: Any = None,
-    client_request_id: str | None = None,
-    key_source: str | None = None,
-    resource: str | None = None,
-    url: str | None = None,
-) -> APIStatusError:
+def error_from_response(status: int, headers: Mapping[str, str], text: str, context: ErrorContext = NO_CONTEXT, *,
+                        response: Any = None) -> APIStatusError:
     """Build the typed error for an HTTP error answer, whole. Never raises, whatever the body holds.
 
-    ``wait_refused``: the service asked for a wait longer than ``max_retry_wait``, so we did not retry.
-    ``exchanges``: the attempts; more than one adds "(gave up after N attempts)" to the hint.
-    ``key_source``: where the api-key came from (``Settings.sources["api_key"]``), named in key hints.
-    ``resource``: the resource path called (``/batches/ID``), so a 404 can say "no batch with that id".
+    ``context``: what the caller knew about the call (``ErrorContext``); ``response``: the last
+    ``requests.Response``, kept on the error.
     """
     if 300 <= status < 400:
-        return redirect_error(status, headers, text, exchanges=exchanges, response=response,
-                              client_request_id=client_request_id)
+        return redirect_error(status, headers, text, context, response=response)
     parsed = parse_error_body(text)
     message, body = parsed.message, parsed.parsed
     not_api = False
@@ -301,70 +180,21 @@ def error_from_response(
     code = parsed.code
     categories = content_filter_categories(parsed.inner) if code == "content_filter" else {}
     limit = limit_named(headers, message) if status == 429 else None
-    hint = hint_for(status, code, message, auth_kind=auth_kind, deployment=deployment,
-                    api_version=api_version, categories=categories, type_=parsed.type, param=parsed.param,
-                    key_source=key_source if auth_kind == "key" else None, resource=resource, limit=limit)
-    hint = route_hint(status, url) or hint
-    if not _deployment_policy(headers):  # Azure OpenAI's own limiter says "Rate limit is exceeded" like APIM does
-        hint = gateway_hint(status, parsed.parsed, message) or hint  # API Management's own refusals
-    if not_api:
-        hint = (hint + "; " if hint else "") + "this answer did not come from Azure OpenAI's API: check the endpoint"
-    if wait_refused is not None:
-        hint = (f"the service asked to wait {wait_refused:.0f} s, more than max_retry_wait "
-                f"{max_retry_wait or 0:.0f} s: retry later, or raise max_retry_wait")
-    elif len(exchanges) > 1:
-        hint = _join(hint, f"(gave up after {len(exchanges)} attempts)")
+    hint = hint_for(Situation(
+        status, code=code, message=message, type=parsed.type, param=parsed.param, body=parsed.parsed,
+        categories=categories, limit=limit, deployment_limiter=_deployment_policy(headers), not_api=not_api,
+        auth_kind=context.auth_kind, key_source=context.key_source, deployment=context.deployment,
+        api_version=context.api_version, resource=context.resource, url=context.url,
+        wait_refused=context.wait_refused, max_retry_wait=context.max_retry_wait, attempts=len(context.exchanges)))
     common: dict[str, Any] = dict(
         status_code=status, code=code, type=parsed.type, param=parsed.param, request_id=request_id_from(headers),
-        client_request_id=client_request_id, headers=headers, body=body, inner=parsed.inner, hint=hint,
-        exchanges=exchanges, response=response)
+        client_request_id=context.client_request_id, headers=headers, body=body, inner=parsed.inner, hint=hint,
+        exchanges=context.exchanges, response=response)
     if status == 400 and code == "content_filter":
         return ContentFilterError(message, categories=categories, **common)
     if status == 429:
-        return RateLimitError(message, retry_after=retry_after, limit=limit, **common)
+        return RateLimitError(message, retry_after=context.retry_after, limit=limit, **common)
     return status_class(status)(message, **common)
-
-
-SAMPLING_PARAMETERS = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
-                       "logit_bias")
-
-
-def reasoning_hint(status: int, code: str | None, message: str | None) -> str | None:
-    """The hint for what reasoning models (o-series, gpt-5) and structured outputs refuse; ``None`` otherwise.
-
-    Matched on the service's wording (see emulator/reasoning.py for the sources), so any client meets the same
-    sentence whatever SDK sent the request.
-    """
-    if status != 400 or not message:
-        return None
-    low = message.lower()
-    if "json_schema" in low and "api version" in low:
-        return ("structured outputs (response_format json_schema) need api-version 2024-08-01-preview or later: "
-                "--api-version 2024-10-21 (OPENAI_API_VERSION), or the v1 endpoint …/openai/v1")
-    if "'max_tokens'" in low and "max_completion_tokens" in low:
-        return ("this is a reasoning model: send max_completion_tokens instead of max_tokens "
-                "(--max-completion-tokens N); it also counts the reasoning tokens, so leave room for them")
-    refused = next((p for p in SAMPLING_PARAMETERS if f"'{p}'" in low), None)
-    if refused and ("unsupported" in low or code in ("unsupported_parameter", "unsupported_value")):
-        return (f"reasoning models take no sampling parameters: drop {refused} (they refuse temperature other than 1, "
-                "top_p, penalties, logprobs, logit_bias); steer them with reasoning_effort (--reasoning-effort)")
-    if "'system'" in low and "role" in low and ("does not support" in low or "unsupported" in low):
-        return "this model refuses the system role: send the instructions as a developer message (--developer TEXT)"
-    if ("reasoning" in low and "effort" in low) or ("supported values" in low and "'low'" in low):
-        return ("reasoning_effort takes low, medium or high (gpt-5 models also minimal): pick one this model "
-                "lists (--reasoning-effort)")
-    return None
-
-
-def route_hint(status: int, url: str | None) -> str | None:
-    """A 404 for the Responses API on a dated deployment route: it lives only on the v1 routes."""
-    if status != 404 or not url:
-        return None
-    path = url.split("?", 1)[0]
-    if path.rstrip("/").endswith("/responses") and "/openai/v1/" not in path:
-        return ("the Responses API is served only on the v1 routes: POST {resource}/openai/v1/responses with the "
-                "deployment as model (Client.responses / --responses do this)")
-    return None
 
 
 def empty_answer_warning(finish_reason: str | None, text: str | None, usage: Any) -> str | None:

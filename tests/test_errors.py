@@ -18,7 +18,7 @@ from rest_client import (
     RestClientError,
     ServerError,
 )
-from rest_client.diagnose import error_from_response
+from rest_client.diagnose import ErrorContext, error_from_response
 from tests.recordings import load_interactions
 
 EXPECTED = {400: ContentFilterError, 404: NotFoundError}
@@ -28,7 +28,7 @@ def test_every_recorded_error_maps_to_its_class(shared_dir) -> None:
     errors = [i for i in load_interactions(shared_dir) if i.status >= 400]
     assert len(errors) >= 6
     for rec in errors:
-        err = error_from_response(rec.status, rec.headers, rec.body, deployment="dep")
+        err = error_from_response(rec.status, rec.headers, rec.body, ErrorContext(deployment="dep"))
         assert type(err) is EXPECTED[rec.status], rec.name
         assert err.request_id == (rec.headers.get("apim-request-id") or rec.headers.get("x-request-id")), rec.name
         assert err.hint, rec.name
@@ -54,7 +54,7 @@ def test_spec_spelling_of_content_filter_results_is_accepted() -> None:
 
 def test_str_leads_with_status_code_and_request_id() -> None:
     body = '{"error": {"code": "DeploymentNotFound", "message": "The API deployment does not exist."}}'
-    err = error_from_response(404, {"apim-request-id": "1a2b3c"}, body, deployment="gpt-4o")
+    err = error_from_response(404, {"apim-request-id": "1a2b3c"}, body, ErrorContext(deployment="gpt-4o"))
     assert str(err).startswith("HTTP 404 DeploymentNotFound (request 1a2b3c): The API deployment does not exist. — ")
     assert "'gpt-4o'" in str(err)
     assert repr(err) == "NotFoundError(status_code=404, code='DeploymentNotFound', request_id='1a2b3c')"
@@ -82,8 +82,8 @@ def test_str_leads_with_status_code_and_request_id() -> None:
     ],
 )
 def test_status_maps_to_class_with_a_hint(status: int, body: dict, cls: type, hint_words: str) -> None:
-    err = error_from_response(status, {"x-request-id": "r1"}, json.dumps(body), auth_kind="key",
-                              api_version="2024-10-21")
+    err = error_from_response(status, {"x-request-id": "r1"}, json.dumps(body),
+                              ErrorContext(auth_kind="key", api_version="2024-10-21"))
     assert type(err) is cls and isinstance(err, APIStatusError) and isinstance(err, RestClientError)
     assert hint_words in err.hint
     assert err.request_id == "r1"
@@ -92,7 +92,7 @@ def test_status_maps_to_class_with_a_hint(status: int, body: dict, cls: type, hi
 def test_401_with_a_bearer_token_talks_about_scope_and_tenant() -> None:
     body = {"statusCode": 401, "message": "Unauthorized. Access token is missing, invalid, audience is incorrect "
                                           "(https://cognitiveservices.azure.com), or have expired."}
-    err = error_from_response(401, {}, json.dumps(body), auth_kind="bearer")
+    err = error_from_response(401, {}, json.dumps(body), ErrorContext(auth_kind="bearer"))
     assert isinstance(err, AuthenticationError)
     assert err.code == "401" and "Access token is missing" in err.message
     assert "https://cognitiveservices.azure.com/.default" in err.hint and "az login --tenant" in err.hint
@@ -140,7 +140,7 @@ PERMISSION_DENIED = '{"error":{"code":"PermissionDenied","message":"Principal do
 
 
 def test_401_permission_denied_is_the_role_not_the_token() -> None:
-    err = error_from_response(401, {}, PERMISSION_DENIED, auth_kind="bearer")
+    err = error_from_response(401, {}, PERMISSION_DENIED, ErrorContext(auth_kind="bearer"))
     assert isinstance(err, AuthenticationError) and err.code == "PermissionDenied"
     assert "'Cognitive Services OpenAI User'" in err.hint and "few minutes" in err.hint
     assert "token was rejected" not in err.hint
@@ -156,16 +156,18 @@ def test_401_permission_denied_is_the_role_not_the_token() -> None:
     ],
 )
 def test_403_with_a_key_is_never_the_role_hint(body: str, words: str) -> None:
-    err = error_from_response(403, {}, body, auth_kind="key", key_source="environment variable AZURE_OPENAI_API_KEY")
+    err = error_from_response(403, {}, body,
+                              ErrorContext(auth_kind="key", key_source="environment variable AZURE_OPENAI_API_KEY"))
     assert isinstance(err, PermissionDeniedError)
     assert words in err.hint and "lacks the" not in err.hint and "az role assignment" not in err.hint
 
 
 def test_key_hints_say_where_the_key_came_from() -> None:
     body = '{"error":{"code":"401","message":"Access denied due to invalid subscription key or wrong API endpoint."}}'
-    err = error_from_response(401, {}, body, auth_kind="key", key_source="./config.json key OPENAI_API_KEY")
+    err = error_from_response(401, {}, body,
+                              ErrorContext(auth_kind="key", key_source="./config.json key OPENAI_API_KEY"))
     assert err.hint.startswith("the api-key (from ./config.json key OPENAI_API_KEY) was rejected")
-    bearer = error_from_response(401, {}, body, auth_kind="bearer", key_source="ignored for tokens")
+    bearer = error_from_response(401, {}, body, ErrorContext(auth_kind="bearer", key_source="ignored for tokens"))
     assert "ignored" not in bearer.hint
 
 
@@ -191,13 +193,15 @@ def test_model_side_400_with_null_code_shows_type_param_and_a_hint() -> None:
     ],
 )
 def test_every_json_error_shape_keeps_its_message(body: dict, message: str, code: str | None) -> None:
-    err = error_from_response(401, {}, json.dumps(body), auth_kind="bearer")
+    err = error_from_response(401, {}, json.dumps(body), ErrorContext(auth_kind="bearer"))
     assert (err.message, err.code) == (message, code) and "non-JSON" not in str(err)
 
 
 def test_404_on_a_batch_or_file_id_names_the_id() -> None:
     body = '{"error":{"code":"NotFound","message":"Batch with id \'batch_x\' was not found."}}'
-    err = error_from_response(404, {}, body, resource="/batches/batch_x")
+    err = error_from_response(404, {}, body, ErrorContext(resource="/batches/batch_x"))
     assert err.hint.startswith("no batch with id 'batch_x' on this resource")
-    assert "no file with id 'file-1'" in error_from_response(404, {}, body, resource="/files/file-1/content").hint
-    assert "api-version" in error_from_response(404, {}, body, resource="/batches").hint  # a list: the endpoint
+    files = error_from_response(404, {}, body, ErrorContext(resource="/files/file-1/content"))
+    assert "no file with id 'file-1'" in files.hint
+    listing = error_from_response(404, {}, body, ErrorContext(resource="/batches"))
+    assert "api-version" in listing.hint  # a list: the endpoint

@@ -16,7 +16,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rest_client import APIStatusError, ConfigError, Settings
-from rest_client.diagnose import error_from_response
+from rest_client.diagnose import ErrorContext, error_from_response
+from rest_client.hints import RULES, Situation, hint_for, reasoning_hint, winner
 from rest_client.retry_hints import RESET_HEADERS, parse_retry_hint
 from rest_client.sse import StreamError, choices_of, chunk_text, iter_lines, iter_sse_json
 from rest_client.urls import build_resource_url, build_url, parse_endpoint
@@ -139,16 +140,58 @@ FLOATS = st.none() | st.floats()
 def test_error_from_response_always_builds_one_typed_error(status, text, headers, auth_kind, deployment, api_version,
                                                             retry_after, wait_refused, max_retry_wait,
                                                             attempts) -> None:
-    error = error_from_response(status, headers, text, auth_kind=auth_kind, deployment=deployment,
-                                api_version=api_version, retry_after=retry_after, wait_refused=wait_refused,
-                                max_retry_wait=max_retry_wait, exchanges=[object()] * attempts,
-                                client_request_id="crid")
+    context = ErrorContext(auth_kind=auth_kind, deployment=deployment, api_version=api_version,
+                           retry_after=retry_after, wait_refused=wait_refused, max_retry_wait=max_retry_wait,
+                           exchanges=[object()] * attempts, client_request_id="crid")
+    error = error_from_response(status, headers, text, context)
     assert isinstance(error, APIStatusError) and error.status_code == status
     assert isinstance(error.message, str) and (error.code is None or isinstance(error.code, str))
     request_id = headers.get("apim-request-id") or headers.get("x-request-id") or None
     assert error.request_id == request_id and error.client_request_id == "crid"
     assert str(error).startswith(f"HTTP {status}") and repr(error).startswith(type(error).__name__)
 
+
+
+# -- the hint table ----------------------------------------------------------------------------------------------------
+# Free text, plus the words and codes the rows look for, so the table's own branches are met often.
+ROW_WORDS = st.sampled_from(["PermissionDenied", "principal does not have access", "key based authentication is "
+                             "disabled", "json_schema", "api version", "'max_tokens'", "max_completion_tokens",
+                             "'temperature'", "unsupported", "'system'", "role", ".role'", "does not support",
+                             "reasoning effort", "supported values 'low'", "maximum context length",
+                             "unrecognized request argument:", "firewall", "subscription key", "missing",
+                             "rate limit is exceeded", "token limit is exceeded", "out of call volume quota"])
+HINT_TEXT = st.text(max_size=20) | st.lists(ROW_WORDS, max_size=3).map(" ".join)
+CODES = st.none() | st.text(max_size=10) | st.sampled_from(
+    ["PermissionDenied", "AuthenticationTypeDisabled", "content_filter", "OperationNotSupported", "DeploymentNotFound",
+     "context_length_exceeded", "unknown_parameter", "unsupported_parameter", "unsupported_value"])
+PATHS = st.none() | st.text(max_size=20) | st.sampled_from(
+    ["/batches/b1", "/files/f1/content", "/batches", "https://r/openai/deployments/d/responses?x=1",
+     "https://r/openai/v1/responses"])
+
+
+@given(status=st.integers(), code=CODES, message=HINT_TEXT, type_=st.none() | st.text(max_size=8)
+       | st.just("invalid_request_error"), param=st.none() | st.text(max_size=8) | st.just("messages.0.role"),
+       body=st.none() | JSON_VALUES | st.fixed_dictionaries({"statusCode": st.integers(), "message": HINT_TEXT}),
+       categories=st.dictionaries(st.text(max_size=6), st.dictionaries(st.sampled_from(["filtered", "severity"]),
+                                                                       JSON_VALUES, max_size=2), max_size=2),
+       limit=st.sampled_from([None, "requests", "tokens"]), flags=st.tuples(st.booleans(), st.booleans()),
+       auth_kind=st.none() | st.text(max_size=6) | st.sampled_from(["key", "bearer", "apim", "apim+key"]),
+       key_source=st.none() | st.text(max_size=8), deployment=st.none() | st.text(max_size=8),
+       resource=PATHS, url=PATHS, wait_refused=FLOATS, max_retry_wait=FLOATS, attempts=st.integers())
+def test_the_hint_table_gives_a_sentence_or_none_for_any_situation(status, code, message, type_, param, body,
+                                                                    categories, limit, flags, auth_kind, key_source,
+                                                                    deployment, resource, url, wait_refused,
+                                                                    max_retry_wait, attempts) -> None:
+    situation = Situation(status, code=code, message=message, type=type_, param=param, body=body,
+                          categories=categories, limit=limit, deployment_limiter=flags[0], not_api=flags[1],
+                          auth_kind=auth_kind, key_source=key_source, deployment=deployment, resource=resource,
+                          url=url, wait_refused=wait_refused, max_retry_wait=max_retry_wait, attempts=attempts)
+    hint = hint_for(situation)
+    assert hint is None or (isinstance(hint, str) and hint)
+    won = winner(situation)
+    if won is not None:  # the winner's sentence leads, whatever is added after it
+        assert hint is not None and hint.startswith(won.text(situation))
+    assert reasoning_hint(status, code, message) in (None, *(r.text(situation) for r in RULES))
 
 # -- endpoints, settings and URLs --------------------------------------------------------------------------------------
 ENDPOINTS = st.one_of(

@@ -13,7 +13,7 @@ import json
 import threading
 from typing import Any
 
-from ..diagnose import error_from_response
+from ..diagnose import ErrorContext, error_from_response
 from ..errors import APIStatusError
 
 SETUP_STATUSES = frozenset({401, 403, 404})
@@ -71,5 +71,5 @@ class SetupFailureGuard:
         if not text and result.error:
             text = json.dumps({"error": {k: v for k, v in result.error.items() if k in ("code", "message")}})
         headers = {"apim-request-id": result.request_id} if result.request_id else {}
-        return error_from_response(result.status_code, headers, text, auth_kind=self.auth_kind,
-                                   deployment=self.deployment)
+        return error_from_response(result.status_code, headers, text,
+                                   ErrorContext(auth_kind=self.auth_kind, deployment=self.deployment))
