@@ -211,3 +211,19 @@ def test_curl_with_the_emulator_prints_a_command_that_works_against_a_standalone
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_cli_hints_speak_flags_not_python(tmp_path) -> None:
+    """No `az` on PATH: the credential hint offers key auth as the shell spells it, not as Python does."""
+    (tmp_path / "bin").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_", "IDENTITY_", "MSI_"))}
+    env.update(PYTHONPATH=str(REPO_ROOT), PATH=str(tmp_path / "bin"))  # an empty PATH: no az anywhere
+    proc = subprocess.run([sys.executable, "-m", "rest_client", "--endpoint", "https://example.openai.azure.com",
+                           "--deployment", "d", "--auth", "cli", "Hi"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "--auth key" in proc.stderr and "auth='key'" not in proc.stderr
+    from rest_client.cli.show import for_the_shell
+
+    assert for_the_shell("or pass deployment= / --deployment") == "or pass --deployment"
+    assert for_the_shell("use key auth (auth='key' / --auth key)") == "use key auth (--auth key)"

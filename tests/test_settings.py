@@ -212,6 +212,18 @@ def test_config_json_example_has_every_setting_and_its_placeholders_are_caught(t
 
 
 def test_placeholder_values_are_refused(monkeypatch) -> None:
-    monkeypatch.setenv("AZURE_OPENAI_DEPLOYMENT", "<your-chat-deployment>")
-    with pytest.raises(ConfigError, match="deployment from environment variable AZURE_OPENAI_DEPLOYMENT still holds"):
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "<your-key>")
+    with pytest.raises(ConfigError, match="api_key from environment variable AZURE_OPENAI_API_KEY still holds"):
         load_settings(endpoint=EP)
+
+
+def test_a_deployment_placeholder_is_refused_only_by_a_call_that_needs_it(monkeypatch) -> None:
+    """config.json.example's placeholder for a deployment the call does not use must not block the call."""
+    from rest_client.resolve import deployment_for
+
+    monkeypatch.setenv("AZURE_OPENAI_DEPLOYMENT", "<your-chat-deployment>")
+    settings = load_settings(endpoint=EP, completions_deployment="instruct")
+    assert settings.deployment is None
+    assert deployment_for(settings, "completions") == "instruct"
+    with pytest.raises(ConfigError, match="AZURE_OPENAI_DEPLOYMENT, which still holds the placeholder"):
+        deployment_for(settings, "chat/completions")

@@ -7,6 +7,7 @@ what rest_client did in between (attempts, waits, the token). Secrets go through
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -163,10 +164,19 @@ def error_lines(error: BaseException) -> list[str]:
     crid = getattr(error, "client_request_id", None)
     if crid:
         message += f" [x-ms-client-request-id {crid}]"
-    lines = [f"error: {message}"]
+    lines = [f"error: {for_the_shell(message)}"]
     if hint:
-        lines.append(f"hint: {hint}")
+        lines.append(f"hint: {for_the_shell(hint)}")
     return lines
+
+
+_PYTHON_BESIDE_FLAG = re.compile(r"\b\w+=(?:'[^']*'|\"[^\"]*\")?\s*/\s*(--[\w-]+)")
+
+
+def for_the_shell(text: str) -> str:
+    """The library's messages name both spellings (``auth='key' / --auth key``, ``deployment= / --deployment``);
+    someone at a shell gets the flag only."""
+    return _PYTHON_BESIDE_FLAG.sub(r"\1", text)
 
 
 def usage_text(usage: Any) -> str:
