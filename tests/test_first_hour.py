@@ -227,3 +227,69 @@ def test_cli_hints_speak_flags_not_python(tmp_path) -> None:
 
     assert for_the_shell("or pass deployment= / --deployment") == "or pass --deployment"
     assert for_the_shell("use key auth (auth='key' / --auth key)") == "use key auth (--auth key)"
+
+
+def bulk(tmp_path: Path, content: str, emulator: Emulator) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "in.jsonl").write_text(content, encoding="utf-8")
+    config_from_example(emulator, tmp_path)
+    return cli("bulk", "in.jsonl", "-o", "out.jsonl", cwd=tmp_path)
+
+
+def test_bulk_refuses_a_json_array_before_sending_anything(emulator, tmp_path) -> None:
+    proc = bulk(tmp_path, '[\n  {"prompt": "one"},\n  {"prompt": "two"}\n]\n', emulator)
+    assert proc.returncode == 2
+    assert "holds a JSON array, not JSONL" in proc.stderr and "jq -c '.[]'" in proc.stderr
+    assert not (tmp_path / "out.jsonl").exists() or not (tmp_path / "out.jsonl").read_text()
+
+
+def test_bulk_refuses_plain_text_before_sending_anything(emulator, tmp_path) -> None:
+    proc = bulk(tmp_path, "Tell me a story\nWrite a poem\n", emulator)
+    assert proc.returncode == 2
+    assert "is not JSONL" in proc.stderr and "jq -R ." in proc.stderr
+
+
+def test_bulk_says_a_cut_line_was_split_not_invalid_control_character(emulator, tmp_path) -> None:
+    proc = bulk(tmp_path, '{"prompt": "one"}\n{"prompt": "a story\nabout a fox"}\n', emulator)
+    assert proc.returncode == 1  # two lines failed, one succeeded: exit 1, as for any failed line
+    failed = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
+              if json.loads(line)["error"]]
+    messages = " ".join(line["error"]["message"] for line in failed)
+    assert "split over two lines" in messages, messages
+
+
+def test_summary_messages_are_never_cut_inside_a_url() -> None:
+    from rest_client.bulk.summary import shorten
+
+    message = ("Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have "
+               "exceeded call rate limit of your current OpenAI S0 pricing tier. Please retry after 86400 seconds. "
+               "Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the limit.")
+    short = shorten(message, 200)
+    assert len(short) <= 202 and short.endswith("…")
+    assert "https://" not in short or "https://aka.ms/oai/quotaincrease" in short
+    assert shorten(message, 230).count("https://aka.ms/oai/quotaincrease") == 1  # kept whole when it starts in
+    assert shorten("x" * 300, 200) == "x" * 200 + "…"
+    assert shorten("short", 200) == "short"
+
+
+@given(st.text(max_size=400), st.integers(min_value=1, max_value=250))
+def test_shorten_keeps_a_prefix_of_words_and_never_cuts_a_url(text: str, limit: int) -> None:
+    from rest_client.bulk.summary import shorten
+
+    short = shorten(text, limit)
+    if len(text) <= limit:
+        assert short == text
+    else:
+        kept = short.removesuffix("…").rstrip()
+        assert text.startswith(kept.rstrip(" ,;:")) or text.startswith(kept)
+        assert not any(w.startswith(("http://", "https://")) and w not in text.split(" ") for w in kept.split(" "))
+
+
+@given(st.text(max_size=200))
+def test_the_jsonl_check_refuses_only_with_a_config_error(first_line: str) -> None:
+    from rest_client.bulk.items import check_jsonl
+    from rest_client.errors import ConfigError
+
+    try:
+        check_jsonl(first_line, "in.jsonl")
+    except ConfigError as exc:
+        assert "in.jsonl" in str(exc)

@@ -23,7 +23,7 @@ from typing import Any, Protocol, TextIO
 from ..client import Client
 from ..errors import ConfigError
 from .ids import IdIndex
-from .items import BulkItem, output_outcome, read_items
+from .items import BulkItem, check_jsonl, output_outcome, read_items
 from .run import BulkResult, BulkRun, default_operation
 from .summary import BulkSummary
 
@@ -91,15 +91,20 @@ def _cut_partial_line(path: Path) -> None:
 
 
 def _count_lines(source: Path) -> int:
-    """Non-blank lines of the input, read as a stream; also proves it is UTF-8 before anything is sent."""
+    """Non-blank lines of the input, read as a stream; also proves it is UTF-8 and JSONL (not a JSON array,
+    not plain text: ``items.check_jsonl``) before anything is sent."""
     count = 0
+    first: str | None = None
     try:
         with source.open("rb") as f:
             for raw in f:
-                raw.decode("utf-8")
-                count += not raw.isspace()
+                text = raw.decode("utf-8")
+                if not raw.isspace():
+                    count += 1
+                    first = first if first is not None else text.lstrip("\ufeff")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the input file {source}: {getattr(exc, 'strerror', None) or exc}") from exc
+    check_jsonl(first, str(source))
     return count
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ConfigError
 from ..payloads import prompt_payload
 from ..resolve import CHAT, COMPLETIONS, EMBEDDINGS
 from .ids import IdIndex
@@ -98,12 +99,50 @@ def read_items(lines: Iterable[str], default_operation: str) -> Iterator[BulkIte
             try:
                 item = parse_item(json.loads(text), number, default_operation)
             except ValueError as exc:
-                item = _bad(f"line-{number}", number, f"not valid JSON ({exc})")
+                item = _bad(f"line-{number}", number, json_problem(exc))
             first = seen.add(item.custom_id, number)
             if first is not None:
                 item = _bad(f"line-{number}", number, f"custom_id {item.custom_id!r} is already used on line {first}")
                 seen.add(item.custom_id, number)
             yield item
+
+
+JSONL_FORMS = '{"prompt": "…"}, {"messages": [...]}, an Azure Batch line, or "a prompt" (a JSON string)'
+
+
+def json_problem(exc: ValueError) -> str:
+    """A line that is not JSON, said as what usually happened (the decoder's wording is for programmers)."""
+    text = str(exc)
+    doc = getattr(exc, "doc", "")
+    cut = "Unterminated string" in text or (
+        "Invalid control character" in text and getattr(exc, "pos", -1) >= len(doc.rstrip("\r\n")))
+    if cut:  # the line break that ends the line sits inside a string
+        return (f"not valid JSON: the line ends inside a string — was one JSON value split over two lines? "
+                f"JSONL keeps each value on one line, line breaks written as \\n [{text}]")
+    if "Invalid control character" in text:
+        return (f"not valid JSON: a string holds a raw tab or control character; write a tab as \\t [{text}]")
+    return f"not valid JSON ({text})"
+
+
+def check_jsonl(first_line: str | None, path: str) -> None:
+    """Refuse, before anything is sent, a file that is not JSONL at all: a JSON array, or plain text. Such a
+    file would otherwise fail line by line, each written as a failed item, with the reason in none."""
+    text = (first_line or "").strip()
+    if not text:
+        return
+    if text.startswith("[") and text != "[]":
+        try:
+            json.loads(text)
+        except ValueError:  # a pretty-printed array: "[" alone, or its first element on the line
+            raise ConfigError(f"{path} holds a JSON array, not JSONL: bulk reads one JSON value per line "
+                              f"({JSONL_FORMS}); convert it with: jq -c '.[]' {path} > in.jsonl") from None
+    try:
+        json.loads(text)
+    except ValueError:
+        if not text.startswith(("{", "[", '"')):
+            raise ConfigError(f"{path} is not JSONL: its first line is not JSON. Each line must be one JSON "
+                              f"value ({JSONL_FORMS}); for a text file with one prompt per line: "
+                              f"jq -R . {path} > in.jsonl") from None
 
 
 def output_line(custom_id: str, *, status_code: int | None = None, request_id: str | None = None,

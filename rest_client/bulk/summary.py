@@ -103,7 +103,7 @@ class BulkSummary:
             key = (result.status_code, code)
             group = self.groups.get(key)
             if group is None:
-                message = " ".join(str(error.get("message") or "").split())[:200]
+                message = shorten(" ".join(str(error.get("message") or "").split()), MESSAGE_SHOWN)
                 group = self.groups[key] = FailureGroup(result.status_code, code, message)
             group.count += 1
             if len(group.custom_ids) < SHOWN_IDS:
@@ -143,3 +143,25 @@ def output_tokens(lines: Iterable[str]) -> tuple[int, int]:
         total += int((usage or {}).get("total_tokens") or 0) if isinstance(usage, dict) else 0
         reasoning += reasoning_tokens_of(body) or 0
     return total, reasoning
+
+
+MESSAGE_SHOWN = 200
+"""Characters of a failure group's message in the summary (the whole message is in the output file)."""
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters at a word boundary, never inside a URL (a link cut in half
+    cannot be opened: it is kept whole, or left out), with "…" where something was cut."""
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    size = 0
+    for word in text.split(" "):
+        grown = size + len(word) + (1 if kept else 0)
+        if grown > limit and not (word.startswith(("http://", "https://")) and grown <= limit + 200):
+            break
+        kept.append(word)
+        size = grown
+    if not kept:  # one word longer than the limit: no boundary to cut at
+        return text[:limit] + "…"
+    return " ".join(kept).rstrip(" ,;:") + " …"
