@@ -11,6 +11,7 @@ import requests
 from .diagnose import SNIPPET_CHARS, empty_answer_warning, request_id_from
 from .errors import InvalidResponseError
 from .payloads import answer_text, reasoning_tokens_of
+from .responses.results import incomplete_reason
 from .retry_hints import RetryHint
 from .tools import ToolCall, tool_calls_of
 
@@ -119,6 +120,21 @@ class Result:
             return body.get("status")
         first = next((c for c in body.get("choices") or () if isinstance(c, dict) and c.get("index", 0) == 0), None)
         return first.get("finish_reason") if first else None
+
+    @property
+    def incomplete_reason(self) -> str | None:
+        """Why the answer stopped short: chat/completions ``finish_reason`` ``"length"`` or ``"content_filter"``;
+        Responses ``incomplete_details.reason`` (``"max_output_tokens"``, ``"content_filter"``); else ``None``."""
+        body = self.json()
+        if isinstance(body, dict) and body.get("object") == "response":
+            return incomplete_reason(body)
+        reason = self.finish_reason
+        return reason if reason in ("length", "content_filter") else None
+
+    @property
+    def filtered(self) -> bool:
+        """Whether the content filter cut the answer (a 200 whose text stops where the filter stepped in)."""
+        return self.incomplete_reason == "content_filter"
 
     @property
     def warning(self) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import urllib3
@@ -40,6 +40,9 @@ def iter_raw_chunks(response: requests.Response) -> Iterator[bytes]:
         if not data:
             return
         yield data
+
+
+_S = TypeVar("_S", bound="Stream")
 
 
 class Stream(Iterator[str]):
@@ -197,7 +200,7 @@ class Stream(Iterator[str]):
             trace.finish(None, finish_reasons=[self.finish_reason] if self.finish_reason else [], usage=self.usage,
                          text=self.text)
 
-    def __enter__(self) -> Stream:
+    def __enter__(self: _S) -> _S:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -160,7 +160,7 @@ def test_verbose_shows_finish_reason_and_usage_and_a_cut_answer_gets_a_note(serv
     assert "* finish_reason length; usage: 3 prompt + 3 completion = 6 tokens" in verbose.stderr
     quiet = cli("--max-tokens", "3", "Hi", cwd=tmp_path)  # no -v: the note still says the answer is cut
     assert quiet.returncode == 0 and quiet.stdout == "Hello there.\n"
-    assert "note: the answer was cut at its token budget (finish_reason length)" in quiet.stderr
+    assert "note: the answer was cut short (finish_reason length): raise --max-tokens" in quiet.stderr
     server.replies.append(Reply())
     whole = cli("Hi", cwd=tmp_path)  # the control: a whole answer gets no note
     assert whole.stderr == "" and whole.returncode == 0

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from ..errors import ConfigError
-from .answer_notes import load_schema, report, served
+from .answer_notes import load_schema, report, report_stream, served
 from .common import EXIT_OK
 
 
@@ -80,7 +80,7 @@ def run_responses(args: argparse.Namespace, settings: Any, prompt: str, deployme
     from ..resolve import encode_json
     from ..responses.routes import responses_url
     from . import show
-    from .wire import _response_head, _wire_tail, make_client, plan_request, print_curl
+    from .wire import _response_head, _wire_tail, make_client, plan_request, print_curl, verdict
 
     if args.completions:
         raise ConfigError("--responses and --completions do not go together: the Responses API is chat-like")
@@ -110,7 +110,9 @@ def run_responses(args: argparse.Namespace, settings: Any, prompt: str, deployme
                     con.say(json.dumps(event, ensure_ascii=False))
             served(con, stream.result)
             con.detail(f"* status {stream.finish_reason}; {len(stream.events)} events; "
-                       f"usage: {json.dumps(stream.usage)}")
+                       f"usage: {show.usage_text(stream.usage)}")
+            report_stream(con, stream)
+            code = verdict(con, stream.incomplete_reason)
         else:
             result = client.responses(body["input"], deployment=deployment, **params)
             _response_head(args, con, result.response, result.exchanges)
@@ -121,6 +123,8 @@ def run_responses(args: argparse.Namespace, settings: Any, prompt: str, deployme
                     f"{response_id}: {r.json().get('status')}"))
             con.say(json.dumps(result.json(), indent=2, ensure_ascii=False) if args.json else (result.text or ""))
             served(con, result)
+            con.detail(f"* status {result.finish_reason}; usage: {show.usage_text(result.usage)}")
             report(con, result, args.json_schema)
+            code = verdict(con, result.incomplete_reason)
         _wire_tail(con, client, started)
-    return EXIT_OK
+    return code

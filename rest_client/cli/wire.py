@@ -85,7 +85,7 @@ def send(args: argparse.Namespace, settings: Any, operation: str, payload: dict[
             con.say(json.dumps(body, indent=2, ensure_ascii=False) if args.json else (result.text or ""))
             finish_reason = _finish_reason(body)
             con.detail(f"* finish_reason {finish_reason}; usage: {usage_text(result.usage)}")
-            code = _check_filtered(con, finish_reason)
+            code = verdict(con, result.incomplete_reason)
             report(con, result, getattr(args, "json_schema", None))  # reasoning tokens, tool calls, warning
         _wire_tail(con, client, started)
     return code
@@ -149,16 +149,22 @@ def _finish_reason(body: Any) -> str | None:
     return reason if isinstance(reason, str) else None
 
 
-def _check_filtered(con: Any, finish_reason: str | None) -> int:
-    """A filtered answer is an error (exit 1); one cut by the token budget gets a note (exit 0): either way
-    ``> out.txt`` must not store it as if it were whole without a word on stderr."""
-    if finish_reason == "content_filter":
-        con.note("error: the answer was cut by Azure's content filter (finish_reason content_filter)")
-        con.note("hint: rephrase the prompt; see the content_filter_results in --json output")
+CUT_WORDS = {"length": "finish_reason length", "max_output_tokens": "incomplete: max_output_tokens"}
+
+
+def verdict(con: Any, incomplete: str | None) -> int:
+    """A filtered answer is an error (exit 1); one cut short otherwise (the token budget) gets a note (exit 0):
+    either way ``> out.txt`` must not store it as if it were whole without a word on stderr. ``incomplete``:
+    ``Result.incomplete_reason`` (chat's finish_reason, Responses' incomplete_details.reason)."""
+    if incomplete == "content_filter":
+        con.note("error: the answer was cut by Azure's content filter (content_filter): what was printed stops "
+                 "where the filter stepped in")
+        con.note("hint: rephrase the prompt; see the content filter results in --json output")
         return EXIT_FILTERED
-    if finish_reason == "length":
-        con.note("note: the answer was cut at its token budget (finish_reason length): raise --max-tokens for "
-                 "the whole answer")
+    if incomplete is not None:
+        why = CUT_WORDS.get(incomplete, f"incomplete: {incomplete}")
+        flag = "--max-tokens" if incomplete in CUT_WORDS else "the limits"
+        con.note(f"note: the answer was cut short ({why}): raise {flag} for the whole answer")
     return EXIT_OK
 
 
@@ -176,4 +182,4 @@ def _check_stream(con: Any, stream: Any) -> int:
         con.note("hint: do not use or show that text; rephrase the prompt; see the annotation chunks in "
                  "--json output")
         return EXIT_FILTERED
-    return _check_filtered(con, stream.finish_reason)
+    return verdict(con, stream.finish_reason if stream.finish_reason in ("length", "content_filter") else None)

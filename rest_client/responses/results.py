@@ -1,4 +1,5 @@
-"""What a Responses API answer says (pure): its text, its function calls, whether it has finished.
+"""What a Responses API answer says (pure): its text, its function calls, whether it has finished, and why
+it stopped short.
 
 Why apart from the calls: a response body is read in three places — ``Result.text`` (through
 ``payloads.answer_text``), ``ResponseStream`` after its terminal event, and ``wait_response`` between polls —
@@ -33,6 +34,18 @@ def function_calls(body: Any) -> list[dict[str, Any]]:
         return []
     return [dict(item) for item in body.get("output") or () if isinstance(item, Mapping)
             and item.get("type") == "function_call"]
+
+
+def incomplete_reason(body: Any) -> str | None:
+    """Why a response stopped short (``incomplete_details.reason``: ``"max_output_tokens"``, ``"content_filter"``),
+    or ``None`` when it did not (or ``body`` is not a response)."""
+    if not isinstance(body, Mapping) or body.get("object") != "response":
+        return None
+    details = body.get("incomplete_details")
+    reason = details.get("reason") if isinstance(details, Mapping) else None
+    if isinstance(reason, str):
+        return reason
+    return "unknown" if body.get("status") == "incomplete" else None
 
 
 def is_terminal(status: Any) -> bool:

@@ -16,7 +16,8 @@ from typing import Any
 from ..errors import StreamError
 from ..sse import DONE
 from ..streaming import Stream
-from .results import function_calls, output_text
+from ..tools import ToolCall, tool_calls_of
+from .results import function_calls, incomplete_reason, output_text
 
 TERMINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 TEXT_DELTA = "response.output_text.delta"
@@ -78,7 +79,8 @@ class ResponseStream(Stream):
     """Text deltas of a Responses stream; ``events`` keeps every typed event, ``response`` the final response.
 
     After the loop: ``response`` (the body of response.completed/incomplete), ``status``, ``usage``,
-    ``function_calls`` and ``text``, plus what any ``Stream`` offers (headers, request id, time to first token).
+    ``function_calls``/``tool_calls``, ``incomplete_reason``, ``filtered`` and ``text``, plus what any ``Stream``
+    offers (headers, request id, time to first token).
     """
 
     def _event_source(self, lines: Iterable[str]) -> Iterator[dict[str, Any]]:
@@ -106,6 +108,23 @@ class ResponseStream(Stream):
     @property
     def function_calls(self) -> list[dict[str, Any]]:
         return function_calls(self.response)
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The response's function calls as ``ToolCall`` objects, as a chat stream gives them (so ``message``
+        carries them too); complete once the stream has ended."""
+        return tool_calls_of(self.response)
+
+    @property
+    def incomplete_reason(self) -> str | None:
+        """Why the response stopped short (``"content_filter"``, ``"max_output_tokens"``), else ``None``."""
+        return incomplete_reason(self.response)
+
+    @property
+    def filtered(self) -> bool:
+        """A response cut by the content filter ends ``response.incomplete`` with reason ``content_filter``:
+        never a clean success, though the text before the cut was already yielded."""
+        return self.incomplete_reason == "content_filter" or super().filtered
 
     @property
     def final_text(self) -> str | None:
