@@ -5,9 +5,11 @@ Each behaviour is shown next to a control (the same run without it) that the ass
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -235,3 +237,11 @@ def test_the_emulator_command_lists_and_checks_the_new_flags() -> None:
                 ["--daily-quota", "1.5"]):
         with pytest.raises(SystemExit):
             build_parser().parse_args(bad)
+
+
+def test_the_docs_snippet_runs_as_written() -> None:
+    """docs/sharing-a-deployment-emulator.md: the snippet a reader copies works (its asserts are the check)."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "sharing-a-deployment-emulator.md").read_text("utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "sharing-a-deployment-emulator.md", "exec"), {})
