@@ -138,7 +138,8 @@ def _http_date(raw: str, now: float | None) -> float | None:
         stamp = when.timestamp()
     except (OverflowError, ValueError, OSError):
         return None
-    return max(0.0, stamp - (time.time() if now is None else now))
+    seconds = stamp - (time.time() if now is None else now)
+    return seconds if seconds > 0 else None  # a date already past says no more than a wait of 0: no hint
 
 
 def _number(raw: str | None) -> float | None:

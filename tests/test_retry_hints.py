@@ -76,10 +76,11 @@ def test_every_hint_form_in_order(headers: dict, message, expected) -> None:
     assert parse_retry_after(headers, message, now=NOW) == (None if expected is None else expected.seconds)
 
 
-def test_http_date_counts_from_now_and_a_past_date_is_zero() -> None:
+def test_http_date_counts_from_now_and_a_past_date_is_no_hint() -> None:
     assert parse_retry_hint({"Retry-After": formatdate(NOW + 30, usegmt=True)}, now=NOW) == RetryHint(30.0,
                                                                                                     "retry-after")
-    assert parse_retry_after({"Retry-After": formatdate(NOW - 30, usegmt=True)}, now=NOW) == 0.0
+    # a past date is a wait of 0 or less: no hint, like retry-after: 0 (back off as without one)
+    assert parse_retry_after({"Retry-After": formatdate(NOW - 30, usegmt=True)}, now=NOW) is None
     assert parse_retry_after({"Retry-After": "Wed, 32 Foo 2024 99:00:00 GMT"}, now=NOW) is None
 
 
