@@ -33,6 +33,7 @@ text; variable bits (ports, uuids, times, dates, library versions) are normalise
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,9 +134,10 @@ class Census:
     shown: int = 0
 
     def line(self) -> str:
-        reasons = sorted({b.markers["not-run"] for b in self.not_run})
-        return (f"docs: {self.found} code blocks; {self.run} run, {self.outputs} outputs checked, "
-                f"{len(self.not_run)} marked not-run ({'; '.join(reasons)}), {self.shown} shown only")
+        reasons = Counter(b.markers["not-run"] for b in self.not_run)
+        why = " | ".join(f"{n}× {reason}" for reason, n in sorted(reasons.items()))
+        return (f"docs: {self.found} code blocks: {self.run} run, {self.outputs} outputs checked, "
+                f"{self.shown} shown only, {len(self.not_run)} marked not-run ({why})")
 
 
 def census(pages: list[Path] | None = None) -> Census:

@@ -128,4 +128,4 @@ def test_the_census_counts_run_checked_and_marked_blocks(tmp_path: Path) -> None
     counts = census([page(tmp_path, "'''bash\necho\n'''\n<!-- output -->\n'''text\n\n'''\n"
                                     "<!-- not-run: needs Azure -->\n'''bash\naz login\n'''\n'''json\n{}\n'''\n")])
     assert (counts.found, counts.run, counts.outputs, len(counts.not_run), counts.shown) == (4, 1, 1, 1, 1)
-    assert "1 marked not-run (needs Azure)" in counts.line()
+    assert "1 marked not-run (1× needs Azure)" in counts.line()
