@@ -76,3 +76,14 @@ def live_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name, value in LIVE_ENV.items():
         monkeypatch.setenv(name, value)
     return LIVE_ENV
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """After a run that included tests/test_docs.py: how many docs snippets there are, run, checked, left out.
+
+    Computed from the pages themselves (parsing only), so it reads the same with or without xdist workers."""
+    reports = (r for reports in terminalreporter.stats.values() for r in reports if hasattr(r, "nodeid"))
+    if any(r.nodeid.startswith("tests/test_docs.py") for r in reports):
+        from tests.doc_snippets import census
+
+        terminalreporter.write_line(census().line())
