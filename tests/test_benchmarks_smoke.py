@@ -57,3 +57,13 @@ def test_sixteen_cold_threads_make_one_credential_call(
     assert goals["single_flight_chat"]["value"] == 1
     rows = {row["name"]: row for row in quick_run[1]["single_flight"]}
     assert rows["rest_client.Client"]["errors"] == 0
+
+
+def test_the_api_key_per_call_benchmark_runs_with_a_base_version(tmp_path: Path) -> None:
+    """benchmarks/percall_key.py, tiny: every contender answers, an older package loads beside this one."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.percall_key", "--rounds", "1", "--block", "1",
+                           "--base", str(REPO_ROOT / "rest_client")], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for row in ("| requests.Session |", "| rest_client.Client |", "| openai AzureOpenAI |", "| rest_client (base) |"):
+        assert row in done.stdout
