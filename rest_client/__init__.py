@@ -9,9 +9,9 @@ do not pay for importing requests and tenacity.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_names
 from ._version import __version__
 
 _EXPORTS = {
@@ -33,21 +33,8 @@ _EXPORTS = {
     ".tools": ("ToolCall",),
     ".urls": ("DEFAULT_API_VERSION", "build_deployment_url", "build_v1_url"),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+_WHERE, __getattr__, __dir__ = lazy_names(__name__, _EXPORTS)
 __all__ = ["__version__", *sorted(_WHERE)]
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rest_client' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
 
 
 if TYPE_CHECKING:  # the same names, imported eagerly, for type checkers and IDEs

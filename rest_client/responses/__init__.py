@@ -15,8 +15,9 @@ Names are loaded on first use (PEP 562), not here: ``payloads.answer_text`` read
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 
 _EXPORTS = {
     ".calls": ("ResponsesCalls",),
@@ -24,21 +25,8 @@ _EXPORTS = {
     ".routes": ("responses_payload", "responses_url", "v1_base"),
     ".stream": ("ResponseStream", "iter_typed_events"),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+_WHERE, __getattr__, __dir__ = lazy_names(__name__, _EXPORTS)
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
 
 
 if TYPE_CHECKING:  # the same names, imported eagerly, for type checkers and IDEs
