@@ -85,8 +85,7 @@ def _wait_words(message: str | None) -> str:
 
 
 def _duration(seconds: float) -> str:
+    """``47 h 59 min 3 s``, ``1 min``: whole seconds (at least 1), units of zero left out."""
     minutes, sec = divmod(max(1, round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes} min {sec} s"
-    return f"{minutes} min {sec} s" if minutes else f"{sec} s"
+    return " ".join(f"{n} {unit}" for n, unit in ((hours, "h"), (minutes, "min"), (sec, "s")) if n)
