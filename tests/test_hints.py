@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rest_client import hints
 from rest_client.diagnose import ErrorContext, error_from_response
@@ -356,3 +358,19 @@ def test_error_context_reaches_the_rows_and_the_error() -> None:
     assert (err.client_request_id, err.exchanges) == ("c1", ("a", "b"))
     limited = error_from_response(429, {}, '{"error": {"code": "429", "message": "slow"}}', context)
     assert limited.retry_after == 2.0
+
+
+# Azure deployment names: letters, digits, '-', '_' and '.' (the portal refuses anything else).
+DEPLOYMENT_NAMES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,40}", fullmatch=True).filter(
+    lambda name: not name.endswith("."))
+
+
+@settings(max_examples=100, derandomize=True)
+@given(DEPLOYMENT_NAMES, st.sampled_from(["{}", "'{}'", '"{}"', "{}."]), st.sampled_from([None, "configured-one"]))
+def test_the_name_in_the_answer_is_the_one_named_whatever_its_spelling(name: str, quoting: str,
+                                                                       configured: str | None) -> None:
+    """What the server says it did not find is named, quoted or not, over what the client was configured with."""
+    said = quoting.format(name)  # a sentence's full stop ends "Unknown model: X." only
+    for situation in (Situation(400, code="unknown_model", message=f"Unknown model: {said}", deployment=configured),
+                      Situation(404, message=f"Deployment {said.rstrip('.')} not found", deployment=configured)):
+        assert hint_for(situation).startswith(f"no deployment named '{name}' on this resource")
