@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from .errors import APIStatusError, ContentFilterError, RateLimitError, status_class
+from .gateway import is_gateway_body, quota_wait
 from .hints import Situation, hint_for, reasoning_hint
 from .retry_hints import limit_named
 
@@ -33,10 +34,11 @@ class ErrorContext:
     (``Settings.sources["api_key"]``), named in key hints. ``deployment`` and ``api_version``: named in 404 and
     400 hints (``api_version`` ``None`` on the v1 routes). ``resource``: the resource path called
     (``/batches/ID``), so a 404 can say "no batch with that id"; ``url``: the URL called (a 404 from
-    ``/responses`` on a dated route). ``retry_after``: the wait the answer asked for, in seconds (kept on a
-    ``RateLimitError``); ``wait_refused``: that wait was longer than ``max_retry_wait``, so the call was not
-    retried. ``exchanges``: the attempts; more than one adds "(gave up after N attempts)" to the hint.
-    ``client_request_id``: the ``x-ms-client-request-id`` the call sent.
+    ``/responses`` on a dated route). ``retry_after``: the wait the answer asked for, in seconds (kept on the
+    error; an API Management quota 403 says its own, read here when the call did not); ``wait_refused``: that
+    wait was longer than ``max_retry_wait``, so the call was not retried. ``exchanges``: the attempts; more than
+    one adds "(gave up after N attempts)" to the hint. ``client_request_id``: the ``x-ms-client-request-id`` the
+    call sent.
     """
 
     auth_kind: str | None = None
@@ -186,14 +188,17 @@ def error_from_response(status: int, headers: Mapping[str, str], text: str, cont
         auth_kind=context.auth_kind, key_source=context.key_source, deployment=context.deployment,
         api_version=context.api_version, resource=context.resource, url=context.url,
         wait_refused=context.wait_refused, max_retry_wait=context.max_retry_wait, attempts=len(context.exchanges)))
+    retry_after = context.retry_after
+    if retry_after is None and status == 403 and is_gateway_body(parsed.parsed):
+        retry_after = quota_wait(message)  # not a retryable status, so the call read no wait: the quota's return
     common: dict[str, Any] = dict(
         status_code=status, code=code, type=parsed.type, param=parsed.param, request_id=request_id_from(headers),
         client_request_id=context.client_request_id, headers=headers, body=body, inner=parsed.inner, hint=hint,
-        exchanges=context.exchanges, response=response)
+        exchanges=context.exchanges, response=response, retry_after=retry_after)
     if status == 400 and code == "content_filter":
         return ContentFilterError(message, categories=categories, **common)
     if status == 429:
-        return RateLimitError(message, retry_after=context.retry_after, limit=limit, **common)
+        return RateLimitError(message, limit=limit, **common)
     return status_class(status)(message, **common)
 
 

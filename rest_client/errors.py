@@ -123,8 +123,12 @@ class APIStatusError(RestClientError):
         hint: str | None = None,
         exchanges: Sequence[Any] = (),
         response: Any = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, hint=hint, exchanges=exchanges)
+        self.retry_after = retry_after
+        """Seconds the answer asked to wait before another try (a 429's or 503's hint, an API Management quota
+        403's "replenished in 01:02:03"), else ``None``: what a caller scheduling a rerun reads."""
         self.message = message
         self.status_code = status_code
         self.code = code
@@ -183,8 +187,7 @@ class RateLimitError(APIStatusError):
     """429: over the deployment's rate limit; ``retry_after`` says how long the service asked to wait."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, limit: str | None = None, **kw: Any):
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after, **kw)
         self.limit = limit
         """Which limit was hit, when the answer says: ``"requests"`` or ``"tokens"`` (else ``None``)."""
 

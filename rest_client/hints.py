@@ -10,6 +10,7 @@ walks the table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -213,9 +214,23 @@ def _key_denied(s: Situation) -> str:
             "disabled on it (use Entra ID then)")
 
 
+# The name an answer says it did not find: v1's "Unknown model: X", Microsoft's simulator's "Deployment X not found".
+_UNKNOWN_MODEL = re.compile(r"unknown model:?\s*['\"]?([^'\"\s]+?)['\"]?\.?\s*$", re.IGNORECASE)
+_DEPLOYMENT_X_NOT_FOUND = re.compile(r"\bdeployment\s+['\"]?([^'\"\s]+?)['\"]?\s+(?:was\s+)?not found", re.IGNORECASE)
+
+
+def _missing_name(s: Situation) -> str | None:
+    """The name the answer says it did not find (what the server saw), else ``None``."""
+    match = _UNKNOWN_MODEL.search(s.message or "") or _DEPLOYMENT_X_NOT_FOUND.search(s.message or "")
+    return match.group(1) if match else None
+
+
 def _deployment_not_found(s: Situation) -> str:
-    name = f"'{s.deployment}'" if s.deployment else "that name"
-    return (f"no deployment named {name} on this resource: use the deployment name you chose in the "
+    name = _missing_name(s) or s.deployment
+    shown = f"'{name}'" if name else "that name"
+    v1 = s.code == "unknown_model" or "/openai/v1/" in (s.url or "")
+    sent = " (sent as model: on /openai/v1 the deployment name goes there)" if v1 else ""
+    return (f"no deployment named {shown} on this resource{sent}: use the deployment name you chose in the "
             "portal (Deployments), not the model name; a new deployment takes a few minutes to appear")
 
 
@@ -262,10 +277,12 @@ REQUEST_RATE = ("over the deployment's call rate limit (requests per minute): se
 TOKEN_RATE = ("over the deployment's token rate limit: lower max_tokens (it is charged up front) or send "
               "fewer at once, or raise the deployment's tokens-per-minute quota in the portal")
 RATE_LIMIT = "over the deployment's rate limit: slow down (bulk paces itself), or raise its quota in the portal"
+SERVICE_TIMEOUT = ("the service gave up waiting for the model (408: a long answer or long reasoning): stream it "
+                   "(--stream) so it arrives as it is made, or ask for less (max_tokens, reasoning_effort)")
 SERVER_FAILED = "the service failed; if it persists, quote the request id to Azure support"
 NOT_THE_API = "this answer did not come from Azure OpenAI's API: check the endpoint"
 
-_400, _401, _403, _404, _429 = (frozenset({n}) for n in (400, 401, 403, 404, 429))
+_400, _401, _403, _404, _408, _429 = (frozenset({n}) for n in (400, 401, 403, 404, 408, 429))
 
 # -- the table ---------------------------------------------------------------------------------------------------
 # Why this order. The first candidate row that matches wins; the two ``join`` rows at the end add to it.
@@ -280,11 +297,13 @@ _400, _401, _403, _404, _429 = (frozenset({n}) for n in (400, 401, 403, 404, 429
 #    401) and key authentication switched off on the resource.
 # 4. What reasoning models and structured outputs refuse: 400s whose words the generic api-version and
 #    parameter rows below would also claim, with a less useful fix.
-# 5. Then by status, the most specific fix first: 400 (content filter: the prompt, not the request; the
-#    api-version, as no value is right on a version not served; the operation; the context window; an unknown
-#    parameter; a role; any other invalid_request_error; else no hint, as the service's message says it best),
-#    401 and 403 by how the caller authenticated (a row without an auth key, after one with it, is "any other
-#    auth"), 404 by code then route, 429 by the limit the answer named, 5xx.
+# 5. Then by status, the most specific fix first: 400 (v1's unknown_model, also a 404 elsewhere: the name sent
+#    as model is no deployment, so nothing else in the request can be judged yet; content filter: the prompt,
+#    not the request; the api-version, as no value is right on a version not served; the operation; the context
+#    window; an unknown parameter; a role; any other invalid_request_error; else no hint, as the service's
+#    message says it best), 401 and 403 by how the caller authenticated (a row without an auth key, after one
+#    with it, is "any other auth"), 404 by code or a "Deployment X not found" wording, then route, 408 (the model
+#    took too long), 429 by the limit the answer named, 5xx.
 # 6. Added to whatever won: a body that is not JSON ("; …"), then, after retries, how many attempts were made.
 RULES: tuple[Rule, ...] = (
     Rule("wait_refused", _wait_refused, when=lambda s: s.wait_refused is not None, alone=True),
@@ -309,6 +328,7 @@ RULES: tuple[Rule, ...] = (
     Rule("reasoning_effort", REASONING_EFFORT, status=_400, family=REASONING,
          when=lambda s: ("reasoning" in s.low and "effort" in s.low)
          or ("supported values" in s.low and "'low'" in s.low)),
+    Rule("unknown_model", _deployment_not_found, status=_400 | _404, code=frozenset({"unknown_model"})),
     Rule("content_filter", _content_filter, status=_400, code=frozenset({"content_filter"})),
     Rule("api_version", _api_version, status=_400, when=_says("api version", "api-version")),
     Rule("operation_not_supported", OPERATION_NOT_SUPPORTED, status=_400,
@@ -326,11 +346,13 @@ RULES: tuple[Rule, ...] = (
     Rule("network_rules", NETWORK_RULES, status=_403, when=_says(*NETWORK_WORDS)),
     Rule("key_denied", _key_denied, status=_403, auth=frozenset({"key"})),
     Rule("role_lacking", ROLE_LACKING, status=_403),
-    Rule("deployment_not_found", _deployment_not_found, status=_404, code=frozenset({"DeploymentNotFound"})),
+    Rule("deployment_not_found", _deployment_not_found, status=_404,
+         when=lambda s: s.code == "DeploymentNotFound" or _DEPLOYMENT_X_NOT_FOUND.search(s.message or "") is not None),
     Rule("unknown_batch", _unknown_id("batches", "batch", " (python -m rest_client batch list)"), status=_404,
          route=BATCH_ID),
     Rule("unknown_file", _unknown_id("files", "file"), status=_404, route=FILE_ID),
     Rule("nothing_at_url", _nothing_at_url, status=_404),
+    Rule("service_timeout", SERVICE_TIMEOUT, status=_408),
     Rule("request_rate_limit", REQUEST_RATE, status=_429, when=lambda s: s.limit == "requests"),
     Rule("token_rate_limit", TOKEN_RATE, status=_429, when=lambda s: s.limit == "tokens"),
     Rule("rate_limit", RATE_LIMIT, status=_429),

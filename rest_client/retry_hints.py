@@ -3,8 +3,13 @@
 Order, most precise first: ``retry-after-ms``, ``x-ms-retry-after-ms``, ``retry-after`` (seconds or an HTTP
 date), ``x-ratelimit-reset-requests`` / ``-tokens`` (whole seconds, or OpenAI-style durations such as ``1s``,
 ``6m0s``, ``500ms``; also seen spelled ``x-rate-limit-reset-*``), then the error message ("retry after 50
-seconds", "Try again in 21 minutes and 33 seconds", "Please try again in 6m0s"). A malformed hint is ignored
-rather than trusted. The source is kept, so ``Exchange.wait_source`` can say which one set a wait.
+seconds", "Try again in 21 minutes and 33 seconds", "Please try again in 6m0s", API Management's "Quota will be
+replenished in 01:02:03"). A malformed hint is ignored rather than trusted. The source is kept, so
+``Exchange.wait_source`` can say which one set a wait.
+
+One parser for every duration (``parse_duration``): seconds, OpenAI's compact form, words, and the .NET TimeSpan
+API Management writes (``HH:MM:SS``, ``D.HH:MM:SS`` beyond a day). ``gateway.quota_wait`` reads APIM's quota
+answers with it too (``wait_in_message``), so a wait readable in one place is readable in all.
 
 A wait of 0 (or less) is no hint: Foundry project endpoints answer a 429 with ``x-ratelimit-reset-tokens: 0``
 and nothing else, and a retry at once would only meet the same 429; the caller backs off as with no hint.
@@ -37,10 +42,15 @@ _UNIT_SECONDS = {
 # ("5 months" is not 5 minutes, "5ms" not 5 minutes and a stray "s").
 _PART = r"(\d+(?:\.\d+)?)\s*({})(?![a-z])".format("|".join(sorted(_UNIT_SECONDS, key=len, reverse=True)))
 _SEPARATOR = r"(?:\s*,\s*|\s+and\s+|\s*)"  # "21 minutes and 33 seconds", "1 hour, 5 minutes", "6m0s"
-_DURATION_TEXT = rf"{_PART}(?:{_SEPARATOR}{_PART})*"
+_WORDS_TEXT = rf"{_PART}(?:{_SEPARATOR}{_PART})*"
+# A .NET TimeSpan as API Management writes a wait: [D.]HH:MM:SS[.fffffff]. Ranges are checked after matching
+# (hours 0-23: more is written as days), so "25:00:00" or "00:61:00" is malformed, not a wait.
+_TIMESPAN_TEXT = r"(?:\d+\.)?\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?![\d:])"
+_TIMESPAN = re.compile(r"\s*(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)\s*")
 _DURATION = re.compile(_PART, re.IGNORECASE)
-_WHOLE_DURATION = re.compile(rf"\s*{_DURATION_TEXT}\s*", re.IGNORECASE)
-_MESSAGE = re.compile(rf"(?:retry after|retry in|try again in|try again after)\s+({_DURATION_TEXT})", re.IGNORECASE)
+_WHOLE_WORDS = re.compile(rf"\s*{_WORDS_TEXT}\s*", re.IGNORECASE)
+_MESSAGE = re.compile(rf"(?:retry after|retry in|try again in|try again after|replenished in)\s+"
+                      rf"({_TIMESPAN_TEXT}|{_WORDS_TEXT})", re.IGNORECASE)
 _POLICY_LIMITS = {"deploymentratelimit-call": "requests", "deploymentratelimit-token": "tokens"}
 
 
@@ -71,11 +81,17 @@ def parse_retry_hint(headers: Mapping[str, str], message: str | None = None, *,
     if resets:
         seconds, name = max(resets)  # the later reset: the earlier one may not be the limit that was hit
         return RetryHint(seconds, name)
-    if message:
-        for match in _MESSAGE.finditer(message):  # the first phrase that names a usable wait
-            seconds = _positive(parse_duration(match.group(1)))
-            if seconds is not None:
-                return RetryHint(seconds, "message")
+    seconds = wait_in_message(message)
+    return RetryHint(seconds, "message") if seconds is not None else None
+
+
+def wait_in_message(message: str | None) -> float | None:
+    """The first wait an error message names that is worth the name ("Please retry after 7 seconds", "Try again in
+    21 minutes and 33 seconds", "Quota will be replenished in 1.02:00:05"), in seconds; else ``None``."""
+    for match in _MESSAGE.finditer(message or ""):
+        seconds = _positive(parse_duration(match.group(1)))
+        if seconds is not None:
+            return seconds
     return None
 
 
@@ -104,15 +120,19 @@ def limit_named(headers: Mapping[str, str], message: str | None = None) -> str |
 
 
 def parse_duration(raw: str | None) -> float | None:
-    """``"12"`` (seconds), ``"1s"``, ``"6m0s"``, ``"500ms"``, ``"1h2m3.5s"``, and in words ``"21 minutes and 33
-    seconds"``, ``"1 hour 5 minutes"``, ``"30 secs"``, ``"500 milliseconds"`` → seconds (0 stays 0: a duration,
-    not yet a hint); anything else, or a total too large for a float → ``None``."""
+    """``"12"`` (seconds), ``"1s"``, ``"6m0s"``, ``"500ms"``, ``"1h2m3.5s"``, in words ``"21 minutes and 33
+    seconds"``, ``"1 hour 5 minutes"``, ``"30 secs"``, ``"500 milliseconds"``, and a TimeSpan ``"00:21:33"``,
+    ``"1.02:00:05"`` → seconds (0 stays 0: a duration, not yet a hint); anything else, or a total too large for a
+    float → ``None``."""
     if raw is None:
         return None
     plain = _number(raw)
     if plain is not None:
         return plain
-    if not _WHOLE_DURATION.fullmatch(raw):
+    span = _TIMESPAN.fullmatch(raw)
+    if span is not None:
+        return _timespan(*span.groups())
+    if not _WHOLE_WORDS.fullmatch(raw):
         return None
     total = sum(float(value) * _UNIT_SECONDS[unit.lower()] for value, unit in _DURATION.findall(raw))
     return total if math.isfinite(total) else None
@@ -125,6 +145,15 @@ def parse_rate_limit_number(raw: str | None) -> float | None:
     mean "the service did not say"; ``0`` remaining is real and kept.
     """
     return _number(raw)
+
+
+def _timespan(days: str | None, hours: str, minutes: str, seconds: str) -> float | None:
+    """A TimeSpan's parts as seconds; ``None`` when a part is out of its range (a malformed wait, not trusted)."""
+    h, m, sec = int(hours), int(minutes), float(seconds)
+    if h > 23 or m > 59 or sec >= 60:  # TimeSpan.ToString() writes days beyond 23 hours
+        return None
+    total = ((int(days or 0) * 24 + h) * 60 + m) * 60 + sec
+    return total if math.isfinite(total) else None
 
 
 def _http_date(raw: str, now: float | None) -> float | None:

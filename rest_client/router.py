@@ -5,7 +5,8 @@ The rules (those users ask LiteLLM and the APIM load-balancer samples for):
   (nginx's), so weights 3:1 give A A B A … rather than bursts;
 - a 429, 408, 5xx or a connection failure *cools* that backend for as long as the service asked
   (``retry_hints``) or, without a hint, an exponential backoff (0.5 s doubling to 8 s per failure in a row);
-  an API Management 403 "Out of call volume quota" cools it until the quota is replenished;
+  an API Management quota 403 ("Out of call volume quota … replenished in 01:02:03", "Token quota is exceeded. Try
+  again in 21 minutes and 33 seconds") cools it until the quota returns (``gateway.quota_wait``);
 - the call moves on at once to the next available backend (no wait, ``wait_source`` ``"failover"``);
 - when every backend is cooling, the call waits for the earliest — if that is within ``max_retry_wait``.
 Each backend has its own ``requests.Session`` and auth object: different resources, keys or tenants.
@@ -98,7 +99,8 @@ class Router:
 
     def settle(self, slot: Slot, status: int | None, hint: RetryHint | None, text: str = "") -> bool:
         """Record an attempt's outcome (``hint``: the wait its answer asked for; ``text``: a 403's body, where
-        API Management says when its quota returns); True when it cooled ``slot`` (the call should move on)."""
+        API Management says when its call or token quota returns); True when it cooled ``slot`` (the call should
+        move on). A 403 that names no quota (network rules, a role) is the caller's to fix: no cooldown."""
         seconds: float | None = None
         if status is not None and status < 400:
             with self._lock:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rest_client import hints
 from rest_client.diagnose import ErrorContext, error_from_response
@@ -13,6 +15,7 @@ from rest_client.hints import RULES, Situation, hint_for, reasoning_hint, winner
 
 DATED_RESPONSES_URL = "https://res.openai.azure.com/openai/deployments/gpt-4o/responses?api-version=2024-10-21"
 V1_RESPONSES_URL = "https://res.openai.azure.com/openai/v1/responses"
+V1_CHAT_URL = "https://res.openai.azure.com/openai/v1/chat/completions"
 MISSING_SUBSCRIPTION_KEY = ("Access denied due to missing subscription key. Make sure to include subscription key "
                             "when making requests to an API.")
 APIM_RATE_LIMIT = "Rate limit is exceeded. Try again in 5 seconds."
@@ -60,6 +63,8 @@ CASES: list[tuple[str, Situation]] = [
     ("system_role", invalid(SYSTEM_ROLE, "messages[0].role", "unsupported_value")),
     ("reasoning_effort", invalid("Invalid value: 'extreme'. Supported values are: 'low', 'medium', and 'high'.",
                                  "reasoning_effort", "invalid_value")),
+    ("unknown_model", Situation(400, code="unknown_model", message="Unknown model: gpt-4o-x", url=V1_CHAT_URL)),
+    ("unknown_model", Situation(404, code="unknown_model", message="Unknown model: /Phi-3.5-MoE-instruct")),
     ("content_filter", Situation(400, code="content_filter", message="The response was filtered", param="prompt",
                                  categories=CONTENT_FILTER)),
     ("api_version", Situation(400, code="BadRequest", message="API version not supported", api_version="2023-01-01")),
@@ -86,11 +91,13 @@ CASES: list[tuple[str, Situation]] = [
     ("role_lacking", Situation(403, code="403", message="Forbidden", auth_kind="bearer")),
     ("deployment_not_found", Situation(404, code="DeploymentNotFound", message="The API deployment does not exist.",
                                        deployment="gpt-4o")),
+    ("deployment_not_found", Situation(404, message="Deployment gpt4 not found", deployment="gpt4")),  # simulator
     ("unknown_batch", Situation(404, code="NotFound", message="not found", resource="/batches/batch_x")),
     ("unknown_file", Situation(404, code="NotFound", message="not found", resource="/files/file-1/content")),
     ("nothing_at_url", Situation(404, code="404", message="Resource not found", api_version="2024-10-21")),
     ("nothing_at_url", Situation(404, code="404", message="Resource not found", resource="/batches",
                                  url=V1_RESPONSES_URL)),
+    ("service_timeout", Situation(408, code="Timeout", message="The operation was timeout.")),
     ("request_rate_limit", Situation(429, code="429", message="call rate limit", limit="requests")),
     ("token_rate_limit", Situation(429, code="429", message="token rate limit", limit="tokens")),
     ("rate_limit", Situation(429, code="429", message="slow down")),
@@ -263,6 +270,42 @@ def test_network_rules_beat_the_key_and_role_403_rows() -> None:
     assert fired(Situation(403, message=NETWORK, auth_kind="bearer")) == ["network_rules", "role_lacking"]
 
 
+def test_unknown_model_beats_the_generic_400_rows() -> None:
+    """The name sent as model is no deployment: nothing else in the request can be judged until it is one."""
+    s = Situation(400, code="unknown_model", message="Unknown model: x", type="invalid_request_error", param="model")
+    assert fired(s) == ["unknown_model", "invalid_request"]
+
+
+def test_a_deployment_named_not_found_beats_nothing_at_this_url() -> None:
+    """Microsoft's simulator answers an unknown deployment with no code: its wording names the deployment."""
+    s = Situation(404, message="Deployment gpt4 not found", api_version="2024-10-21")
+    assert fired(s) == ["deployment_not_found", "nothing_at_url"]
+    assert hint_for(s).startswith("no deployment named 'gpt4' on this resource: use the deployment name")
+    control = Situation(404, code="404", message="Resource not found", api_version="2024-10-21")
+    assert fired(control) == ["nothing_at_url"]
+
+
+@pytest.mark.parametrize(("situation", "named"), [
+    # what the server saw wins over what the client meant to send (a model= given to the call, say)
+    (Situation(400, code="unknown_model", message="Unknown model: gpt-4o-x", deployment="other"), "'gpt-4o-x'"),
+    (Situation(400, code="unknown_model", message="Unknown model: 'my-dep.v2'.", deployment="other"), "'my-dep.v2'"),
+    (Situation(400, code="unknown_model", message="model?", deployment="chat"), "'chat'"),
+    (Situation(404, message="Deployment 'chat-1' was not found", deployment=None), "'chat-1'"),
+    (Situation(404, code="DeploymentNotFound", message="The API deployment for this resource does not exist."),
+     "that name"),
+])
+def test_the_missing_deployment_is_named_from_the_answer_or_the_call(situation: Situation, named: str) -> None:
+    assert hint_for(situation).startswith(f"no deployment named {named} on this resource")
+
+
+def test_on_v1_the_hint_says_the_deployment_goes_in_model() -> None:
+    v1 = hint_for(Situation(404, code="DeploymentNotFound", message="x", deployment="d", url=V1_CHAT_URL))
+    dated = hint_for(Situation(404, code="DeploymentNotFound", message="x", deployment="d", url=DATED_RESPONSES_URL
+                               .replace("/responses", "/chat/completions")))
+    assert "(sent as model: on /openai/v1 the deployment name goes there)" in v1
+    assert "sent as model" not in dated
+
+
 def test_404_rows_go_code_then_batch_then_file_then_url() -> None:
     s = Situation(404, code="DeploymentNotFound", message="x", resource="/files/f1/batches/b1")
     assert fired(s) == ["deployment_not_found", "unknown_batch", "unknown_file", "nothing_at_url"]
@@ -315,3 +358,19 @@ def test_error_context_reaches_the_rows_and_the_error() -> None:
     assert (err.client_request_id, err.exchanges) == ("c1", ("a", "b"))
     limited = error_from_response(429, {}, '{"error": {"code": "429", "message": "slow"}}', context)
     assert limited.retry_after == 2.0
+
+
+# Azure deployment names: letters, digits, '-', '_' and '.' (the portal refuses anything else).
+DEPLOYMENT_NAMES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,40}", fullmatch=True).filter(
+    lambda name: not name.endswith("."))
+
+
+@settings(max_examples=100, derandomize=True)
+@given(DEPLOYMENT_NAMES, st.sampled_from(["{}", "'{}'", '"{}"', "{}."]), st.sampled_from([None, "configured-one"]))
+def test_the_name_in_the_answer_is_the_one_named_whatever_its_spelling(name: str, quoting: str,
+                                                                       configured: str | None) -> None:
+    """What the server says it did not find is named, quoted or not, over what the client was configured with."""
+    said = quoting.format(name)  # a sentence's full stop ends "Unknown model: X." only
+    for situation in (Situation(400, code="unknown_model", message=f"Unknown model: {said}", deployment=configured),
+                      Situation(404, message=f"Deployment {said.rstrip('.')} not found", deployment=configured)):
+        assert hint_for(situation).startswith(f"no deployment named '{name}' on this resource")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from rest_client.diagnose import error_from_response
 from rest_client.errors import RateLimitError
+from rest_client.gateway import quota_wait
 from rest_client.retry_hints import (
     RetryHint,
     limit_named,
@@ -19,6 +20,7 @@ from rest_client.retry_hints import (
     parse_rate_limit_number,
     parse_retry_after,
     parse_retry_hint,
+    wait_in_message,
 )
 
 NOW = 1_700_000_000.0
@@ -264,3 +266,79 @@ def test_duration_and_rate_limit_number_never_raise_nor_go_negative(raw: str) ->
 @given(st.integers(-10**9, 10**9))
 def test_rate_limit_numbers_round_trip_and_negatives_are_unknown(n: int) -> None:
     assert parse_rate_limit_number(str(n)) == (float(n) if n >= 0 else None)
+
+
+# -- API Management's .NET TimeSpans: the same parser reads them wherever a wait is read -------------------------------
+
+@pytest.mark.parametrize(("raw", "seconds"), [
+    ("00:21:33", 1293.0), ("01:00:00", 3600.0), ("0:00:01", 1.0), ("1.02:00:05", 93605.0),
+    ("00:00:01.5", 1.5), ("23:59:59", 86399.0), (" 00:00:07 ", 7.0), ("00:00:00", 0.0),
+    # out of range or malformed: ignored, never trusted (TimeSpan writes days beyond 23 hours)
+    ("24:00:00", None), ("25:00:00", None), ("00:60:00", None), ("00:00:60", None), ("1.24:00:00", None),
+    ("12:00", None), ("1:2:3", None), ("00:00:07 seconds", None), ("-00:00:05", None), ("1.2.03:00:00", None),
+])
+def test_timespans(raw: str, seconds: float | None) -> None:
+    assert parse_duration(raw) == seconds
+
+
+@pytest.mark.parametrize(("message", "seconds"), [
+    ("Out of call volume quota. Quota will be replenished in 00:49:59.", 2999.0),
+    ("Quota will be replenished in 1.02:00:05.", 93605.0),
+    ("Token quota is exceeded. Try again in 21 minutes and 33 seconds.", 1293.0),
+    ("Rate limit is exceeded. Try again in 00:00:12.", 12.0),
+    ("Out of call volume quota. Quota will be replenished in 00:00:00.", None),  # now: no wait worth the name
+    ("Quota will be replenished in 00:99:00.", None),
+    ("Quota will be replenished soon.", None),
+])
+def test_timespans_and_words_in_a_message(message: str, seconds: float | None) -> None:
+    assert wait_in_message(message) == seconds
+    hint = parse_retry_hint({}, message, now=NOW)
+    assert hint == (None if seconds is None else RetryHint(seconds, "message"))
+
+
+def test_a_timespan_in_a_reset_header_is_read_too() -> None:
+    assert parse_retry_hint({"x-ratelimit-reset-tokens": "00:01:30"}, now=NOW) == RetryHint(
+        90.0, "x-ratelimit-reset-tokens")
+
+
+@pytest.mark.parametrize(("message", "seconds"), [
+    ("Out of call volume quota. Quota will be replenished in 00:01:23.", 83.0),
+    ('{"statusCode": 403, "message": "Token quota is exceeded. Try again in 21 minutes and 33 seconds."}', 1293.0),
+    ("Token quota is exceeded. Try again in 1.00:00:01.", 86401.0),
+    # a 403 that names no quota is never read as a quota's wait, whatever else it says
+    ("Access denied due to Virtual Network/Firewall rules. Try again in 5 seconds.", None),
+    ("Rate limit is exceeded. Try again in 5 seconds.", None),
+    (None, None),
+])
+def test_gateway_quota_wait_reads_both_quotas_with_the_one_parser(message: str | None, seconds: float | None) -> None:
+    assert quota_wait(message) == seconds
+
+
+TIMESPANS = st.tuples(st.integers(0, 10**5), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59),
+                      st.one_of(st.none(), st.integers(0, 9_999_999)))
+
+
+@settings(max_examples=200, derandomize=True)
+@given(TIMESPANS, st.booleans())
+def test_timespans_round_trip_as_dotnet_writes_them(parts: tuple, with_days: bool) -> None:
+    """TimeSpan.ToString(): ``[d.]hh:mm:ss[.fffffff]``; what it writes, the parser reads back to the second."""
+    days, hours, minutes, seconds, ticks = parts
+    days = days if with_days else 0
+    text = (f"{days}." if days else "") + f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if ticks is not None:
+        text += f".{ticks:07d}"
+        total += ticks / 10**7
+    assert parse_duration(text) == pytest.approx(total)
+    expected = RetryHint(pytest.approx(total), "message") if total > 0 else None
+    assert parse_retry_hint({}, f"Out of call volume quota. Quota will be replenished in {text}.", now=NOW) == expected
+    assert quota_wait(f"Out of call volume quota. Quota will be replenished in {text}.") == (
+        pytest.approx(total) if total > 0 else None)
+
+
+@settings(max_examples=200, derandomize=True)
+@given(st.integers(0, 99), st.integers(0, 99), st.integers(0, 99), st.one_of(st.none(), st.integers(0, 999)))
+def test_a_timespan_part_out_of_range_is_never_a_wait(hours: int, minutes: int, seconds: int, days: int | None) -> None:
+    text = (f"{days}." if days is not None else "") + f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+    in_range = hours <= 23 and minutes <= 59 and seconds <= 59
+    assert (parse_duration(text) is not None) == in_range

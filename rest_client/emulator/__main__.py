@@ -110,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode", action="append", choices=MODE_FLAGS, default=[],
         help="configure the resource as Azure can be (repeatable): missing-role (tokens get 401 PermissionDenied), "
         "key-auth-disabled (keys get 403), network-rules (403 firewall), async-filter (annotation chunks after "
-        "a stream's finish), no-validation (accept what the service refuses)",
+        "a stream's finish), no-validation (accept what the service refuses), unknown-model (v1: an unknown "
+        "model gets 400 unknown_model), simulator-not-found (an unknown deployment gets the 404 of Microsoft's "
+        "simulator)",
     )
     parser.add_argument("--flag-word", action="append", default=[], metavar="WORD",
                         help="with --mode async-filter: annotate sentences with WORD as filtered (repeatable)")
@@ -120,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-MODE_FLAGS = ("missing-role", "key-auth-disabled", "network-rules", "async-filter", "no-validation")
+MODE_FLAGS = ("missing-role", "key-auth-disabled", "network-rules", "async-filter", "no-validation", "unknown-model",
+              "simulator-not-found")
 
 
 def _modes(args: argparse.Namespace) -> dict[str, Any]:

@@ -342,7 +342,9 @@ def _json(status: int, body: Any, headers: dict[str, str]) -> Reply:
 
 
 def _error_reply(error: ServiceError, headers: dict[str, str]) -> Reply:
-    return _json(error.status, error.body, {**headers, **error.headers})
+    reply = _json(error.status, error.body, {**headers, **error.headers})
+    reply.reason = error.reason
+    return reply
 
 
 def _fault_reply(fault: Fault, route: ResourceRoute, headers: dict[str, str]) -> Reply | None:

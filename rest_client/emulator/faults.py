@@ -29,6 +29,13 @@ Kinds:
 - ``content_filter``: the recorded 400 ``content_filter`` body, ``categories`` e.g. ``{"violence": "high"}``.
 - ``unavailable``: 503 with ``retry-after: <retry_after>`` (whole seconds) and ``retry-after-ms`` (default 1 s).
 - ``rate_limit``: 429 exactly as the rate limiter sends it, retrying after ``retry_after`` (default 1 s).
+- ``content_filter_output``: the answer is cut by the content filter on its way out (inference only): chat and
+  completions end with ``finish_reason: "content_filter"`` and the category that fired (``categories``, default
+  ``{"violence": "medium"}``); Responses end ``incomplete`` with ``incomplete_details.reason: "content_filter"``
+  (streamed: ``response.incomplete``). Embeddings have no output to filter: they are answered as usual.
+- The wordings of error_shapes.py: ``rate_limit_reached`` (429 ``RateLimitReached`` naming model, deployment and
+  region, retrying after ``retry_after``), ``rate_limit_no_wait`` (429 with no wait anywhere),
+  ``operation_timeout`` (408 ``Timeout``), ``resource_information`` (500 "Unable to get resource information.").
 ``delay`` given with any other kind waits that long before acting.
 """
 
@@ -38,9 +45,14 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .error_shapes import SHAPE_KINDS
 from .service_errors import DETECTION_CATEGORIES, SEVERITIES, SEVERITY_CATEGORIES
 
-FAULT_KINDS = ("status", "delay", "reset", "truncate", "content_filter", "unavailable", "rate_limit")
+OUTPUT_FILTER = "content_filter_output"
+FAULT_KINDS = ("status", "delay", "reset", "truncate", "content_filter", "unavailable", "rate_limit", OUTPUT_FILTER,
+               *SHAPE_KINDS)
+_WAIT_KINDS = ("unavailable", "rate_limit", "rate_limit_reached")
+_FILTER_KINDS = ("content_filter", OUTPUT_FILTER)
 FAULT_FIELDS = (
     "kind",
     "times",
@@ -126,12 +138,12 @@ def make_fault(kind: str = "status", **fields: Any) -> Fault:
     if kind == "delay" and delay is None:
         raise ValueError("a 'delay' fault needs delay=<seconds>")
     retry_after = _non_negative("retry_after", fields.get("retry_after"))
-    if retry_after is not None and kind not in ("unavailable", "rate_limit"):
-        raise ValueError("retry_after= only applies to kinds 'unavailable' and 'rate_limit'")
+    if retry_after is not None and kind not in _WAIT_KINDS:
+        raise ValueError(f"retry_after= only applies to kinds {', '.join(map(repr, _WAIT_KINDS))}")
     categories = fields.get("categories")
     if categories is not None:
-        if kind != "content_filter":
-            raise ValueError("categories= only applies to kind 'content_filter'")
+        if kind not in _FILTER_KINDS:
+            raise ValueError(f"categories= only applies to kinds {', '.join(map(repr, _FILTER_KINDS))}")
         _check_categories(categories)
     deployment = fields.get("deployment")
     if deployment is not None and not isinstance(deployment, str):
@@ -164,6 +176,8 @@ def _check_route(kind: str, route: Any, deployment: str | None) -> str | None:
         raise ValueError(f"a fault on route {BATCH_LINE!r} must be of kind {', '.join(_LINE_KINDS)}, not {kind!r}")
     if kind == "content_filter" and route not in (INFERENCE, BATCH_LINE):
         raise ValueError("content_filter faults apply to inference requests and batch lines only")
+    if kind == OUTPUT_FILTER and route != INFERENCE:
+        raise ValueError(f"{OUTPUT_FILTER} faults cut an answer's text: they apply to inference requests only")
     return route
 
 

@@ -5,13 +5,17 @@ What it does, in front of every inference and resource request (not the control 
   missing → 401 ``Access denied due to missing subscription key. …``, wrong → 401 ``… invalid subscription key.``;
 - optionally a path ``prefix`` (an APIM API's URL suffix, ``/aoai`` → ``https://GATEWAY/aoai/openai/…``);
 - optionally a rate limit (calls per period → 429 ``Rate limit is exceeded. Try again in N seconds.``), a token
-  limit (tokens per minute → 429 ``Token limit is exceeded. Try again in N seconds.``), both with ``Retry-After``,
-  and a call quota (calls per period → 403 ``Out of call volume quota. Quota will be replenished in HH:MM:SS.``);
+  limit (tokens per minute → 429 ``Token limit is exceeded. Try again in N seconds.``), both with ``Retry-After``
+  unless ``retry_after_header`` is off (a gateway that strips it: the wait is then only in the message), a call
+  quota (calls per period → 403 ``Out of call volume quota. Quota will be replenished in HH:MM:SS.``, a .NET
+  TimeSpan, ``D.HH:MM:SS`` beyond a day) and a token quota (tokens per period → 403 ``Token quota is exceeded.
+  Try again in 21 minutes and 33 seconds.``, the wording quoted in issue "Fidelity, third pass");
 - then forwards the request as APIM with a managed identity would: the subscription key is dropped and, when the
   caller sent no credential of its own, the backend's api-key is added (a ``validate-jwt`` policy passing a
   bearer token through is also served: a caller's own ``Authorization`` is kept and checked by the backend).
-The wordings are APIM's documented ones; headers beyond ``Retry-After`` and whether the token limit counts
-``max_tokens`` up front are our guesses (we count prompt bytes / 4 + ``max_tokens``, as the policy estimates).
+The wordings are APIM's documented ones; headers beyond ``Retry-After``, how the token quota words hours (we write
+"1 hour, 2 minutes and 3 seconds") and whether the token limits count ``max_tokens`` up front are our guesses
+(we count prompt bytes / 4 + ``max_tokens``, as the policy estimates).
 Selectable in process (``Emulator(gateway={…})``, ``emu.gateway.configure(…)``), over ``PUT
 /_emulator/gateway`` (JSON of the fields below) and by flag (``--gateway-key KEY``).
 """
@@ -47,6 +51,9 @@ class GatewaySettings:
     tokens_per_minute: int | None = None
     quota_calls: int | None = None
     quota_period: float = 3600.0
+    token_quota: int | None = None
+    token_quota_period: float = 3600.0
+    retry_after_header: bool = True
 
 
 class _Window:
@@ -72,7 +79,7 @@ class Gateway:
         self._backend_key = backend_key  # a callable: the emulator's api-key may change later
         self.settings = GatewaySettings()
         self._lock = threading.RLock()  # _refuse counts under it, also when called from a check holding it
-        self._calls, self._tokens, self._quota = _Window(), _Window(), _Window()
+        self._calls, self._tokens, self._quota, self._token_quota = _Window(), _Window(), _Window(), _Window()
         self.refused = 0
         if settings:
             self.configure(**dict(settings))
@@ -99,7 +106,7 @@ class Gateway:
         values["prefix"] = ("/" + prefix.strip("/")) if prefix.strip("/") else ""
         with self._lock:
             self.settings = replace(self.settings, **values)
-            self._calls, self._tokens, self._quota = _Window(), _Window(), _Window()
+            self._calls, self._tokens, self._quota, self._token_quota = _Window(), _Window(), _Window(), _Window()
         return self.settings
 
     def admit(self, request: Request) -> Request | Reply:
@@ -121,6 +128,10 @@ class Gateway:
                 wait = self._quota.take(1, s.quota_calls, s.quota_period, now)
                 if wait:
                     return self._refuse(403, f"Out of call volume quota. Quota will be replenished in {_hms(wait)}.")
+            if s.token_quota is not None:
+                wait = self._token_quota.take(_estimate(request.body), s.token_quota, s.token_quota_period, now)
+                if wait:
+                    return self._refuse(403, f"Token quota is exceeded. Try again in {_words(wait)}.")
             if s.rate_limit_calls is not None:
                 wait = self._calls.take(1, s.rate_limit_calls, s.rate_limit_period, now)
                 if wait:
@@ -158,7 +169,8 @@ class Gateway:
 
     def _too_many(self, what: str, wait: float) -> Reply:
         seconds = max(1, math.ceil(wait))
-        return self._refuse(429, f"{what} is exceeded. Try again in {seconds} seconds.", {"Retry-After": str(seconds)})
+        headers = {"Retry-After": str(seconds)} if self.settings.retry_after_header else None
+        return self._refuse(429, f"{what} is exceeded. Try again in {seconds} seconds.", headers)
 
 
 def _estimate(body: bytes) -> int:
@@ -172,5 +184,16 @@ def _estimate(body: bytes) -> int:
 
 
 def _hms(seconds: float) -> str:
+    """A .NET TimeSpan as APIM writes it: ``HH:MM:SS``, and ``D.HH:MM:SS`` from a day on."""
     total = max(1, math.ceil(seconds))
-    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+    days, rest = divmod(total, 86400)
+    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}.{clock}" if days else clock
+
+
+def _words(seconds: float) -> str:
+    """``21 minutes and 33 seconds``: the token quota's wait in words (units of zero left out)."""
+    total = max(1, math.ceil(seconds))
+    amounts = ((total // 3600, "hour"), (total % 3600 // 60, "minute"), (total % 60, "second"))
+    parts = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in amounts if n]
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"

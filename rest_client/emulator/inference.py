@@ -18,9 +18,19 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import chat_extras, embedding_limits, responses, routes, service_errors, spillover, validation
+from . import (
+    chat_extras,
+    embedding_limits,
+    error_shapes,
+    output_filter,
+    responses,
+    routes,
+    service_errors,
+    spillover,
+    validation,
+)
 from .deployments import Deployment
-from .faults import Fault, FaultQueue
+from .faults import OUTPUT_FILTER, Fault, FaultQueue
 from .identity import Auth
 from .journal import Journal, new_entry
 from .modes import Modes
@@ -36,8 +46,10 @@ EMULATOR_HEADER = ("x-emulator", "rest_client")
 
 
 def fault_reply(fault: Fault, headers: dict[str, str], *, operation_id: str, api_version: str,
-                tokens: bool = True) -> Reply | None:
-    """The reply an injected fault stands in for, the same on every route; None when the request goes on."""
+                tokens: bool = True, model: str = "") -> Reply | None:
+    """The reply an injected fault stands in for, the same on every route; None when the request goes on.
+    ``model``: the deployment's model, named by the wordings that name it (the deployment and region are read
+    from ``headers``, as the answer carries them)."""
     if fault.kind == "reset":
         return Reply(0, headers, action=RESET)
     if fault.kind == "status":
@@ -49,6 +61,11 @@ def fault_reply(fault: Fault, headers: dict[str, str], *, operation_id: str, api
         return json_reply(status, fault.body, merged)
     error = service_errors.fault_error(fault.kind, fault.categories, fault.retry_after, operation_id, api_version,
                                        tokens=tokens)
+    if error is None:
+        deployment = headers.get("x-ms-deployment-name", "")
+        error = error_shapes.fault_shape(fault.kind, fault.retry_after, operation_id=operation_id,
+                                         api_version=api_version, model=model or deployment, deployment=deployment,
+                                         region=headers.get("x-ms-region", ""))
     return None if error is None else _error_reply(error, {**headers, **fault.headers})
 
 
@@ -129,7 +146,7 @@ class InferenceService:
         entry["deployment"] = name
         deployment = self.deployments.get(name) if isinstance(name, str) else None
         if deployment is None:
-            return _error_reply(service_errors.deployment_not_found(), headers)
+            return _error_reply(error_shapes.unknown_deployment(str(name), v1=route.v1, modes=self.modes), headers)
         headers["x-ms-deployment-name"] = deployment.name
         params = self._check(route, deployment, payload)
         if isinstance(params, ServiceError):
@@ -165,7 +182,8 @@ class InferenceService:
             return Reply(0, headers, action=RESET)  # the emulator is stopping: drop the connection
         shaped = chat_extras.answer(route, deployment.model, payload, params, self.tunables.seed)  # tools, schema
         if shaped is None:
-            reply = self._answer(route, deployment, params, headers)
+            cut = fault if fault is not None and fault.kind == OUTPUT_FILTER else None
+            reply = self._answer(route, deployment, params, headers, cut)
         else:
             reply = self._stream(shaped, headers) if isinstance(shaped, list) else json_reply(200, shaped, headers)
         if fault is not None and fault.kind == "truncate":
@@ -233,17 +251,22 @@ class InferenceService:
         """The reply a fault stands in for; None when the request goes on (delay, truncate)."""
         if fault.kind == "rate_limit":  # as the limiter answers when the token budget is spent: remaining at 0
             headers.update(limit_headers(deployment, Decision(False, fault.retry_after or 1.0, True, 0, 0)))
-        return fault_reply(fault, headers, operation_id=OPERATION_IDS[route.operation], api_version=route.api_version)
+        return fault_reply(fault, headers, operation_id=OPERATION_IDS[route.operation], api_version=route.api_version,
+                           model=deployment.model)
 
     def _answer(
-        self, route: Route, deployment: Deployment, params: Params, headers: dict[str, str]
+        self, route: Route, deployment: Deployment, params: Params, headers: dict[str, str], cut: Fault | None = None
     ) -> Reply | StreamReply:
-        """Generate the answer: chat, completions (one set of n choices per prompt) or embeddings."""
+        """Generate the answer: chat, completions (one set of n choices per prompt) or embeddings. ``cut``: a
+        ``content_filter_output`` fault, which stops each choice halfway (output_filter.py)."""
         if route.operation not in (CHAT, COMPLETIONS):
             vectors = [unit_vector(text, params.dimensions, seed=self.tunables.seed) for text in params.texts]
             body = responses.embeddings(deployment.answer_model, vectors, params.prompt_tokens, params.encoding_format)
             return json_reply(200, body, headers)
         choices = self._generate(params)
+        if cut is not None:
+            choices = output_filter.cut_choices(choices)
+        categories = cut.categories if cut is not None else None
         prompt_tokens = params.prompt_tokens
         created = int(time.time())
         model, top = deployment.answer_model, params.top_logprobs
@@ -255,17 +278,17 @@ class InferenceService:
                 events = responses.chat_stream(completion_id, created, model, choices, prompt_tokens,
                                                include_usage=params.include_usage, top_logprobs=top,
                                                async_filter=async_filter)
-                return self._stream(events, headers)
+                return self._stream(output_filter.mark_stream(events, categories) if cut else events, headers)
             body = responses.chat_completion(completion_id, created, model, choices, prompt_tokens, top)
-            return json_reply(200, body, headers)
+            return json_reply(200, output_filter.mark_body(body, categories), headers)
         completion_id = responses.new_id("cmpl-")
         if params.stream:
             events = responses.completion_stream(completion_id, created, model, choices, prompt_tokens,
                                                  prompt_count=len(params.texts), include_usage=params.include_usage,
                                                  top_logprobs=top, async_filter=async_filter)
-            return self._stream(events, headers)
+            return self._stream(output_filter.mark_stream(events, categories) if cut else events, headers)
         body = responses.text_completion(completion_id, created, model, choices, prompt_tokens, len(params.texts), top)
-        return json_reply(200, body, headers)
+        return json_reply(200, output_filter.mark_body(body, categories), headers)
 
     def _stream(self, events: Iterable[str], headers: dict[str, str]) -> StreamReply:
         self.journal.count("streams")
@@ -281,4 +304,4 @@ def _token_cost(operation: str, params: Params) -> int:
 
 
 def _error_reply(error: ServiceError, headers: dict[str, str]) -> Reply:
-    return json_reply(error.status, error.body, {**headers, **error.headers})
+    return json_reply(error.status, error.body, {**headers, **error.headers}, reason=error.reason)

@@ -13,6 +13,10 @@ Azure. Code that passes offline with the defaults can be tried against each befo
                         ``filtered: true`` (as the custom blocklist ``emulator-flagged-words``)
     validation          check parameters like the service (unknown names, roles, ranges, context length);
                         on by default, off for code that must reach the generator with odd payloads
+    unknown_model       on the v1 routes a ``model`` that names no deployment gets 400 ``unknown_model``
+                        ("Unknown model: X", with ``details``) instead of 404 DeploymentNotFound
+    simulator_not_found an unknown deployment gets 404 ``{"error": "Deployment X not found"}``, no code, as
+                        Microsoft's Azure OpenAI API simulator answers (error_shapes.py has the sources)
 
 One ``Modes`` object is shared by the parts that read it (auth, inference) and the control surface that sets
 it (``emu.modes``, ``PATCH /_emulator/config {"modes": {...}}``, ``python -m rest_client.emulator --mode …``).
@@ -25,7 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-FLAGS = ("missing_role", "key_auth_disabled", "network_rules", "async_filter", "validation")
+FLAGS = ("missing_role", "key_auth_disabled", "network_rules", "async_filter", "validation", "unknown_model",
+         "simulator_not_found")
 BLOCKLIST_ID = "emulator-flagged-words"
 
 
@@ -39,6 +44,8 @@ class Modes:
     async_filter: bool = False
     flagged_words: tuple[str, ...] = ()
     validation: bool = True
+    unknown_model: bool = False
+    simulator_not_found: bool = False
 
     def update(self, fields: Mapping[str, Any]) -> None:
         """Set several fields at once, all or nothing; ValueError names a bad field or value."""

@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import reasoning, routes, service_errors
+from . import error_shapes, output_filter, reasoning, routes, service_errors
 from . import responses_bodies as bodies
 from .deployments import Deployment
-from .faults import FaultQueue
+from .faults import OUTPUT_FILTER, FaultQueue
 from .identity import Auth
 from .inference import fault_reply, request_context
 from .journal import Journal
@@ -111,7 +111,7 @@ class ResponsesAPI:
         entry["deployment"] = name
         deployment = self.deployments.get(name)
         if deployment is None:
-            return _error(service_errors.deployment_not_found(), headers)
+            return _error(error_shapes.unknown_deployment(name, v1=True, modes=self.auth.modes), headers)
         headers["x-ms-deployment-name"] = deployment.name
         if CHAT not in deployment.operations:
             return _error(service_errors.operation_not_supported("responses", deployment.model), headers)
@@ -123,7 +123,7 @@ class ResponsesAPI:
         if fault is not None:
             entry["fault"] = fault.kind
             self.journal.count("faults")
-            faulted = fault_reply(fault, headers, operation_id=OPERATION_ID, api_version="v1")
+            faulted = fault_reply(fault, headers, operation_id=OPERATION_ID, api_version="v1", model=deployment.model)
             if faulted is not None:
                 return faulted
         budget = payload.get("max_output_tokens")
@@ -135,6 +135,8 @@ class ResponsesAPI:
                                                       tokens=decision.tokens_exceeded), headers)
         headers["x-ms-served-model"] = _served_model(deployment.model)  # the snapshot, only in this header
         final = self._answer(deployment, payload, text, input_tokens)
+        if fault is not None and fault.kind == OUTPUT_FILTER:
+            final = output_filter.cut_response(final)  # stopped by the filter on its way out
         if payload.get("store", True) is not False:
             self._store(final, payload.get("background") is True)
         if payload.get("stream") is True:
@@ -296,4 +298,4 @@ def _served_model(model: str) -> str:
 
 
 def _error(error: ServiceError, headers: dict[str, str]) -> Reply:
-    return json_reply(error.status, error.body, {**headers, **error.headers})
+    return json_reply(error.status, error.body, {**headers, **error.headers}, reason=error.reason)

@@ -189,10 +189,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             parts.append(self.rfile.read(size))
             self.rfile.readline(1024)
 
-    def _head(self, status: int, headers: dict[str, str]) -> bytes:
-        """Status line and headers; also decides whether this connection stays open."""
+    def _head(self, status: int, headers: dict[str, str], reason: str | None = None) -> bytes:
+        """Status line and headers; also decides whether this connection stays open. ``reason``: the service's
+        own reason phrase (Azure answers a missing role with ``401 PermissionDenied``), else the standard one."""
         try:
-            phrase = HTTPStatus(status).phrase
+            phrase = reason or HTTPStatus(status).phrase
         except ValueError:
             phrase = "Unknown"
         lines = [
@@ -216,7 +217,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         headers = dict(reply.headers)
         headers["Content-Length"] = str(len(reply.body))
-        head = self._head(reply.status, headers)
+        head = self._head(reply.status, headers, reply.reason)
         body = reply.body
         if reply.action == TRUNCATE:
             body = body[: len(body) // 2]
@@ -237,7 +238,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             send = size
             if reply.action == TRUNCATE:
                 send, self.close_connection = size // 2, True
-            if not self._write(self._head(reply.status, headers)):
+            if not self._write(self._head(reply.status, headers, reply.reason)):
                 return
             while send > 0:
                 block = source.read(min(COPY_BLOCK, send))

@@ -82,11 +82,13 @@ SEVERITIES = ("safe", "low", "medium", "high")
 
 @dataclass(frozen=True)
 class ServiceError:
-    """An error answer: status, JSON body and any extra headers (``retry-after``, …)."""
+    """An error answer: status, JSON body, any extra headers (``retry-after``, …) and the status line's reason
+    phrase when the service writes its own instead of the standard one."""
 
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
 
 
 def _error(status: int, code: str, message: str) -> ServiceError:
@@ -257,8 +259,11 @@ def content_filtered(categories: dict[str, Any] | None = None) -> ServiceError:
 
 
 def permission_denied() -> ServiceError:
-    """401 (not 403) for a valid token whose identity has no data-plane role on the resource."""
-    return _error(401, "PermissionDenied", "Principal does not have access to API/Operation.")
+    """401 (not 403) for a valid token whose identity has no data-plane role on the resource; the status line
+    reads ``401 PermissionDenied`` (clients that print the reason phrase show "HTTP 401 (PermissionDenied)":
+    microsoft/semantic-kernel#10020, davrous/AzureAgentToM365#3)."""
+    error = _error(401, "PermissionDenied", "Principal does not have access to API/Operation.")
+    return ServiceError(error.status, error.body, reason="PermissionDenied")
 
 
 def authentication_type_disabled() -> ServiceError:

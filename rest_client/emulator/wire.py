@@ -57,6 +57,7 @@ class Reply:
     body: bytes = b""
     action: str | None = None
     file: str | None = None  # a path whose bytes are the body instead, streamed out by the handler (file content)
+    reason: str | None = None  # the status line's reason phrase when the service sends its own ("PermissionDenied")
 
 
 @dataclass
@@ -75,12 +76,13 @@ class StreamReply:
     truncate_after: int | None = None
 
 
-def json_reply(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Reply:
+def json_reply(status: int, body: Any, headers: Mapping[str, str] | None = None, *,
+               reason: str | None = None) -> Reply:
     """A JSON answer with compact separators, like the service's own bodies."""
     data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode("utf-8")
     merged = {"Content-Type": JSON_TYPE}
     merged.update(headers or {})
-    return Reply(status, merged, data)
+    return Reply(status, merged, data, reason=reason)
 
 
 def sse_event(data: str) -> bytes:

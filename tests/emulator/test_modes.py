@@ -71,7 +71,8 @@ def test_modes_over_the_control_api_all_or_nothing(emulator: Emulator, session: 
     ok = session.patch(url, json={"modes": {"network_rules": True, "flagged_words": ["River"]}})
     assert ok.status_code == 200
     assert ok.json()["modes"] == {"missing_role": False, "key_auth_disabled": False, "network_rules": True,
-                                  "async_filter": False, "flagged_words": ["river"], "validation": True}
+                                  "async_filter": False, "flagged_words": ["river"], "validation": True,
+                                  "unknown_model": False, "simulator_not_found": False}
     assert chat(emulator, session, key_headers(emulator)).status_code == 403
 
 
