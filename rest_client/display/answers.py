@@ -13,7 +13,6 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..redact import redact_headers
 from .html import (
     badge_html,
     box_html,
@@ -92,7 +91,7 @@ def request_html(prepared: Any) -> str:
     """The request as it went on the wire (its last attempt): method, URL, redacted headers, body."""
     if prepared is None:
         return ""
-    inner = (f"<div>{esc(prepared.method)} {code(prepared.url)}</div>" + headers_html(redact_headers(prepared.headers))
+    inner = (f"<div>{esc(prepared.method)} {code(prepared.url)}</div>" + headers_html(prepared.headers)
              + pre(body_text(prepared.body), limit=BODY_SHOWN))
     return details_html("request as sent (credentials redacted)", inner)
 

@@ -12,8 +12,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from .html import badge_html, box_html, code, duration, esc, line_html, muted, table_html
-from .live import Html, LiveArea
+from .html import Html, badge_html, box_html, code, duration, esc, line_html, muted, table_html
+from .live import LiveArea
 from .runs import counts_bar_html
 
 # A batch status → the status colour it borrows: done green, failed red, stopped grey, the rest in progress.

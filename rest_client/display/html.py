@@ -34,6 +34,20 @@ KIND_NAMES = {"ok": "2xx", "redirect": "3xx", "throttled": "429 / 408", "client"
               "none": "no answer"}
 
 
+class Html:
+    """Markup for IPython's ``display``: an object with ``_repr_html_``, so building one needs no IPython."""
+
+    def __init__(self, markup: str, text: str = "(an HTML display: open it in a notebook)") -> None:
+        self.markup = markup
+        self.text = text
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def esc(value: object) -> str:
     """Text made safe inside an element or a quoted attribute (``<``, ``>``, ``&`` and both quotes)."""
     return html.escape(str(value), quote=True)

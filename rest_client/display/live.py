@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable
 
 from .answers import stream_html
+from .html import Html
 
 UPDATE_EVERY = 0.1
 """Seconds between two updates of a live display: often enough to watch, rare enough not to flood the kernel."""
@@ -24,19 +25,6 @@ def notebook_display() -> Callable[..., Any] | None:
     except ImportError:
         return None
     return display if get_ipython() is not None else None
-
-
-class Html:
-    """Markup for ``display``: an object with ``_repr_html_`` (so no IPython class is needed to build one)."""
-
-    def __init__(self, markup: str) -> None:
-        self.markup = markup
-
-    def _repr_html_(self) -> str:
-        return self.markup
-
-    def __repr__(self) -> str:
-        return "(an HTML display: open this in a notebook)"
 
 
 class LiveArea:

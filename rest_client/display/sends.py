@@ -61,8 +61,8 @@ def sends_svg(log: Any, *, title: str = "", y_max: float | None = None) -> str:
     if log.limit:
         ly = y(log.limit)
         parts.append(f'<line class="limit" x1="{LEFT}" y1="{ly:.1f}" x2="{WIDTH - RIGHT}" y2="{ly:.1f}" '
-                     f'stroke="{MUTED}" stroke-dasharray="6 4"/><text x="{WIDTH - RIGHT}" y="{ly - 4:.1f}" '
-                     f'font-size="10" text-anchor="end" fill="{MUTED}">limit {log.limit:g} per {window:.3g} s</text>')
+                     f'stroke="{MUTED}" stroke-dasharray="6 4"/><text x="{LEFT + 4}" y="{ly - 4:.1f}" '
+                     f'font-size="10" fill="{MUTED}">limit {log.limit:g} per {window:.3g} s</text>')
     red = COLOURS["server"][0]
     marks = [i for i, status in enumerate(log.statuses) if status == 429][:MAX_MARKS]
     for i in marks:
