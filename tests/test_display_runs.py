@@ -148,8 +148,8 @@ def test_a_batch_shows_status_counts_phases_and_each_service_error() -> None:
     assert "failed" in page.text and "batch_7" in page.text and "0 completed, 0 failed of 3" in page.text
     rows = page.rows()
     assert ["invalid_deployment", "1", "<b>gpt-4o-mini</b> is not a batch deployment"] in rows
-    assert ["failed", "2023-11-14 22:13:32 UTC", "+12.00 s"] in rows
-    assert ["output_file_id", "— none yet"] in rows and page.count("b") == 0
+    assert ["failed", "2023-11-14 22:13:32 UTC", "+12 s"] in rows
+    assert ["output_file_id", "— none"] in rows and page.count("b") == 0
 
 
 def test_batch_watch_keeps_one_row_per_change_of_status_or_counts() -> None:

@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from .html import Html, badge_html, box_html, code, duration, esc, line_html, muted, table_html
+from .html import Html, badge_html, box_html, code, esc, line_html, muted, table_html
 from .live import LiveArea
 from .runs import counts_bar_html
 
@@ -20,6 +20,7 @@ from .runs import counts_bar_html
 STATUS_COLOURS: dict[str, int | None] = {"completed": 200, "failed": 500, "expired": 500, "cancelled": None,
                                          "cancelling": None}
 IN_PROGRESS = 300
+TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 PHASES = ("created_at", "in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at",
           "cancelling_at", "cancelled_at")
 
@@ -37,7 +38,8 @@ def phases_html(batch: dict[str, Any]) -> str:
         if not isinstance(at, (int, float)) or isinstance(at, bool):
             continue
         when = datetime.fromtimestamp(at, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        after = f"+{duration(at - created)}" if isinstance(created, (int, float)) and name != "created_at" else ""
+        # Azure's timestamps are whole seconds: "+0 ms" would claim a precision the service never gave
+        after = f"+{at - created:g} s" if isinstance(created, (int, float)) and name != "created_at" else ""
         rows.append((code(name.removesuffix("_at")), esc(when), muted(after)))
     return table_html(("phase", "began", "after creation"), rows) if rows else ""
 
@@ -56,7 +58,8 @@ def batch_html(batch: dict[str, Any], *, polls: list[tuple[float, str, str]] | N
                        muted(f"{batch.get('endpoint') or ''} · window {batch.get('completion_window') or '?'}")),
              counts_bar_html([("completed", done, "ok"), ("failed", failed, "server"),
                               ("waiting", max(0, total - done - failed), "none")])]
-    files = [(code(name), code(batch.get(name)) if batch.get(name) else muted("— none yet"))
+    missing = "— none" if status in TERMINAL else "— none yet"
+    files = [(code(name), code(batch.get(name)) if batch.get(name) else muted(missing))
              for name in ("input_file_id", "output_file_id", "error_file_id")]
     parts.append(table_html(("file", "id"), files))
     parts.append(phases_html(batch))
