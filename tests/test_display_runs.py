@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from rest_client import Client, TokenStatus, load_settings
+from rest_client import Client, RestClientError, TokenStatus, load_settings
 from rest_client.bulk import RecordingPacer, SendLog, run_bulk_file
 from rest_client.claims import decode_claims
 from rest_client.display import BatchStatus, BatchWatch, BulkProgress, compare_sends, display_stream, headers_table
@@ -78,6 +78,7 @@ def test_send_log_counts_each_sends_window_including_itself() -> None:
     log = SendLog.from_pairs([(10.5, 200), (10.0, 200), (11.0, 429), (11.2, 200)], limit=2, window=1.0)
     assert log.times == pytest.approx([0.0, 0.5, 1.0, 1.2]) and log.statuses == [200, 200, 429, 200]
     assert log.in_window() == [1, 2, 2, 3] and log.rate_limited == 1
+    assert repr(log) == "SendLog(4 sends, 1 answered 429, limit=2, window=1.0)"
 
 
 @pytest.fixture
@@ -165,36 +166,60 @@ def test_batch_watch_keeps_one_row_per_change_of_status_or_counts() -> None:
     assert "completed" in Page(watch._repr_html_()).text
 
 
-def test_a_stream_grows_in_one_output_area_then_shows_its_whole_display() -> None:
-    """In a real IPython shell: the first display gets an id, every later one updates it (no new output area,
-    no print), the text grows, and the last update is the stream's full display."""
+class Published:
+    """What IPython's display publisher was handed: each display's HTML, its display id, and whether it updated
+    an earlier one."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str | None, bool]] = []
+
+
+@pytest.fixture
+def notebook_shell():
+    """A real IPython shell whose display publisher records instead of printing, as a kernel would send."""
     from IPython.core.displaypub import DisplayPublisher
     from IPython.core.interactiveshell import InteractiveShell
 
-    class Recorder(DisplayPublisher):
-        def __init__(self, **kw: Any) -> None:
-            super().__init__(**kw)
-            self.calls: list[tuple[str, str | None, bool]] = []
+    published = Published()
 
+    class Recorder(DisplayPublisher):
         def publish(self, data: dict[str, Any], metadata: Any = None, source: Any = None, *,
                     transient: dict[str, Any] | None = None, update: bool = False, **kw: Any) -> None:
-            self.calls.append((data.get("text/html", ""), (transient or {}).get("display_id"), update))
+            published.calls.append((data.get("text/html", ""), (transient or {}).get("display_id"), update))
 
     shell = InteractiveShell.instance()
-    recorder = Recorder(shell=shell)
-    shell.display_pub = recorder
-    try:
-        with Emulator() as emu, Client(endpoint=emu.endpoint, api_key=emu.api_key,
-                                       deployment=emu.chat_deployment) as client:
-            emu.stream_delay = 0.06
-            stream = client.stream_chat("Tell me a story", max_tokens=12)
-            display_stream(stream)
-    finally:
-        InteractiveShell.clear_instance()
-    calls = recorder.calls
+    shell.display_pub = Recorder(shell=shell)
+    yield published
+    InteractiveShell.clear_instance()
+
+
+def test_a_stream_grows_in_one_output_area_then_shows_its_whole_display(notebook_shell) -> None:
+    """The first display gets an id, every later one updates it (no new output area, no print), the text grows,
+    and the last update is the stream's full display."""
+    with Emulator() as emu, Client(endpoint=emu.endpoint, api_key=emu.api_key,
+                                   deployment=emu.chat_deployment) as client:
+        emu.stream_delay = 0.06
+        stream = client.stream_chat("Tell me a story", max_tokens=12)
+        stream.show()
+        assert "streamed body" in Page(stream.result._repr_html_()).text  # its Result does not read the body
+    calls = notebook_shell.calls
     assert len(calls) >= 3 and not calls[0][2] and all(update for _, _, update in calls[1:])
     assert len({display_id for _, display_id, _ in calls}) == 1 and calls[0][1]
     texts = [Page(markup).text for markup, _, _ in calls]
     assert len(set(texts)) >= 3, "the text did not grow between updates"
     last = Page(calls[-1][0])
     assert "ended: length" in last.text and stream.text in last.text and last.count("svg", "rest-client-timeline")
+
+
+def test_a_stream_cut_off_shows_the_text_before_the_cut_and_the_error_in_the_same_area(notebook_shell) -> None:
+    with Emulator() as emu, Client(endpoint=emu.endpoint, api_key=emu.api_key,
+                                   deployment=emu.chat_deployment, max_retries=0) as client:
+        emu.add_fault("truncate")
+        stream = client.stream_chat("Tell me a story", max_tokens=40)
+        with pytest.raises(RestClientError) as info:
+            display_stream(stream)
+    calls = notebook_shell.calls
+    assert len({display_id for _, display_id, _ in calls}) == 1
+    last = Page(calls[-1][0])
+    assert stream.text, "the cut came before any text: nothing shows the text is kept"
+    assert f"cut off: {type(info.value).__name__}" in last.text and stream.text in last.text

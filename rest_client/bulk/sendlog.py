@@ -46,6 +46,10 @@ class SendLog:
         start = ordered[0][0] if ordered else 0.0
         return cls([t - start for t, _ in ordered], [s for _, s in ordered], limit, window)
 
+    def __repr__(self) -> str:  # the lists can hold 50,000 sends: a notebook's text/plain must not
+        return (f"SendLog({len(self.times)} sends, {self.rate_limited} answered 429, limit={self.limit}, "
+                f"window={self.window}" + (f", {self.dropped} more not kept)" if self.dropped else ")"))
+
     @property
     def rate_limited(self) -> int:
         return sum(1 for s in self.statuses if s == 429)

@@ -104,6 +104,12 @@ def answer_block(text: str | None, *, cursor: bool = False) -> str:
             f'border-radius:4px;background:#f6f8fa">{shown}</div>')
 
 
+def body_unread(response: Any) -> bool:
+    """A streamed body nobody has read yet (a ``Stream``'s): it belongs to its reader, and reading it for a display
+    would consume it (requests keeps ``_content`` False until the body is read)."""
+    return getattr(response, "_content", None) is False
+
+
 def result_html(result: Any) -> str:
     """A ``Result``: status, ids, the answer, usage, the attempts timeline; headers, request and body folded."""
     response = result.response
@@ -112,6 +118,11 @@ def result_html(result: Any) -> str:
                                                                       response.url),
                      f"{result.attempts} attempt{'s' if result.attempts != 1 else ''}", duration(result.elapsed))
     parts = [head, ids_html(result.request_id, result.client_request_id)]
+    if body_unread(response):  # the Result of a stream: its Stream displays the text
+        parts += [line_html(muted("streamed body: read it through its Stream")), timeline_html(result.exchanges),
+                  details_html(f"response headers ({len(result.headers)})", headers_html(result.headers)),
+                  request_html(response.request)]
+        return box_html("".join(p for p in parts if p), status=status, kind="result")
     try:
         body = result.json()
     except ValueError as error:  # InvalidResponseError: a 200 that is not JSON; say so, show what came
