@@ -43,12 +43,21 @@ def test_settings_show_each_value_with_the_source_that_won_and_no_secret(tmp_pat
     assert KEY not in markup and KEY[4:16] not in markup
 
 
+def test_settings_built_directly_name_arguments_not_defaults_for_what_was_given() -> None:
+    from rest_client import Settings
+
+    rows = {row[0]: row[1:] for row in Page(Settings("https://x.openai.azure.com", api_key=KEY, auth="key",
+                                                     max_retries=7)._repr_html_()).rows()}
+    assert rows["max_retries"] == ["7", "argument max_retries"] and rows["api_key"] == ["***", "argument api_key"]
+    assert rows["connect_timeout"] == ["5.0", "default"] and rows["endpoint"][1] == "argument endpoint"
+
+
 def test_a_token_status_shows_source_lifetime_and_claims_but_never_the_token() -> None:
     now = 1_700_000_000.0
     token = jwt({"aud": "https://cognitiveservices.azure.com", "tid": "tenant-1", "upn": "ada@contoso.com",
                  "roles": ["Cognitive Services OpenAI User"], "exp": now + 3540})
     status = TokenStatus("AzureCliCredential", 3540.0, 3240.0, 2, 0.812, decode_claims(token))
-    page = Page(status.__class__._repr_html_(status))
+    page = Page(status._repr_html_())
     assert "valid for 59 min 0 s" in page.text and "from AzureCliCredential" in page.text
     assert "fetched in 812 ms" in page.text and "2 credential calls" in page.text
     rows = {row[0]: row[1] for row in page.rows()}

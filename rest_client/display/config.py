@@ -9,7 +9,7 @@ shows where the token came from, how long it has left and its claims, decoded lo
 from __future__ import annotations
 
 import time
-from dataclasses import fields
+from dataclasses import MISSING, Field, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -37,6 +37,15 @@ def setting_value(name: str, value: Any) -> str:
     return text
 
 
+def source_of(settings: Any, f: Field[Any], sources: dict[str, str]) -> str:
+    """Where a value came from: as ``load_settings`` recorded it; for a ``Settings(...)`` built directly (nothing
+    recorded), "default" only when the value is the field's default, else the constructor's argument."""
+    if sources.get(f.name):
+        return sources[f.name]
+    default = f.default_factory() if f.default_factory is not MISSING else f.default
+    return "default" if default is not MISSING and getattr(settings, f.name) == default else f"argument {f.name}"
+
+
 def settings_html(settings: Any) -> str:
     """Every field of a ``Settings`` with its value and its source, highest-priority source winning."""
     sources = dict(getattr(settings, "sources", {}) or {})
@@ -44,8 +53,8 @@ def settings_html(settings: Any) -> str:
     for f in fields(settings):
         if f.name == "sources":
             continue
-        source = sources.get(f.name) or ("default" if f.name not in ("endpoint",) else "argument")
-        rows.append((code(f.name), setting_value(f.name, getattr(settings, f.name)), muted(source)))
+        rows.append((code(f.name), setting_value(f.name, getattr(settings, f.name)),
+                     muted(source_of(settings, f, sources))))
     api = "the v1 API (/openai/v1)" if settings.is_v1 else f"api-version {settings.api_version}"
     head = line_html(badge_html("Settings", 200), code(settings.endpoint), esc(api))
     note = muted("precedence: arguments > environment > config file > defaults")
