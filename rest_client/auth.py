@@ -81,6 +81,12 @@ class TokenStatus:
     fetch_seconds: float = 0.0
     claims: TokenClaims | None = None
 
+    def _repr_html_(self) -> str:
+        """The notebook display: source, time left (refresh and expiry) and the decoded claims; built in display/."""
+        from .display.config import token_html
+
+        return token_html(self)
+
 
 class EntraTokenAuth(AuthBase):
     """Sets ``Authorization: Bearer …`` from a cached, proactively refreshed Entra ID token.

@@ -50,6 +50,13 @@ class RestClientError(Exception):
         text = str(self.args[0]) if self.args else ""
         return f"{text} — {self.hint}" if self.hint else text
 
+    def _repr_html_(self) -> str:
+        """The notebook display: status badge, ids, the message and the hint once each, the attempts timeline,
+        headers and body folded (``display(error)`` in an ``except`` block); built in display/."""
+        from .display.failures import error_html
+
+        return error_html(self)
+
 
 class ConfigError(RestClientError, ValueError):
     """A setting is missing or wrong; the message names the setting and where it came from."""

@@ -145,6 +145,12 @@ class Result:
         return (f"Result(status_code={self.status_code}, request_id={self.request_id!r}, "
                 f"attempts={self.attempts}, elapsed={self.elapsed:.3f})")
 
+    def _repr_html_(self) -> str:
+        """The notebook display (status, ids, answer, attempts timeline, folded headers); built in display/."""
+        from .display.answers import result_html
+
+        return result_html(self)
+
 
 @dataclass(frozen=True)
 class AttemptEvent:

@@ -145,6 +145,12 @@ class Settings:
             raise ConfigError(f"auth is 'apim' (from {where('auth')}) but no subscription key is set: set "
                               "APIM_SUBSCRIPTION_KEY (config.json APIM_SUBSCRIPTION_KEY or subscription_key=)")
 
+    def _repr_html_(self) -> str:
+        """The notebook display: each value with where it came from, secrets as ``***``; built in display/."""
+        from .display.config import settings_html
+
+        return settings_html(self)
+
     @property
     def is_v1(self) -> bool:
         """True when the endpoint selects the v1 API (``…/openai/v1``)."""

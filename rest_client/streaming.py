@@ -210,6 +210,21 @@ class Stream(Iterator[str]):
         return (f"Stream(request_id={self.request_id!r}, events={len(self.events)}, "
                 f"finish_reason={self.finish_reason!r})")
 
+    def _repr_html_(self) -> str:
+        """The notebook display: the text so far, how it ended, the call's wire data; built in display/."""
+        from .display.answers import stream_html
+
+        return stream_html(self)
+
+    def show(self) -> None:
+        """Read the stream to its end in a notebook, its text growing in one output area, then its display.
+
+        Outside a notebook it only reads the stream (``text`` has the answer): the library never prints.
+        """
+        from .display.live import display_stream
+
+        display_stream(self)
+
 
 def _is_json(result: Result) -> bool:
     """A ``application/json`` answer to a stream request: the server (or a proxy) ignored ``stream``."""

@@ -50,9 +50,9 @@ def graph() -> dict[str, set[str]]:
 
 
 def _owner(module: str) -> str:
-    """The part a module belongs to: cli, bulk, batch, emulator, or core."""
+    """The part a module belongs to: cli, bulk, batch, emulator, display (notebook presentation), or core."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 and parts[1] in ("cli", "bulk", "batch", "emulator") else "core"
+    return parts[1] if len(parts) > 1 and parts[1] in ("cli", "bulk", "batch", "emulator", "display") else "core"
 
 
 def test_no_import_cycles() -> None:
@@ -76,8 +76,10 @@ def test_no_import_cycles() -> None:
 
 
 def test_dependencies_point_one_way() -> None:
-    allowed = {"core": {"core"}, "bulk": {"bulk", "core"}, "batch": {"batch", "bulk", "core"},
-               "cli": {"cli", "bulk", "batch", "core", "emulator"}, "emulator": {"emulator"}}
+    # display: only through lazy imports inside _repr_html_-style methods (test_presentation_is_imported_lazily)
+    allowed = {"core": {"core", "display"}, "bulk": {"bulk", "core", "display"},
+               "batch": {"batch", "bulk", "core", "display"}, "cli": {"cli", "bulk", "batch", "core", "emulator"},
+               "emulator": {"emulator"}, "display": {"display", "core"}}
     for module, targets in graph().items():
         if module in ("rest_client", "rest_client.__main__"):  # the export table; `python -m` runs the CLI
             continue
@@ -85,6 +87,54 @@ def test_dependencies_point_one_way() -> None:
             if target == "rest_client":  # `from rest_client import __version__` style
                 continue
             assert _owner(target) in allowed[_owner(module)], f"{module} imports {target}"
+
+
+def _module_level_imports(path: Path) -> list[ast.stmt]:
+    """Import statements that run when the module is imported: not inside a function or class body."""
+    found: list[ast.stmt] = []
+    pending: list[ast.AST] = [ast.parse(path.read_text(encoding="utf-8"))]
+    while pending:
+        node = pending.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            if isinstance(child, (ast.Import, ast.ImportFrom)):
+                found.append(child)
+            pending.append(child)
+    return found
+
+
+def test_presentation_is_imported_lazily() -> None:
+    """The notebook displays (rest_client/display) are presentation: the library reaches them only from inside a
+    method (``_repr_html_``, ``show``), so importing or calling the library never loads them."""
+    for path in PACKAGE.rglob("*.py"):
+        module = _module_name(path)
+        if _owner(module) == "display":
+            continue
+        for node in _module_level_imports(path):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            level = node.level if isinstance(node, ast.ImportFrom) else 0
+            for name in names:
+                assert not ((name.startswith("display") and level) or name.startswith("rest_client.display")), \
+                    f"{path.relative_to(PACKAGE.parent)}:{node.lineno} imports the displays at import time"
+
+
+def test_import_rest_client_loads_neither_the_displays_nor_ipython() -> None:
+    """A call from a script costs nothing for notebooks: no display module and no IPython in ``sys.modules``."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, rest_client, rest_client.bulk, rest_client.batch\n"
+             "from rest_client import Client, Result, Stream, Settings, TokenStatus, APIStatusError\n"
+             "from rest_client.emulator import Emulator\n"
+             "with Emulator() as emu, Client(endpoint=emu.endpoint, api_key=emu.api_key,"
+             " deployment=emu.chat_deployment) as client:\n"
+             "    client.chat('hi', max_tokens=5)\n"
+             "loaded = sorted(m for m in sys.modules if m.startswith(('rest_client.display', 'IPython')))\n"
+             "print(loaded)\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=PACKAGE.parent, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_library_never_prints() -> None:

@@ -7,6 +7,8 @@ the machine has installed), in an empty folder:
   an emulator in this process — so the cells meant for your own resource run too (emulator-only demos skip).
 Two cells the notebook does not contain run around it: a spy first, recording every key and token handed out,
 and a probe last, reporting them; the notebook's own outputs are then searched for them.
+The offline run is then converted to HTML with nbconvert and opened in a real browser (headless Chromium,
+tests/browser.py): the page must render, with the package's SVG pictures in its DOM.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from nbconvert import HTMLExporter
 from traitlets import default
 
 from rest_client.emulator import Emulator
+from tests.browser import dump_dom, find_browser, ink, offline, screenshot
 from tests.conftest import REPO_ROOT
+from tests.html_page import Page
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 EXPECTED_NOTEBOOKS = [
@@ -50,10 +55,18 @@ GREETING = {
     "offline": "using the built-in emulator",
     "configured": "Using YOUR Azure OpenAI resource",
 }
+BROWSER = find_browser()
+NO_BROWSER = ("no Chromium on this machine: install it to run the browser tests (Debian: apt-get install -y "
+              "chromium; .ci/run does)")
+SCREENSHOTS = os.environ.get("NOTEBOOK_SCREENSHOTS")
+"""A folder to keep each rendered notebook's screenshot in, to look at them (else they go with tmp_path)."""
+PICTURE = {"07_bulk_runs.ipynb": "rest-client-sends"}
+"""The package's SVG each rendered notebook must show: the attempts timeline, or (07) the sends chart."""
 SHOWN = {
     # A missing role is 401 PermissionDenied on the wire (README, doctor and the emulator agree); 403 is the
     # firewall's. The notebook once taught 403 for it.
-    ("03_headers_and_status_codes.ipynb", "offline"): ("HTTP 401 PermissionDenied", "HTTP 403", "Firewall"),
+    ("03_headers_and_status_codes.ipynb", "offline"): ("401 Unauthorized", ">PermissionDenied<", "403 Forbidden",
+                                                         "Firewall"),
 }
 """What a notebook's outputs must show, beyond running: the lesson it exists to teach."""
 CELL_TIMEOUT = 120
@@ -101,7 +114,10 @@ PROBE_CELL = """\
 import json as _nbtest_json
 import sys as _nbtest_sys
 
+import rest_client as _nbtest_package
+
 print("\\n" + PROBE_MARK + _nbtest_json.dumps({"executable": _nbtest_sys.executable,
+                                              "package": _nbtest_package.__file__,
                                               "secrets": sorted(set(_nbtest_secrets))}))
 """.replace("PROBE_MARK", repr(PROBE_MARK))
 
@@ -147,6 +163,8 @@ def kernel_env(tmp: Path, azure: dict[str, str]) -> dict[str, str]:
     # An empty az config folder: where the Azure CLI is installed, AzureCliCredential fails offline ("az login"),
     # as it does where it is not; a developer's real login is never used.
     env["AZURE_CONFIG_DIR"] = str(tmp / "azure-cli-config")
+    # The package of this checkout, first: an editable install may point at another checkout of the repo.
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     env.update(azure)
     return env
 
@@ -242,7 +260,8 @@ def test_notebook_runs_top_to_bottom(executed: Execution) -> None:
     assert executed.error is None, f"{executed.path.name} ({executed.mode}) failed:\n{executed.error}"
     assert executed.probe, f"{executed.path.name}: the probe cell after the notebook printed nothing"
     assert Path(executed.probe["executable"]).resolve() == Path(sys.executable).resolve()
-    text = output_text(executed.notebook)
+    assert Path(executed.probe["package"]).resolve().parent == REPO_ROOT / "rest_client", "another checkout's package"
+    text = output_text(executed.notebook) + "".join(displays_of(executed.notebook))
     assert GREETING[executed.mode] in text
     for shown in SHOWN.get((executed.path.name, executed.mode), ()):
         assert shown in text, f"{executed.path.name} ({executed.mode}) no longer shows {shown!r}"
@@ -289,3 +308,48 @@ def test_notebooks_are_what_build_py_writes() -> None:
     assert not stale, (f"edited by hand? {stale} differ from notebooks/_cells: edit the cells there, then run "
                        "notebooks/_build.py")
 
+
+def displays_of(nb: Any) -> list[str]:
+    """The HTML of every rich display in the executed notebook (our displays and any other)."""
+    return [output["data"]["text/html"] for cell in nb.cells for output in cell.get("outputs", [])
+            if "text/html" in output.get("data", {})]
+
+
+def test_the_notebooks_displays_carry_no_script(executed: Execution) -> None:
+    ours = [page for page in displays_of(executed.notebook) if "rest-client-display" in page]
+    assert ours, f"{executed.path.name} shows none of the package's displays"
+    assert not [page for page in ours if "<script" in page.lower() or "javascript:" in page.lower()]
+
+
+def test_the_executed_notebook_renders_in_a_real_browser(executed: Execution, tmp_path: Path) -> None:
+    """nbconvert's HTML of the executed notebook, opened in headless Chromium: a screenshot with ink on it, and
+    the package's SVG in the DOM the browser built."""
+    if executed.mode != "offline":
+        pytest.skip("rendered once per notebook, from its run with the emulator")
+    if BROWSER is None:
+        pytest.skip(NO_BROWSER)
+    assert executed.error is None, "the notebook did not run (test_notebook_runs_top_to_bottom says why)"
+    page = tmp_path / f"{executed.path.stem}.html"
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(executed.notebook)
+    page.write_text(offline(body), encoding="utf-8")
+    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    png = folder / f"{executed.path.stem}.png"
+    screenshot(BROWSER, page, png)
+    colours, share = ink(png)
+    assert colours >= 40 and share >= 0.02, f"{png.name} looks blank: {colours} colours, {share:.1%} inked"
+    dom = Page(dump_dom(BROWSER, page))
+    picture = PICTURE.get(executed.path.name, "rest-client-timeline")
+    assert dom.count("div", "rest-client-display") > 0, "none of the package's displays in the DOM"
+    assert dom.count("svg", picture) > 0, f"no <svg class={picture}> in the DOM"
+
+
+def test_a_blank_page_does_not_pass_for_a_rendered_one(tmp_path: Path) -> None:
+    """The control for the check above: an empty page, screenshot the same way, reads as blank."""
+    if BROWSER is None:
+        pytest.skip(NO_BROWSER)
+    page = tmp_path / "blank.html"
+    page.write_text("<!DOCTYPE html><html><body></body></html>", encoding="utf-8")
+    screenshot(BROWSER, page, tmp_path / "blank.png")
+    colours, share = ink(tmp_path / "blank.png")
+    assert colours < 40 and share < 0.02

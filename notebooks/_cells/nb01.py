@@ -31,7 +31,8 @@ rest_client reads the same `config.json` as the Azure-Samples notebooks, so an e
 ```
 
 No key in it: `AUTH: default` means Entra ID (keyless). The sources, highest first: **arguments >
-environment > config file > defaults**; `settings.sources` says where each value came from. With the emulator,
+environment > config file > defaults**; `settings.sources` says where each value came from, and a `Settings`
+as the last line of a cell shows each value beside its source (a key, if any, as `***`). With the emulator,
 the cell writes such a file to a temporary folder (never to `./config.json`, which would switch the next
 run to "your resource") and loads it."""),
     ("code", """\
@@ -47,9 +48,7 @@ if emu:
         path.write_text(json.dumps(example, indent=2))
         settings = load_settings(path)
 
-print(settings)  # a key, if any, shows as '***'
-for name, source in settings.sources.items():
-    print(f"  {name:24} <- {source}")
+settings  # each value with where it came from; a key, if any, shows as '***'
 """),
     ("md", """\
 ## 2. The deployment URL
@@ -131,24 +130,24 @@ if access:
     ("md", """\
 ## 4. POST by hand with `requests`
 
-Everything is in plain sight: the URL, one auth header, a JSON body. `redact_headers` shows the request
-headers with the secret replaced (`Bearer ***` plus at most the last 4 characters)."""),
+Everything is in plain sight: the URL, one auth header, a JSON body. `headers_table` shows headers with any
+secret replaced (`Bearer ***` plus at most the last 4 characters) — here the request as it was sent."""),
     ("code", """\
 import requests
 
-from rest_client.redact import redact_headers
+from rest_client.display import headers_table
 
 headers = {"Authorization": f"Bearer {access.token}"} if access else {"api-key": settings.api_key}
 response = requests.post(url, json=payload, headers=headers, timeout=(5, 120))
 
-print("sent:  ", redact_headers(response.request.headers))
 print("status:", response.status_code, response.reason)
+headers_table(response.request.headers)
 """),
     ("md", """\
-The response headers — notebook 3 explains each one. `apim-request-id` is the id to quote to Azure support."""),
+The response headers, each known one with its meaning beside it (notebook 3 has more). `apim-request-id` is the
+id to quote to Azure support."""),
     ("code", """\
-for name, value in response.headers.items():
-    print(f"{name}: {value}")
+headers_table(response.headers)
 """),
     ("code", """\
 from pprint import pprint
@@ -164,21 +163,26 @@ if response.ok:
 
 `Client` builds the URL, gets and caches the token (refreshing it before it expires), retries 429/5xx with
 the service's `retry-after`, turns error answers into typed exceptions with a hint — and keeps what happened
-on the wire: status, headers, request id, each attempt."""),
+on the wire: status, headers, request id, each attempt. A `Result` as the last line of a cell shows all of it:
+the status, the ids to quote, the answer, the attempts on a time axis, and — one click away — the headers, the
+request as sent (credentials as `***`) and the raw body."""),
     ("code", """\
 client = Client(settings, credential=credential)
 call = client.complete if settings.completions_deployment else client.chat  # instruct model, else chat
 result = call("Once upon a time", max_tokens=30)
-print(result.text)
+print(result.text)  # the answer alone, as a program would use it
+result
 """),
+    ("md", """\
+With Entra ID, `client.auth.status()` says where the token came from, how long it has left and what it claims
+(decoded locally: the token itself is never shown)."""),
     ("code", """\
-print("status:    ", result.status_code)
-print("request id:", result.request_id)
-print("attempts:  ", result.attempts, f"({result.elapsed * 1000:.0f} ms in all)")
-if client.auth.kind == "bearer":  # where the token came from and when it expires; never the token itself
-    token = client.auth.status()
-    print("token:     ", f"from {token.source}, expires in {token.expires_in / 60:.0f} min,",
-          f"{token.credential_calls} credential call(s)")
+from IPython.display import display
+
+if client.auth.kind == "bearer":
+    display(client.auth.status())
+else:
+    print("api-key auth: no token to show")
 """),
     ("code", CLEANUP),
 ]

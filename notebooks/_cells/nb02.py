@@ -21,14 +21,15 @@ A chat payload is a list of **messages**, each with a `role`:
     ("md", """\
 ## One message
 
-A plain string is one user message. `result.response.request.body` is exactly what went on the wire:
-rest_client adds nothing you did not ask for."""),
+A plain string is one user message. The result's display folds the request **as sent** (open "request as
+sent"): `result.response.request.body` is exactly what went on the wire — rest_client adds nothing you did not
+ask for."""),
     ("code", """\
 import json
 
 result = client.chat("What is the capital of France?", max_tokens=40)
-print(result.text)
 print(json.loads(result.response.request.body))
+result
 """),
     ("md", """\
 ## A system message"""),
@@ -38,7 +39,7 @@ messages = [
     {"role": "user", "content": "Why is the sky blue?"},
 ]
 result = client.chat(messages, max_tokens=60)
-print(result.text)
+result
 """),
     ("md", """\
 ## A multi-turn conversation
@@ -110,6 +111,7 @@ print("answer filter:", {name: r.get("severity", r.get("detected"))
 print("prompt filter:", [p["prompt_index"] for p in body.get("prompt_filter_results", [])], "(prompt indexes)")
 print("usage:", body["usage"]["prompt_tokens"], "prompt +", body["usage"]["completion_tokens"], "completion =",
       body["usage"]["total_tokens"], "tokens")
+result  # the display: finish_reason and usage under the answer, the whole body folded ("response body")
 """),
     ("code", CLEANUP),
 ]

@@ -10,7 +10,8 @@ NB03 = [
 
 What every response header means, and every error you are likely to meet — each produced on purpose and
 shown as rest_client raises it: a typed exception whose `str()` leads with status, code and request id, and
-whose `.hint` says what to fix.
+whose `.hint` says what to fix. In a notebook, `display(error)` shows the same as a picture: the status as a
+badge, the ids to quote, the message and the hint once each, the attempts, and the headers and body folded.
 
 """ + INTRO_RUNS_WHERE + """
 
@@ -21,10 +22,11 @@ whose `.hint` says what to fix.
     ("md", """\
 ## Every response header"""),
     ("code", """\
+from rest_client.display import headers_table
+
 result = client.chat("Hello!", max_tokens=20)
 print("HTTP", result.status_code)
-for name, value in result.headers.items():
-    print(f"{name}: {value}")
+headers_table(result.headers)  # each header the legend knows with its meaning beside it
 """),
     ("md", md_table(
         ("header", "meaning"),
@@ -45,41 +47,26 @@ for name, value in result.headers.items():
         ("`x-emulator`", "`rest_client`: only the emulator sends it, so you always know who answered"),
     )),
     ("code", """\
-LEGEND = {
-    "apim-request-id": "quote this to Azure support",
-    "x-request-id": "backend id (fallback request id)",
-    "x-ms-region": "region that answered",
-    "x-ms-deployment-name": "deployment that answered",
-    "x-ratelimit-remaining-requests": "requests left in this window",
-    "x-ratelimit-remaining-tokens": "tokens left in this window",
-    "openai-processing-ms": "backend time, ms",
-    "x-emulator": "present only when the emulator answered",
-}
-for name, meaning in LEGEND.items():
-    print(f"{name:32} {result.headers.get(name, '-'):38} {meaning}")
-print(f"\\nbackend {float(result.headers.get('openai-processing-ms', 0)):.1f} ms of "
+print(f"backend {float(result.headers.get('openai-processing-ms', 0)):.1f} ms of "
       f"{result.elapsed * 1000:.1f} ms measured by the client")
+result  # the whole call; its headers are folded under "response headers", with the same legend
 """),
     ("md", """\
 ## Errors
 
 Every error answer becomes an `APIStatusError` subclass carrying `status_code`, `code`, `message`,
-`request_id`, `headers`, `body` and `hint`. A helper shows them:"""),
+`request_id`, `headers`, `body` and `hint`. `str(error)` puts them on one line for logs and support tickets;
+`display(error)` shows them in a notebook:"""),
     ("code", """\
+from IPython.display import display
+
 from rest_client import (
-    APIStatusError,
     AuthenticationError,
     ContentFilterError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
 )
-
-
-def show(error: APIStatusError) -> None:
-    print(f"{type(error).__name__}: {error}")
-    print(f"  status_code={error.status_code}  code={error.code!r}  request_id={error.request_id!r}")
-    print(f"  hint: {error.hint}")
 """),
     ("md", """\
 ### 401 vs 403
@@ -99,7 +86,7 @@ wrong_key = Client(settings, auth="key", api_key="0" * 32)
 try:
     wrong_key.chat("Hello!")
 except AuthenticationError as error:
-    show(error)
+    display(error)
 wrong_key.close()
 """),
     ("code", """\
@@ -108,13 +95,13 @@ if emu:
     try:
         client.chat("Hello!")
     except AuthenticationError as error:  # 401 PermissionDenied, as the service answers
-        show(error)
+        display(error)
     emu.modes.missing_role = False
     emu.modes.network_rules = True  # a firewall that does not let your address in
     try:
         client.chat("Hello!")
     except PermissionDeniedError as error:  # 403
-        show(error)
+        display(error)
     emu.modes.network_rules = False
 else:
     print("skipped: a real missing role or firewall needs a resource set up that way; the emulator has both modes")
@@ -130,7 +117,7 @@ name. Sending the model name (or a deployment created less than ~5 minutes ago) 
 try:
     client.chat("Hello!", deployment="gpt-4o-2024-08-06")  # a model name and version, not a deployment name
 except NotFoundError as error:
-    show(error)
+    display(error)
 """),
     ("md", """\
 ### 400 content_filter
@@ -145,8 +132,8 @@ if emu:
     try:
         client.chat("(a prompt the filter blocks)")
     except ContentFilterError as error:
-        show(error)
-        print("  filtered:", {name: v for name, v in error.categories.items() if v.get("filtered")})
+        print("filtered:", {name: v for name, v in error.categories.items() if v.get("filtered")})
+        display(error)  # the verdict of every category is in the display too
 else:
     print("skipped: we will not send your resource a prompt written to be blocked")
 """),
@@ -163,9 +150,9 @@ if emu:
     try:
         impatient.chat("Hello!")
     except RateLimitError as error:
-        show(error)
         hints = {name: value for name, value in error.headers.items() if name.lower().startswith("retry-after")}
-        print("  retry_after:", error.retry_after, "s, from", hints)
+        print("retry_after:", error.retry_after, "s, from", hints)
+        display(error)
     impatient.close()
 else:
     print("skipped: producing a real 429 means spending your quota on purpose")

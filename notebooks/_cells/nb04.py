@@ -11,7 +11,9 @@ NB04 = [
 Watch retries happen. rest_client retries **408, 429, 500, 502, 503, 504**, connection errors and timeouts —
 never other 4xx, which would fail the same way again. It waits what the service asks (`retry-after-ms`, then
 `retry-after`), or else backs off exponentially (0.5 s doubling to 8 s, plus up to 0.5 s of jitter). By default
-it retries 3 times (4 attempts). Every call keeps a record: `Result.exchanges`, one entry per attempt.
+it retries 3 times (4 attempts). Every call keeps a record: `Result.exchanges`, one entry per attempt — its
+status, its time, the wait before it and what set that wait — and a `Result` (or an error) as the last line of
+a cell draws them on one time axis: each attempt a bar coloured by its status, each wait a dashed line.
 
 """ + INTRO_RUNS_WHERE + """
 
@@ -19,16 +21,11 @@ The failures below are the emulator's faults and a deliberately tight rate limit
 cells are skipped."""),
     ("code", setup_cell()),
     ("code", """\
-def table(exchanges) -> None:
-    print("attempt  status     waited before   took")
-    for x in exchanges:
-        status = x.status_code if x.status_code is not None else "no answer"
-        note = f"   ({x.error})" if x.error else ""
-        print(f"{x.attempt:>7}  {status!s:9} {x.wait_before:>9.2f} s   {x.elapsed * 1000:6.1f} ms{note}")
-
+from IPython.display import display
 
 result = client.chat("Hello!", max_tokens=10)
-table(result.exchanges)
+print(result.exchanges[0])  # the record of one attempt, as a program reads it
+result
 """),
     ("md", """\
 ## The log
@@ -50,12 +47,13 @@ result = client.chat("Hello!", max_tokens=10)
     ("md", """\
 ## `retry-after` honoured
 
-A 503 that says `retry-after: 1`: rest_client waits exactly one second, then tries again."""),
+A 503 that says `retry-after: 1`: rest_client waits exactly one second, then tries again. The timeline
+labels the 503 with the wait it asked for, and the wait before attempt 2 with what set it."""),
     ("code", """\
 if emu:
     emu.add_fault("unavailable", retry_after=1)  # 503 with retry-after: 1
     result = client.chat("Hello!", max_tokens=10)
-    table(result.exchanges)
+    display(result)
 else:
     print("skipped: needs the emulator's faults")
 """),
@@ -67,9 +65,9 @@ clients do not retry in lockstep). A dropped connection is retried the same way 
     ("code", """\
 if emu:
     emu.add_fault("status", status=500, times=2)
-    table(client.chat("Hello!", max_tokens=10).exchanges)
+    display(client.chat("Hello!", max_tokens=10))
     emu.add_fault("reset")  # the connection is closed without an answer
-    table(client.chat("Hello!", max_tokens=10).exchanges)
+    display(client.chat("Hello!", max_tokens=10))
 else:
     print("skipped: needs the emulator's faults")
 """),
@@ -90,8 +88,7 @@ if emu:
     try:
         once.chat("Hello!", max_tokens=10)
     except ServerError as error:
-        print(error)
-        table(error.exchanges)
+        display(error)  # the attempts that led to it are in its timeline
     once.close()
 else:
     print("skipped: needs the emulator's faults")
@@ -106,9 +103,9 @@ if emu:
     try:
         capped.chat("Hello!", max_tokens=10)
     except RateLimitError as error:
-        print(f"failed after {time.perf_counter() - started:.2f} s, without waiting:")
-        print(error)
-        print("the service asked for", error.retry_after, "s")
+        print(f"failed after {time.perf_counter() - started:.2f} s, without waiting; the service asked for",
+              error.retry_after, "s")
+        display(error)
     capped.close()
 else:
     print("skipped: needs the emulator's faults")
@@ -134,13 +131,9 @@ if emu:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(pool.map(lambda i: burst_client.chat(f"Story {i}", max_tokens=10), range(6)))
-    print(f"6 requests in {time.perf_counter() - started:.2f} s\\n")
-    print("request  attempts  statuses              waited    total")
-    for number, r in enumerate(results, 1):
-        statuses = " > ".join(str(x.status_code) for x in r.exchanges)
-        waited = sum(x.wait_before for x in r.exchanges)
-        print(f"{number:>7}  {r.attempts:>8}  {statuses:20} {waited:>6.2f} s  {r.elapsed:>5.2f} s")
-    print("\\nthe emulator answered 429", tight.counters["rate_limited"], "times")
+    print(f"6 requests in {time.perf_counter() - started:.2f} s; attempts per request:",
+          [r.attempts for r in results], "| the emulator answered 429", tight.counters["rate_limited"], "times")
+    display(max(results, key=lambda r: r.attempts))  # the request that waited most
     burst_client.close()
     tight.stop()
 else:

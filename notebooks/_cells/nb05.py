@@ -14,7 +14,8 @@ the **time to first token**, not the total.
 
 `client.stream_chat(...)` sends the request right away (errors are raised there) and returns a `Stream`:
 iterate it for text deltas; afterwards it still has the headers, every raw event, Azure's prompt filter
-results, the finish reason, the usage and the time to first token.
+results, the finish reason, the usage and the time to first token. In a notebook, `stream.show()` reads it for
+you with the text growing in one output area, then shows all of that.
 
 """ + INTRO_RUNS_WHERE),
     ("code", setup_cell() + """
@@ -22,17 +23,18 @@ if emu:
     emu.stream_delay = 0.05  # seconds between events, so you can watch the stream arrive
 """),
     ("code", """\
+stream = client.stream_chat("Tell me a short story about a lighthouse.", max_tokens=40)
+stream.show()  # the text grows in place; at the end: time to first token, finish reason, ids, attempts
+"""),
+    ("md", """\
+In a program you iterate the stream yourself: each item is the next piece of text."""),
+    ("code", """\
 import time
 
 started = time.perf_counter()
-stream = client.stream_chat("Tell me a short story about a lighthouse.", max_tokens=40)
-for delta in stream:
-    print(delta, end="", flush=True)
-total = time.perf_counter() - started
-
-print("\\n")
-print(f"time to first token: {stream.time_to_first_token * 1000:.0f} ms, whole answer: {total * 1000:.0f} ms")
-print("finish_reason:", stream.finish_reason, "| events:", len(stream.events), "| request id:", stream.request_id)
+pieces = list(client.stream_chat("Tell me a short story about a lighthouse.", max_tokens=40))
+print(len(pieces), "pieces:", pieces[:6], "…")
+print(f"whole answer in {(time.perf_counter() - started) * 1000:.0f} ms")
 """),
     ("md", """\
 ## Azure's first chunk: the prompt filter
@@ -71,22 +73,30 @@ for event in content_events[:4]:
 A stream reports no token usage unless you ask: `stream_options={"include_usage": True}` adds one last event
 with empty `choices` and the `usage` (api-version 2024-10-21 or later)."""),
     ("code", """\
-stream = client.stream_chat("Name three colours.", max_tokens=20, stream_options={"include_usage": True})
-print("".join(stream))
-print("last event:", json.dumps(stream.events[-1])[:160], "…")
-print("usage:", stream.usage["prompt_tokens"], "prompt +", stream.usage["completion_tokens"], "completion tokens")
+usage_stream = client.stream_chat("Name three colours.", max_tokens=20, stream_options={"include_usage": True})
+print("".join(usage_stream))
+print("last event:", json.dumps(usage_stream.events[-1])[:160], "…")
+print("usage:", usage_stream.usage["prompt_tokens"], "prompt +", usage_stream.usage["completion_tokens"],
+      "completion tokens")
 """),
     ("md", """\
 ## Headers and attempts
 
 A stream is one HTTP response: its headers (request id, rate limits) and the attempts it took (a 429 before
-the stream started is retried like any call) are in `stream.result`."""),
+the stream started is retried like any call) are in `stream.result`. A 429 here, retried before the first
+byte, shows in the stream's timeline."""),
     ("code", """\
-print("apim-request-id:", stream.headers.get("apim-request-id"))
-print("content-type:   ", stream.headers.get("content-type"))
-print("attempts:       ", stream.result.attempts)
+print("apim-request-id:", usage_stream.headers.get("apim-request-id"))
+print("content-type:   ", usage_stream.headers.get("content-type"))
+print("attempts:       ", usage_stream.result.attempts)
+if emu:
+    emu.add_fault("rate_limit", retry_after=0.5)  # one 429 first, with retry-after-ms: 500
+retried = client.stream_chat("Name three colours.", max_tokens=20, stream_options={"include_usage": True})
+retried.show()
+"""),
+    ("code", """\
 if settings.completions_deployment:
-    print("completions, streamed:", "".join(client.stream_complete("Once upon a time", max_tokens=12)))
+    client.stream_complete("Once upon a time", max_tokens=12).show()
 """),
     ("code", CLEANUP),
 ]

@@ -30,9 +30,12 @@ The short-lived token and the 401 are emulator demos; against your resource they
 
 The emulator plays the managed identity: `emu.identity_env` sets `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`
 (App Service's protocol), so `DefaultAzureCredential` finds "managed identity" and gets its token from
-127.0.0.1. `EntraTokenAuth` (what `Client` uses) says which link answered."""),
+127.0.0.1. `EntraTokenAuth` (what `Client` uses) says which link answered: `auth.status()` is a `TokenStatus` —
+its source, how long it has left, when it will be refreshed and its claims, decoded locally (the token itself
+is never shown). As the last line of a cell it draws all that; `describe` below is the one-line form."""),
     ("code", """\
 from azure.identity import AzureCliCredential, DefaultAzureCredential
+from IPython.display import display
 
 from rest_client import CredentialError, EntraTokenAuth
 
@@ -50,9 +53,9 @@ def describe(auth: EntraTokenAuth) -> str:
 default_auth = EntraTokenAuth(DefaultAzureCredential())
 try:
     default_auth.get_token()
-    print(describe(default_auth))
 except CredentialError as error:
-    print("CredentialError:", error)
+    display(error)
+default_auth.status()  # None (nothing shown) when no token could be had
 """),
     ("md", """\
 Without the Azure CLI (or without `az login`), `AzureCliCredential` fails — rest_client turns that into one
@@ -63,7 +66,7 @@ try:
     cli_auth.get_token()
     print("az is installed and logged in:", describe(cli_auth))
 except CredentialError as error:
-    print("CredentialError:", error)
+    display(error)
 """),
     ("md", """\
 ## Caching: one credential call
@@ -101,7 +104,7 @@ if emu:
     left = short.auth.status().expires_in
     short.chat("Hello again!", max_tokens=5)
     print(f"refresh time reached while the token was still valid for {left:.1f} s; one call later:")
-    print("                     ", describe(short.auth))
+    display(short.auth.status())  # a new token: 2 credential calls, 3 seconds to live again
 else:
     print("skipped: real tokens live about an hour; the emulator's can live 3 seconds")
 """),
@@ -125,6 +128,7 @@ if emu:
     print(f"HTTP {result.status_code} after {result.attempts} attempt; reauthenticated={first.reauthenticated}")
     print("requests on the wire for that call:", emu.counters["requests"] - before, "(the 401, then the resend)")
     print(describe(short.auth))
+    display(result)  # the attempt's label says it: 401 → new token → resent
     short.close()
 else:
     print("skipped: needs the emulator's faults")
@@ -146,7 +150,7 @@ if emu:
     try:
         hourly.chat("Hello!", max_tokens=5)
     except AuthenticationError as error:
-        print(error)
+        display(error)
     print("requests on the wire for that call:", emu.counters["requests"] - before)
     print(describe(hourly.auth))
     hourly.close()

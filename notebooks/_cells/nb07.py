@@ -121,52 +121,31 @@ if tight:
     ("md", """\
 ## The picture: sends against the limit, over time
 
-The emulator's request log has the time and status of every request. For each send, the plot counts the
+The emulator's request log has the time and status of every request. For each send, the chart counts the
 sends (refused ones too) in the second before it — the deployment's sliding window — against its limit of 20:
-the thread pool overshoots at once and again after every pause, each overshoot a burst of 429s (red);
-`bulk` climbs to the limit and stays there. (With your resource there is no log to plot: this cell says so.)"""),
+the thread pool overshoots at once and again after every pause, each overshoot a burst of 429s (red crosses);
+`BulkRun` climbs to the limit and stays there. `SendLog` holds such a log and draws it (SVG, no plotting
+library); `compare_sends` puts two on one scale. (With your resource there is no server log: this cell says so —
+`run_bulk_file` below keeps the same log from the client's side.)"""),
     ("code", """\
-import io
+from IPython.display import display
 
-from IPython.display import Image, display
-
-
-def plot_sends(ax, log: list, title: str, limit: int, window: float) -> None:
-    \"\"\"For each send: how many sends (refused ones too) the ``window`` seconds before it held; 429s in red.\"\"\"
-    start = min(entry["time"] for entry in log)
-    times = sorted(entry["time"] - start for entry in log)
-    in_window = [sum(1 for u in times[: i + 1] if u > t - window) for i, t in enumerate(times)]
-    ax.step(times, in_window, where="post", label=f"sends in the last {window:g} s")
-    ax.axhline(limit, color="grey", linestyle="--", label=f"limit ({limit} per {window:g} s)")
-    at = {t: n for t, n in zip(times, in_window)}
-    refused = sorted(entry["time"] - start for entry in log if entry["status"] == 429)
-    ax.plot(refused, [at[t] for t in refused], "rx", label=f"429 ({len(refused)})")
-    ax.set_title(title)
-    ax.set_xlabel("seconds since the first send")
-    ax.legend(loc="lower right", fontsize="small")
-
+from rest_client.bulk import SendLog
+from rest_client.display import compare_sends
 
 if tight:
-    import matplotlib
-
-    matplotlib.use("Agg")  # draw to memory, show the PNG: works in any kernel, and in CI
-    import matplotlib.pyplot as plt
-
     deployment = tight.deployments["tight"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), sharey=True)
-    for ax, log, title in ((axes[0], naive_log, "thread pool, 16 workers, ordinary retries"),
-                           (axes[1], bulk_log, "BulkRun, 16 workers, one pacer")):
-        plot_sends(ax, log, title, deployment.requests_per_window, deployment.window)
-    axes[0].set_ylabel("requests in the sliding window")
-    fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=80)
-    plt.close(fig)
-    display(Image(png.getvalue()))
-    print(f"429s: thread pool {sum(e['status'] == 429 for e in naive_log)}, "
-          f"bulk {sum(e['status'] == 429 for e in bulk_log)}")
+
+    def send_log(log: list) -> SendLog:
+        return SendLog.from_pairs(((entry["time"], entry["status"]) for entry in log),
+                                  limit=deployment.requests_per_window, window=deployment.window)
+
+    naive_sends, bulk_sends = send_log(naive_log), send_log(bulk_log)
+    print(f"429s: thread pool {naive_sends.rate_limited}, bulk {bulk_sends.rate_limited}")
+    display(compare_sends(("thread pool, 16 workers, ordinary retries", naive_sends),
+                          ("BulkRun, 16 workers, one pacer", bulk_sends)))
 else:
-    print("no plot: your resource keeps no request log we can read")
+    print("no chart: your resource keeps no request log we can read")
 """),
     ("md", """\
 ## `run_bulk_file`: a JSONL file in, Azure Batch output lines out
@@ -195,39 +174,30 @@ for number, line in enumerate(lines[:7], 1):
     print(f"{number:>3}  {line}")
 """),
     ("md", """\
-A progress bar from `tqdm.auto` (a runtime dependency): a widget in Jupyter when `ipywidgets` is installed,
-otherwise a text bar (tqdm then warns once that it found no widgets). `run_bulk_file` calls
-`on_start(total, already_done)` once and `on_result(result, run)` after each line is written; `run.pacer`
-is the shared pacer, so the bar can show the 429s so far."""),
+`BulkProgress` is a progress bar for it, from `tqdm.auto` (a runtime dependency): tqdm's notebook widget in
+Jupyter (it needs `ipywidgets`, in the dev requirements), a text bar elsewhere. `run_bulk_file` calls
+`on_start(total, already_done)` once and `on_result(result, run)` after each line is written; `run.pacer` is the
+shared pacer, so the bar shows the 429s so far. The summary it returns, as the last line of a cell, is a table:
+the counts, the failures grouped by cause, what the pacer learned, what to do next, and the sends of the run
+against the limit it learned (`summary.sends`, a `SendLog`). `summary.lines()` is the same as text, as the CLI
+prints it."""),
     ("code", """\
-from tqdm.auto import tqdm
-
 from rest_client.bulk import run_bulk_file
-
-
-class Progress:
-    \"\"\"run_bulk_file's callbacks feeding a tqdm bar: done/total, rate, ETA and the 429s so far.\"\"\"
-
-    def start(self, total: int, already_done: int) -> None:
-        self.bar = tqdm(total=total, initial=already_done, unit="req", desc="bulk")
-
-    def update(self, result, run) -> None:
-        self.bar.set_postfix_str(f"429s={run.pacer.rate_limited}", refresh=False)
-        self.bar.update(1)
+from rest_client.display import BulkProgress
 
 
 def run_file(**options):
-    progress, before = Progress(), tight.counters if tight else None
-    summary = run_bulk_file(bulk_client, source, answers, concurrency=16,
-                            on_start=progress.start, on_result=progress.update, **options)
-    progress.bar.close()
-    print("\\n".join(summary.lines()))
+    before = tight.counters if tight else None
+    with BulkProgress() as progress:
+        summary = run_bulk_file(bulk_client, source, answers, concurrency=16,
+                                on_start=progress.start, on_result=progress.update, **options)
     if tight:
         print(wire_counts(before))
     return summary
 
 
 summary = run_file()
+summary
 """),
     ("md", """\
 The output: one line per input line, in completion order, in Azure Batch's shape
@@ -270,6 +240,7 @@ is sent. That is how an interrupted run resumes — Ctrl-C (calls on the wire fi
 a `kill` (a line half-written is cut and redone). The summary mentions the failed line it skipped."""),
     ("code", """\
 summary = run_file()
+summary
 """),
     ("md", """\
 ## `retry_failed=True`
@@ -280,6 +251,7 @@ rest stays skipped. (The fixed line has its `custom_id` `q007` now, so the old `
 lines[6] = json.dumps({"custom_id": "q007", "prompt": "A line no longer cut short.", "max_tokens": 20})
 source.write_text("\\n".join(lines) + "\\n", encoding="utf-8")
 summary = run_file(retry_failed=True)
+display(summary)
 
 output = read_output()
 print(len(output), "lines,", sum(line["error"] is None for line in output), "ok; of line-7 and q007, the output has",

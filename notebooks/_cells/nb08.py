@@ -115,16 +115,14 @@ for line in prepared.content.splitlines()[:3]:
 with a `Location` header and the File object; a valid file is `processed` at once (an invalid one goes
 `pending`, then `error` with `status_details` naming the line). Every call returns its `Result`."""),
     ("code", """\
-def wire(result) -> None:
-    print(f"HTTP {result.status_code}, request id {result.request_id}, {result.attempts} attempt(s), "
-          f"{result.elapsed * 1000:.0f} ms")
+from IPython.display import display
 
+from rest_client.display import BatchStatus
 
 if emu:
     upload = Files(client).upload(prepared.content, filename="prompts.jsonl")
-    wire(upload)
     print("Location:", upload.headers.get("Location"))
-    print(json.dumps(upload.json(), indent=2))
+    display(upload)  # the File object is the response body (folded); the multipart request too
     file_id = upload.json()["id"]
 else:
     print("skipped against your resource: the step-by-step batch is an emulator demo (a real batch takes "
@@ -133,8 +131,7 @@ else:
     ("code", """\
 if emu:
     info = Files(client).get(file_id)
-    wire(info)
-    print("status:", info.json()["status"], "| bytes:", info.json()["bytes"])
+    print("status:", info.json()["status"], "| bytes:", info.json()["bytes"], "| request id:", info.request_id)
 """),
     ("md", """\
 ## Create the batch
@@ -145,31 +142,28 @@ the headers say how many tokens this deployment now holds enqueued, against its 
     ("code", """\
 if emu:
     created = Batches(client).create(file_id, endpoint=prepared.endpoint)
-    wire(created)
     for name in ("deployment-enqueued-tokens", "deployment-maximum-enqueued-tokens"):
         print(f"{name}: {created.headers.get(name)}")
     batch = created.json()
-    print({key: batch[key] for key in ("id", "status", "output_file_id", "error_file_id", "request_counts")})
+    display(BatchStatus(batch))  # the Batch object: status, line counts, files, phases
 """),
     ("md", """\
 ## Poll until it ends
 
-On Azure, poll every minute or so (the docs say at least 60 s); here every 0.1 s, printing each change.
+On Azure, poll every minute or so (the docs say at least 60 s); here every 0.1 s. `BatchWatch` shows each poll
+in one area that changes as the batch moves, with a row per change of status or counts.
 `request_counts.total` appears while the batch is still `validating`, and `completed`/`failed` only when
 `finalizing` starts — as recorded on the real service (the emulator does the same)."""),
     ("code", """\
+from rest_client.display import BatchWatch
+
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 
 if emu:
-    started, last = time.perf_counter(), None
+    watch = BatchWatch()
     while True:
-        polled = Batches(client).get(batch["id"])
-        batch = polled.json()
-        now = (batch["status"], batch["request_counts"])
-        if now != last:
-            print(f"{time.perf_counter() - started:5.2f} s  {batch['status']:12} {batch['request_counts']}  "
-                  f"(request id {polled.request_id})")
-            last = now
+        batch = Batches(client).get(batch["id"]).json()
+        watch(batch)
         if batch["status"] in TERMINAL:
             break
         time.sleep(0.1)
@@ -183,8 +177,7 @@ in Azure's output shape — **in no particular order**. The error file exists ev
     ("code", """\
 if emu:
     content = Files(client).content(batch["output_file_id"])
-    wire(content)
-    print("content-type:", content.headers.get("content-type"))
+    print("content-type:", content.headers.get("content-type"), "| request id:", content.request_id)
     results = [json.loads(line) for line in content.response.content.decode("utf-8").splitlines()]
     print(len(results), "lines; the order of custom_ids:", ", ".join(r["custom_id"] for r in results[:8]), "…")
     first = results[0]
@@ -199,34 +192,22 @@ if emu:
 `run_batch(client, input, output, deployment=…)` validates, uploads, waits for the file, creates the batch,
 polls with backoff (first quickly, then at most every `poll_max`, 60 s by default) and writes **one output
 line per input line, in input order**, failed lines included with their error. `on_status` gets every poll's
-Batch object, for a progress display."""),
+Batch object — a `BatchWatch()` shows them live — and the `BatchOutcome` it returns displays what was written
+and the batch it came from."""),
     ("code", """\
 from rest_client.batch import Batches, Files, run_batch, state_path
 from rest_client.errors import BatchError
 
 answers = folder / "answers.jsonl"
 
-
-class ShowChanges:
-    \"\"\"An ``on_status`` callback: prints the status and request_counts of a poll when they changed.\"\"\"
-
-    def __init__(self) -> None:
-        self.last = None
-
-    def __call__(self, batch: dict) -> None:
-        if (batch["status"], batch["request_counts"]) != self.last:
-            self.last = (batch["status"], batch["request_counts"])
-            print(f"  {batch['status']:12} {batch['request_counts']}")
-
-
 if emu:
-    outcome = run_batch(client, source, answers, deployment=batch_deployment, poll_first=0.2, on_status=ShowChanges())
-    print("\\n".join(outcome.lines()))
+    outcome = run_batch(client, source, answers, deployment=batch_deployment, poll_first=0.2, on_status=BatchWatch())
     written = [json.loads(line)["custom_id"] for line in answers.read_text(encoding="utf-8").splitlines()]
     print("output in input order:", written == prepared.custom_ids, "|", ", ".join(written[:5]), "…")
+    display(outcome)
 else:
     print("skipped against your resource: run_batch submits a real batch (half price, but minutes to hours);")
-    print("when you mean it: run_batch(client, source, answers, deployment=batch_deployment, on_status=ShowChanges())")
+    print("when you mean it: run_batch(client, source, answers, deployment=batch_deployment, on_status=BatchWatch())")
 """),
     ("md", """\
 ## Nothing lost, nothing twice
@@ -241,7 +222,7 @@ if emu:
     print(state_path(answers).read_text(encoding="utf-8"))
     count = len(Batches(client).list().json()["data"])
     outcome = run_batch(client, source, answers, deployment=batch_deployment, poll_first=0.2)
-    print("\\n".join(outcome.lines()))
+    print("\\n".join(outcome.lines()))  # the same, as text (the CLI prints this)
     print("resumed:", outcome.resumed, "| batches on the service before and after:", count, "->",
           len(Batches(client).list().json()["data"]))
 """),
@@ -266,16 +247,15 @@ if emu:
         time.sleep(0.05)
     time.sleep(0.5)
     cancelled = Batches(client).cancel(submitted["batch_id"])
-    wire(cancelled)
-    print("status:", cancelled.json()["status"])
+    print(f"HTTP {cancelled.status_code}, request id {cancelled.request_id}")
+    display(BatchStatus(cancelled.json()))
 else:
     print("skipped against your resource: it would submit a batch only to cancel it")
 """),
     ("code", """\
 if emu:
     partial = folder / "partial.jsonl"
-    outcome = wait_and_collect(client, submitted["batch_id"], partial, poll_first=0.1, on_status=ShowChanges())
-    print("\\n".join(outcome.lines()))
+    outcome = wait_and_collect(client, submitted["batch_id"], partial, poll_first=0.1, on_status=BatchWatch())
     print("file ids on the cancelled batch:", outcome.batch["output_file_id"], outcome.batch["error_file_id"])
     lines = partial.read_text(encoding="utf-8").splitlines()
     print(next(line for line in lines if '"not_processed"' in line))
@@ -294,11 +274,11 @@ if emu:
          "body": {"model": settings.deployment, "messages": [{"role": "user", "content": "Hi"}]}}
         for i in range(1, 4)])
     try:
-        run_batch(client, wrong, folder / "wrong_answers.jsonl", poll_first=0.2, on_status=ShowChanges())
+        run_batch(client, wrong, folder / "wrong_answers.jsonl", poll_first=0.2)
     except BatchError as error:
-        print(f"{type(error).__name__}: {str(error)[:160]}…")
+        display(error)
     failed_id = json.loads(state_path(folder / "wrong_answers.jsonl").read_text(encoding="utf-8"))["batch_id"]
-    print(json.dumps(Batches(client).get(failed_id).json()["errors"]["data"][0], indent=2))
+    display(BatchStatus(Batches(client).get(failed_id).json()))  # the service's errors.data, line by line
 else:
     print("skipped against your resource: it would submit a batch that fails")
 """),
@@ -313,9 +293,9 @@ from rest_client import APIStatusError
 try:
     listed = Batches(client).list(limit=10)
 except APIStatusError as error:
-    print(error)
+    display(error)
 else:
-    wire(listed)
+    display(listed)  # the call: status, ids, the list itself folded under "response body"
     for item in listed.json()["data"]:
         counts = item["request_counts"]
         print(f"{item['id']}  {item['status']:10} {counts['completed']}/{counts['total']} done, "

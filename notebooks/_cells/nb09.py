@@ -28,21 +28,18 @@ Same client, same settings: the call goes to `{resource}/openai/v1/responses`. T
 is only in the `x-ms-served-model` header."""),
     ("code", """\
 result = client.responses("Tell me about lighthouses in one paragraph.", max_output_tokens=60)
-print(result.text)
-print()
-print("POST", result.response.url, "->", result.status_code, "| status:", result.finish_reason)
-print("served model:", result.headers.get("x-ms-served-model"), "| usage:", result.usage)
+print("served model:", result.headers.get("x-ms-served-model"))
+result  # the route, the answer, its status and usage; the headers folded
 """),
     ("md", """\
 Streamed, the Responses API sends **named, typed events** (`response.created`, `response.output_text.delta`, …,
-`response.completed`). Iterating gives the text; `stream.events` keeps every event."""),
+`response.completed`). Iterating gives the text; `stream.events` keeps every event; `stream.show()` reads it
+with the text growing in place."""),
     ("code", """\
 from collections import Counter
 
 with client.stream_responses("Tell me about lighthouses in one paragraph.", max_output_tokens=60) as stream:
-    for delta in stream:
-        print(delta, end="", flush=True)
-print("\\n")
+    stream.show()
 print(Counter(event["type"] for event in stream.events))
 """),
     ("md", """\
@@ -59,13 +56,14 @@ print(done.text[:120], "…")
 
 `max_tokens` is refused; the error carries the service's message and a hint."""),
     ("code", """\
+from IPython.display import display
+
 from rest_client import BadRequestError
 
 try:
     client.chat("How many r's in strawberry?", deployment=REASONING, max_tokens=50)
 except BadRequestError as error:
-    print(error.args[0])
-    print("hint:", error.hint)
+    display(error)
 """),
     ("md", """\
 Reasoning tokens count inside `max_completion_tokens`. Give too small a budget and the answer is **empty** with
@@ -73,7 +71,7 @@ Reasoning tokens count inside `max_completion_tokens`. Give too small a budget a
     ("code", """\
 tight = client.chat("How many r's in strawberry?", deployment=REASONING, max_completion_tokens=100)
 print(repr(tight.text), tight.finish_reason, "| reasoning tokens:", tight.reasoning_tokens)
-print("warning:", tight.warning)
+display(tight)  # the warning stands under the (empty) answer
 
 roomy = client.chat([{"role": "developer", "content": "Answer briefly."},
                      {"role": "user", "content": "How many r's in strawberry?"}],

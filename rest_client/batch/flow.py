@@ -51,6 +51,12 @@ class BatchOutcome:
     def status(self) -> str:
         return str(self.batch.get("status"))
 
+    def _repr_html_(self) -> str:
+        """The notebook display: what was written, then the batch's status, counts and phases; built in display/."""
+        from ..display.batches import outcome_html
+
+        return outcome_html(self)
+
     def lines(self) -> list[str]:
         counts = self.batch.get("request_counts") or {}
         return [f"batch {self.batch.get('id')} {self.status}: {self.ok} ok, {self.failed} failed, "

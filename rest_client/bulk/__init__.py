@@ -13,7 +13,8 @@ from .files import run_bulk_file
 from .items import BulkItem, parse_item, read_items
 from .pacing import Pacer
 from .run import BulkResult, BulkRun
+from .sendlog import RecordingPacer, SendLog
 from .summary import BulkSummary
 
-__all__ = ["BulkItem", "BulkResult", "BulkRun", "BulkSummary", "EmbeddingsRun", "Pacer", "estimate_tokens",
-           "parse_item", "read_items", "run_bulk_file", "run_embeddings_file"]
+__all__ = ["BulkItem", "BulkResult", "BulkRun", "BulkSummary", "EmbeddingsRun", "Pacer", "RecordingPacer",
+           "SendLog", "estimate_tokens", "parse_item", "read_items", "run_bulk_file", "run_embeddings_file"]

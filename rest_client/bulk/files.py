@@ -25,6 +25,7 @@ from ..errors import ConfigError
 from .ids import IdIndex
 from .items import BulkItem, check_jsonl, output_outcome, read_items
 from .run import BulkResult, BulkRun, default_operation
+from .sendlog import RecordingPacer
 from .summary import BulkSummary
 
 CHUNK = 1 << 16
@@ -188,8 +189,10 @@ def run_bulk_file(client: Client, input_path: str | os.PathLike[str], output_pat
     skipped = [0]
     items = _pending(read_items(_input_lines(source), operation), done.ids, skipped)
     summary = BulkSummary(total=total, skipped_failed=done.failed, output=str(target))
+    recorder = RecordingPacer() if client.router is None else None  # one limit to draw: one backend
     with out, contextlib.closing(done.ids), contextlib.closing(items):
-        run = BulkRun(client, items, concurrency=concurrency, operation=operation, deployment=deployment)
+        run = BulkRun(client, items, concurrency=concurrency, operation=operation, deployment=deployment,
+                      pacer=recorder)
         if on_start:
             on_start(summary.total, len(done.ids))
         started = time.perf_counter()
@@ -215,4 +218,5 @@ def run_bulk_file(client: Client, input_path: str | os.PathLike[str], output_pat
     summary.wall = time.perf_counter() - started
     summary.rate_limited = run.rate_limited
     summary.pacing = run.pacer.describe()
+    summary.sends = recorder.send_log() if recorder is not None else None
     return summary

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ..payloads import reasoning_tokens_of
 from .run import BulkResult
+from .sendlog import SendLog
 
 SHOWN_IDS = 3
 
@@ -70,6 +71,15 @@ class BulkSummary:
     """With several backends: each one's counts, keyed by name (the answer counts where it was answered)."""
     pacing: list[str] = field(default_factory=list)
     """The rate limit as the run's pacer learned it (``Pacer.describe``): budget, window, where each came from."""
+    sends: SendLog | None = None
+    """Every send with its status, and the limit learned (sendlog.py): the run's picture. ``None`` over several
+    backends (each has its own limit)."""
+
+    def _repr_html_(self) -> str:
+        """The notebook display: counts as a table, failures by cause, the sends picture; built in display/."""
+        from ..display.runs import summary_html
+
+        return summary_html(self)
 
     @property
     def not_sent(self) -> int:

@@ -14,17 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import COGNITIVE_SERVICES_SCOPE
+from ..legend import legend_line
 from ..redact import looks_secret, redact_headers
 
 AZ_TOKEN = ("$(az account get-access-token --resource " + COGNITIVE_SERVICES_SCOPE.removesuffix("/.default")
             + " --query accessToken -o tsv)")
-LEGEND = ("* legend: apim-request-id = the id to quote to Azure support · x-ms-region = the region that answered · "
-          "x-ratelimit-remaining-requests/-tokens = quota left in the current window · retry-after(-ms) = how long "
-          "the service asks you to wait")
-# Several deployments (issue 17): which deployment answered, and whether a PTU's overflow was spilled over.
-LEGEND += (" · x-ms-deployment-name = the deployment that served the call · x-ms-spillover-from-deployment = the "
-           "provisioned deployment was full and the call spilled over from it (request header "
-           "x-ms-spillover-deployment) · x-ms-spillover-error = the status that made it spill")
+LEGEND = legend_line()
+"""``-v``'s header legend; the meanings live in rest_client/legend.py, where the notebook displays read them too."""
 
 
 @dataclass(frozen=True)
