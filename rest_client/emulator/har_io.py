@@ -85,17 +85,18 @@ class Exchange:
             (k.lower(), v.lower()) for k, v in self.response_headers).get("content-type", "")
 
 
-def parse_har(data: Any, source: str) -> list[Exchange]:
-    """The exchanges of one parsed HAR document; ``HarError`` for anything that is not one."""
+def parse_har(data: Any, source: str, path: str | None = None) -> list[Exchange]:
+    """The exchanges of one parsed HAR document; ``HarError`` for anything that is not one. ``source`` labels the
+    exchanges (``bug.har entry 3``), ``path`` (default: ``source``) names the file in errors."""
+    shown = path or source
     log = data.get("log") if isinstance(data, Mapping) else None
     entries = log.get("entries") if isinstance(log, Mapping) else None
     if not isinstance(entries, list):
-        raise HarError(f"{source}: not a HAR file (no log.entries list)")
-    return [_exchange(entry, source, index) for index, entry in enumerate(entries)]
+        raise HarError(f"{shown}: not a HAR file (no log.entries list)")
+    return [_exchange(entry, source, index, f"{shown} entry {index + 1}") for index, entry in enumerate(entries)]
 
 
-def _exchange(entry: Any, source: str, index: int) -> Exchange:
-    where = f"{source} entry {index + 1}"
+def _exchange(entry: Any, source: str, index: int, where: str) -> Exchange:
     request = _mapping(entry, "request", where) if isinstance(entry, Mapping) else None
     if request is None:
         raise HarError(f"{where}: not a HAR entry (no request object)")
@@ -219,7 +220,7 @@ def load_exchanges(path: str | os.PathLike[str]) -> list[Exchange]:
             raise HarError(f"{file}: not JSON ({exc})") from None
         except RecursionError:
             raise HarError(f"{file}: not JSON (nested too deep)") from None
-        out.extend(parse_har(data, name))
+        out.extend(parse_har(data, name, str(file)))
     return out
 
 
