@@ -104,7 +104,7 @@ def scrub_json(value: Any, key: str | None = None, *, parts: bool = False) -> An
         return {k: _scrub_field(str(k), v, parts) for k, v in value.items()}
     if isinstance(value, list):
         return [scrub_json(item, key, parts=parts) for item in value]
-    if isinstance(value, str) and (parts or key in TEXT_KEYS):
+    if isinstance(value, str) and value and (parts or key in TEXT_KEYS):  # "" hides nothing: kept, as streams use it
         return SCRUBBED
     return value
 

@@ -3,7 +3,8 @@
 What is served is what was recorded: status, reason-free headers (request ids, rate-limit headers, dates), body
 byte for byte; a stream event by event (``timing``: with the recorded pacing, else as fast as the client reads).
 Two headers are added so an answer always says where it came from: ``x-emulator: rest_client`` (unless the
-recording already has it) and ``x-emulator-replay: FILE entry N``.
+recording already has it) and ``x-emulator-replay: FILE entry N``; and ``x-ms-client-request-id``, an echo of the
+caller's header, echoes this caller's (the recorded ``apim-request-id`` and ``x-request-id`` are served as recorded).
 
 Which answer: the recordings that match the request (matching.py), in recorded order, each given once, so a
 429-then-200 is retried as it happened and batch polls move on. When all were given, the sequence starts again
@@ -115,7 +116,7 @@ class Replay:
         if chosen is None:
             reply: Reply | StreamReply = _miss_reply(miss, request)
         else:
-            reply = self._answer(self.exchanges[chosen], stopping)
+            reply = self._answer(self.exchanges[chosen], stopping, request.header("x-ms-client-request-id"))
             if isinstance(reply, StreamReply):
                 journal.count("streams")
         journal.record(new_entry(
@@ -153,12 +154,13 @@ class Replay:
         return (f"No recording matches {live.target}. Closest recorded: {self._shapes[nearest].target} "
                 f"({recorded.label}); {differences}.")
 
-    def _answer(self, exchange: Exchange, stopping: threading.Event) -> Reply | StreamReply:
+    def _answer(self, exchange: Exchange, stopping: threading.Event,
+                client_request_id: str | None) -> Reply | StreamReply:
         if self.timing and exchange.wait_ms and stopping.wait(exchange.wait_ms / 1000):
             return Reply(0, action=RESET)  # stopping
         if exchange.status == 0:
             return Reply(0, action=RESET)  # the attempt got no answer when it was recorded
-        headers = replay_headers(exchange)
+        headers = replay_headers(exchange, client_request_id)
         if exchange.is_stream:
             return StreamReply(exchange.status, headers, self._pieces(exchange, stopping))
         if self.timing and exchange.receive_ms and stopping.wait(exchange.receive_ms / 1000):
@@ -198,14 +200,17 @@ def sse_events(body: bytes) -> list[bytes]:
     return pieces
 
 
-def replay_headers(exchange: Exchange) -> dict[str, str]:
-    """The recorded answer's headers to send again: framing dropped, repeated names joined, provenance added."""
+def replay_headers(exchange: Exchange, client_request_id: str | None = None) -> dict[str, str]:
+    """The recorded answer's headers to send again: framing dropped, repeated names joined, provenance added, and
+    the echo of ``x-ms-client-request-id`` echoing this caller's (when the recording has that echo)."""
     out: dict[str, str] = {}
     lower: dict[str, str] = {}
     for name, value in exchange.response_headers:
         low = name.lower()
         if low in FRAMING_HEADERS:
             continue
+        if low == "x-ms-client-request-id" and client_request_id:
+            value = client_request_id
         if low in lower:
             out[lower[low]] += ", " + value
         else:
