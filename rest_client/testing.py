@@ -179,11 +179,14 @@ def cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
     """The test's cassette: a replay of its file, or (``REST_CLIENT_RECORD=1``) a recording proxy writing it."""
     marker = request.node.get_closest_marker("cassette")
     options = {k: v for k, v in (marker.kwargs if marker else {}).items() if k != "path"}
+    context = use_cassette(cassette_path(request.node), check=False, **options)
+    problem = None
     try:
-        context = use_cassette(cassette_path(request.node), check=False, **options)
         running = context.__enter__()
     except (FileNotFoundError, ValueError) as exc:  # no file, a file that is no HAR, settings missing to record
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    if problem is not None:  # failed outside the except block: the report shows the one message, not a chain
+        pytest.fail(problem, pytrace=False)
     request.node.stash[_CASSETTE] = running
     try:
         yield running
