@@ -5,6 +5,7 @@ no upstream and no settings at all, and fails a test that makes a call it has no
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -97,3 +98,28 @@ def test_the_plugin_is_loaded_only_where_a_project_asks_for_it(tmp_path: Path) -
     (project / "test_plain.py").write_text("def test_uses_it(cassette):\n    pass\n")
     done = run_pytest(project)
     assert done.returncode == 1 and "fixture 'cassette' not found" in done.stdout
+
+
+DOCS_PAGE = REPO_ROOT / "docs" / "record-and-replay.md"
+
+
+def test_the_docs_snippets_run_as_written(tmp_path: Path) -> None:
+    """docs/record-and-replay.md: the in-process example runs (its asserts are the check), and the pytest files it
+    shows record against an emulator standing in for Azure, then replay offline."""
+    page = DOCS_PAGE.read_text(encoding="utf-8")
+    (runnable,) = re.findall(r"```python\n(.*?)```", page, re.S)
+    exec(compile(runnable, str(DOCS_PAGE), "exec"), {})
+    files = dict(re.findall(r'```python title="([\w.]+)"\n(.*?)```', page, re.S))
+    assert sorted(files) == ["conftest.py", "test_greeting.py"]
+    project = tmp_path / "docs-project"
+    project.mkdir()
+    for name, text in files.items():
+        (project / name).write_text(text)
+    with Emulator(api_key=KEY) as upstream:
+        recording = run_pytest(project, REST_CLIENT_RECORD="1", AZURE_OPENAI_ENDPOINT=upstream.endpoint,
+                               AZURE_OPENAI_API_KEY=KEY, AZURE_OPENAI_DEPLOYMENT="gpt-4o-mini")
+    assert recording.returncode == 0, recording.stdout
+    assert (project / "cassettes" / "story.har").is_file()
+    assert (project / "cassettes" / "test_greeting" / "test_greeting.har").is_file()
+    replaying = run_pytest(project)
+    assert replaying.returncode == 0 and "2 passed" in replaying.stdout, replaying.stdout
