@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +14,7 @@ import pytest
 from rest_client import APIStatusError, Client, ContentFilterError, NotFoundError
 from rest_client.emulator import Emulator
 from rest_client.emulator.replay import Replay
+from rest_client.testing import UnrecordedCallError, use_cassette
 from tests.recordings import Interaction, load_interactions, write_har
 
 
@@ -67,9 +69,9 @@ def test_five_recorded_chat_answers_come_back_in_recorded_order_whatever_their_j
     interactions = recorded(shared_dir, "openllmetry/test_chat.yaml")
     assert interactions[0].request_body != interactions[1].request_body  # "{"a": 1}" vs "{"a":1}": the same data
     body = json.loads(interactions[0].request_body)
-    with replay_of(interactions, tmp_path) as replay, Client(endpoint=replay.endpoint, api_key="k",
-                                                             deployment="openllmetry-testing",
-                                                             api_version="2024-02-01") as client:
+    # rest_client.testing, as users' tests use it: the client takes deployment and api-version from the recording
+    with use_cassette(write_har(interactions, tmp_path / "chat.har")) as cassette, cassette.client() as client:
+        assert (client.settings.deployment, client.settings.api_version) == ("openllmetry-testing", "2024-02-01")
         texts = [client.chat(body["messages"], model=body["model"]).text for _ in interactions]
     assert texts == [json.loads(i.body)["choices"][0]["message"]["content"] for i in interactions]
     assert len(set(texts)) > 1
@@ -83,9 +85,7 @@ def _recorded_deltas(rec: Interaction) -> str:
 def test_recorded_streams_give_the_recorded_text_event_by_event(shared_dir: Path, tmp_path: Path) -> None:
     interactions = recorded(shared_dir, "openllmetry/test_chat_streaming.yaml")
     body = json.loads(interactions[0].request_body)
-    with replay_of(interactions, tmp_path) as replay, Client(endpoint=replay.endpoint, api_key="k",
-                                                             deployment="openllmetry-testing",
-                                                             api_version="2024-02-01") as client:
+    with use_cassette(write_har(interactions, tmp_path / "streams.har")) as cassette, cassette.client() as client:
         streams = [client.stream_chat(body["messages"], model=body["model"]) for _ in interactions]
         texts = ["".join(stream) for stream in streams]
     assert texts == [_recorded_deltas(i) for i in interactions] and all(texts)
@@ -95,8 +95,8 @@ def test_recorded_streams_give_the_recorded_text_event_by_event(shared_dir: Path
 def test_a_v1_stream_with_usage_from_the_recording(shared_dir: Path, tmp_path: Path) -> None:
     (rec,) = recorded(shared_dir, "mirascope/test_call/azure_openai_gpt_5_mini/stream.yaml")
     body = json.loads(rec.request_body)
-    with replay_of([rec], tmp_path) as replay, Client(endpoint=replay.endpoint + "/openai/v1", api_key="k",
-                                                      deployment="gpt-5-mini") as client:
+    with use_cassette(write_har([rec], tmp_path / "v1.har")) as cassette, cassette.client() as client:
+        assert client.settings.endpoint.endswith("/openai/v1") and client.settings.deployment == "gpt-5-mini"
         stream = client.stream_chat(body["messages"], stream_options=body["stream_options"])
         text = "".join(stream)
     assert text == _recorded_deltas(rec) and "4242" in text
@@ -125,3 +125,16 @@ def test_recorded_refusals_and_missing_deployments_are_typed_errors_with_the_rec
     assert first.text == json.loads(reasoning[0].body)["choices"][0]["message"]["content"]
     assert gone.value.code == "DeploymentNotFound" and gone.value.request_id == reasoning[1].headers["apim-request-id"]
     assert missing.value.code == "DeploymentNotFound" and "'BAD_DEPLOYMENT_ID'" in (missing.value.hint or "")
+
+
+def test_use_cassette_outside_pytest_raises_at_the_end_for_a_call_with_no_recording(
+        shared_dir: Path, tmp_path: Path) -> None:
+    first = recorded(shared_dir, "openllmetry/test_chat.yaml")[0]
+    har = write_har([first], tmp_path / "one.har")
+    with pytest.raises(UnrecordedCallError, match=r'(?s)one\.har: No recording matches POST .*"Tell me a pun" here'):
+        with use_cassette(har) as cassette, cassette.client() as client:
+            with contextlib.suppress(NotFoundError):  # the code under test swallows it: the cassette does not
+                client.chat("Tell me a pun", model="openllmetry-testing")
+    with pytest.raises(FileNotFoundError, match="record it once with REST_CLIENT_RECORD=1"):
+        with use_cassette(tmp_path / "missing.har"):
+            pass
