@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from openai import AzureOpenAI
 
 from rest_client import Client, NotFoundError
+from rest_client.batch import run_batch
 from rest_client.emulator import Emulator
 from tests.emulator.test_cli import RunningCli
 
@@ -186,3 +188,38 @@ def test_a_scrubbed_recording_still_replays_to_the_client(upstream: Emulator, tm
         deltas = list(client.stream_chat("any other story", max_tokens=6))
     assert scrubbed.text == "<scrubbed>" and scrubbed.json()["usage"] == real.json()["usage"]
     assert set(deltas) == {"<scrubbed>"} and len(deltas) == len(real_deltas)
+
+
+def test_a_whole_batch_run_replays_upload_polls_and_output(tmp_path: Path) -> None:
+    """The multipart upload matches whatever its random boundary; the polls come back in recorded order."""
+    fast = {"validating_seconds": 0.1, "lines_per_second": 20, "finalizing_seconds": 0.05}
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"custom_id": f"req-{i}", "prompt": f"Tale {i}", "max_tokens": 8}) + "\n"
+                              for i in range(5)))
+    har = tmp_path / "batch.har"
+    with Emulator(batch_settings=fast) as azure, Emulator(record=har, upstream=azure.endpoint) as proxy, \
+            Client(endpoint=proxy.endpoint, api_key=azure.api_key) as client:
+        recorded = run_batch(client, source, tmp_path / "recorded.jsonl", deployment=azure.batch_deployment,
+                             poll_first=0.05, poll_max=0.1)
+    polls = [e for e in json.loads(har.read_text())["log"]["entries"] if e["request"]["method"] == "GET"
+             and "/batches/" in e["request"]["url"]]
+    assert recorded.status == "completed" and len(polls) >= 2
+    with Emulator(replay=har) as replay, Client(endpoint=replay.endpoint, api_key="any") as client:
+        replayed = run_batch(client, source, tmp_path / "replayed.jsonl", deployment="gpt-4o-mini-batch",
+                             poll_first=0.01, poll_max=0.01)
+        assert replay.replay is not None and replay.replay.misses == []
+    assert replayed.status == "completed" and replayed.batch["id"] == recorded.batch["id"]
+    assert (tmp_path / "replayed.jsonl").read_bytes() == (tmp_path / "recorded.jsonl").read_bytes()
+
+
+def test_an_upstream_that_went_away_is_a_502_saying_so_and_nothing_is_recorded(upstream: Emulator,
+                                                                               tmp_path: Path) -> None:
+    har = tmp_path / "gone.har"
+    upstream_origin = upstream.endpoint
+    with Emulator(record=har, upstream=upstream.endpoint) as proxy:
+        upstream.stop()
+        answer = requests.post(f"{proxy.endpoint}/openai/deployments/gpt-4o-mini/chat/completions",
+                               params={"api-version": API_VERSION}, json={"messages": []}, timeout=10)
+    assert answer.status_code == 502 and answer.json()["error"]["code"] == "UpstreamUnreachable"
+    assert answer.json()["error"]["message"].startswith(f"The recorder could not get an answer from {upstream_origin}")
+    assert json.loads(har.read_text())["log"]["entries"] == []
