@@ -23,7 +23,8 @@ Then::
 
 The ``cassette`` fixture gives the ``Cassette`` itself: ``endpoint``, ``api_key``, ``api_version`` and ``env()``
 for other clients (the openai SDK, a CLI in a subprocess), ``recording``, ``misses``. Outside pytest,
-``with use_cassette(path) as cassette:`` does the same and raises ``UnrecordedCallError`` at the end instead.
+``with use_cassette(path) as cassette:`` does the same and raises ``AssertionError`` at the end instead (a failed
+test, whatever runs it; errors of the library itself are all in ``rest_client.errors``).
 """
 
 from __future__ import annotations
@@ -49,10 +50,6 @@ REPLAY_KEY = "replay"  # what a replayed client sends as its api-key: a replay a
 _TRUE = ("1", "true", "yes", "on", "record")
 _SETTINGS_FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))
 _CASSETTE = pytest.StashKey["Cassette"]()
-
-
-class UnrecordedCallError(AssertionError):
-    """A call the cassette has no recording of (the 404 ``NoRecording`` the replay answered)."""
 
 
 class Cassette:
@@ -99,10 +96,10 @@ class Cassette:
         return {k: v for k, v in pairs.items() if v}
 
     def check(self) -> None:
-        """Raise ``UnrecordedCallError`` if any call had no recording."""
+        """Raise ``AssertionError`` if any call had no recording (the 404 ``NoRecording`` the replay answered)."""
         misses = self.misses
         if misses:
-            raise UnrecordedCallError(unrecorded_message(self.path, misses))
+            raise AssertionError(unrecorded_message(self.path, misses))
 
 
 def recording_requested(environ: Mapping[str, str] | None = None) -> bool:
