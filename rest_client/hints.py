@@ -281,6 +281,9 @@ SERVICE_TIMEOUT = ("the service gave up waiting for the model (408: a long answe
                    "(--stream) so it arrives as it is made, or ask for less (max_tokens, reasoning_effort)")
 SERVER_FAILED = "the service failed; if it persists, quote the request id to Azure support"
 NOT_THE_API = "this answer did not come from Azure OpenAI's API: check the endpoint"
+NO_RECORDING = ("a replay (python -m rest_client.emulator --replay) answered, and it has no recording of this request: "
+                "send it as recorded (the message names the closest recording and what differs), or record it again "
+                "(--record FILE --upstream URL; in tests REST_CLIENT_RECORD=1)")
 
 _400, _401, _403, _404, _408, _429 = (frozenset({n}) for n in (400, 401, 403, 404, 408, 429))
 
@@ -288,7 +291,8 @@ _400, _401, _403, _404, _408, _429 = (frozenset({n}) for n in (400, 401, 403, 40
 # Why this order. The first candidate row that matches wins; the two ``join`` rows at the end add to it.
 # 1. What the client itself decided beats what the answer says: a wait longer than max_retry_wait is why the
 #    call stopped, whatever the status, and its sentence stands alone (nothing is added to it).
-# 2. Who answered, and where, beats what they said: an API Management refusal (its shape *and* its policy
+# 2. Who answered, and where, beats what they said: a replay with no recording of the call (code NoRecording:
+#    the service never saw it, whatever the status); an API Management refusal (its shape *and* its policy
 #    wording, unless the policy-id names Azure OpenAI's own limiter, which uses the same words) means Azure
 #    OpenAI never saw the call; a 404 from /responses off the v1 routes means the route is wrong, and the
 #    answer from the right route may say something else.
@@ -307,6 +311,7 @@ _400, _401, _403, _404, _408, _429 = (frozenset({n}) for n in (400, 401, 403, 40
 # 6. Added to whatever won: a body that is not JSON ("; …"), then, after retries, how many attempts were made.
 RULES: tuple[Rule, ...] = (
     Rule("wait_refused", _wait_refused, when=lambda s: s.wait_refused is not None, alone=True),
+    Rule("no_recording", NO_RECORDING, code=frozenset({"NoRecording"})),
     Rule("apim_gateway", _gateway,
          when=lambda s: not s.deployment_limiter and gateway_hint(s.status, s.body, s.message) is not None),
     Rule("responses_on_dated_route", RESPONSES_V1_ONLY, status=_404, route=DATED_RESPONSES),

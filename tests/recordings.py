@@ -55,3 +55,29 @@ def load_interactions(shared_dir: Path) -> list[Interaction]:
                                    dict(entry["ResponseHeaders"]),
                                    body if isinstance(body, str) else json.dumps(body)))
     return out
+
+
+def har_entry(interaction: Interaction) -> dict:
+    """One recorded interaction as a HAR 1.2 entry, as a replay reads it (request as sent, answer as served)."""
+    content_type = next((v for k, v in interaction.headers.items() if k.lower() == "content-type"), "")
+    request: dict = {"method": interaction.method, "url": interaction.uri, "httpVersion": "HTTP/1.1", "cookies": [],
+                     "headers": [{"name": "content-type", "value": "application/json"}], "queryString": [],
+                     "headersSize": -1, "bodySize": len(interaction.request_body)}
+    if interaction.request_body:
+        request["postData"] = {"mimeType": "application/json", "text": interaction.request_body}
+    return {
+        "startedDateTime": "2024-04-25T10:00:00.000Z", "time": 0, "request": request,
+        "response": {"status": interaction.status, "statusText": "", "httpVersion": "HTTP/1.1", "cookies": [],
+                     "headers": [{"name": k, "value": v} for k, v in interaction.headers.items()],
+                     "content": {"size": len(interaction.body), "mimeType": content_type, "text": interaction.body},
+                     "redirectURL": "", "headersSize": -1, "bodySize": len(interaction.body)},
+        "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0},
+    }
+
+
+def write_har(interactions: list[Interaction], path: Path) -> Path:
+    """The interactions as a HAR file at ``path`` (in a test's temporary folder: the recordings stay in ../shared)."""
+    archive = {"log": {"version": "1.2", "creator": {"name": "tests/recordings.py", "version": "1"}, "pages": [],
+                       "entries": [har_entry(i) for i in interactions]}}
+    path.write_text(json.dumps(archive, indent=1), encoding="utf-8")
+    return path

@@ -46,6 +46,7 @@ def invalid(message: str, param: str | None = None, code: str | None = None) -> 
 CASES: list[tuple[str, Situation]] = [
     ("wait_refused", Situation(429, code="429", message="Please retry after 86400 seconds.", wait_refused=86400.0,
                                max_retry_wait=60.0)),
+    ("no_recording", Situation(404, code="NoRecording", message="No recording matches POST /openai/v1/responses.")),
     ("apim_gateway", gateway(401, MISSING_SUBSCRIPTION_KEY, auth_kind="apim")),
     ("apim_gateway", gateway(429, APIM_RATE_LIMIT, auth_kind="apim+bearer")),
     ("responses_on_dated_route", Situation(404, code="404", message="Resource not found", url=DATED_RESPONSES_URL)),

@@ -93,6 +93,10 @@ stream delay, region, seed), wire (request/reply types); for the Batch API:
 batch_api (its HTTP routes), files (file store), multipart (upload parsing), batches (jobs, settings, Batch
 object), batch_validation (file and line checks), batch_worker (the background thread).
 No part receives the ``Emulator``: each gets the narrow state objects it reads, so imports form no cycle.
+Record and replay (docs/record-and-replay.md): ``Emulator(replay=FILE)`` serves a HAR file's recorded answers,
+``Emulator(record=FILE, upstream=URL)`` is a recording proxy (cassette.py picks which); replay (serving),
+matching (which recording), har_io (reading and writing HAR), recorder (forwarding), redaction (what a
+recording never keeps, and --scrub-content), cassette_cli (their flags).
 """
 
 from __future__ import annotations

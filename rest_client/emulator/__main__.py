@@ -18,6 +18,13 @@ import sys
 import time
 from typing import Any
 
+from .cassette_cli import (
+    CassetteUsageError,
+    add_cassette_options,
+    cassette_options,
+    print_cassette_banner,
+    print_cassette_summary,
+)
 from .deployments import KINDS, Deployment, check_daily_quota, check_share, default_deployments
 from .emulator import Emulator
 from .modes import Modes
@@ -119,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gateway-key", metavar="KEY", help="gateway mode: require this APIM subscription key")
     parser.add_argument("--gateway-prefix", metavar="PATH", default="", help="gateway mode: API path prefix")
     parser.add_argument("-v", "--verbose", action="store_true", help="print one line per request")
+    add_cassette_options(parser)
     return parser
 
 
@@ -176,6 +184,11 @@ def _stop_serving(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        cassette = cassette_options(args)  # a replay loaded, an upstream checked: before anything listens
+    except CassetteUsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     deployments = args.deployment or default_deployments()
     if args.latency:
         deployments = [dataclasses.replace(d, latency=args.latency) for d in deployments]
@@ -210,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             modes=_modes(args),
             gateway={"subscription_key": args.gateway_key, "prefix": args.gateway_prefix} if args.gateway_key else None,
+            **cassette,
         ).start()
     except (OSError, ValueError) as exc:
         print(f"error: cannot start the emulator on {args.host}:{args.port}: {exc}", file=sys.stderr)
@@ -218,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for signum in STOP_SIGNALS:
             previous[signum] = signal.signal(signum, _stop_serving)
-        _print_banner(emu)
+        if not print_cassette_banner(emu):
+            _print_banner(emu)
         while True:
             time.sleep(3600)  # a signal interrupts the sleep and its handler raises KeyboardInterrupt
     except KeyboardInterrupt:
@@ -228,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             if handler is not None:  # None: set outside Python, cannot be put back from here
                 signal.signal(signum, handler)
         emu.stop()
+    print_cassette_summary(emu)
     print("emulator stopped", flush=True)
     return 0
 

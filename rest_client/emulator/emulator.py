@@ -9,6 +9,7 @@ through to the shared state, so a change still reaches every part on its next re
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any, Optional
 from .batch_api import BatchAPI, is_resource_path
 from .batch_worker import BatchWorker
 from .batches import BatchSettings, BatchStore
+from .cassette import Recorder, Replay, open_cassette
 from .control import Controls, is_control_path
 from .deployments import Deployment, default_deployments
 from .faults import FaultQueue
@@ -31,7 +33,7 @@ from .ratelimit import RateLimiter, check_profile
 from .responses_api import ResponsesAPI, is_responses_path
 from .server import EmulatorHTTPServer
 from .service_errors import COGNITIVE_SERVICES_AUDIENCE
-from .tunables import Tunables, WriteThrough
+from .tunables import Shared, Tunables, WriteThrough
 from .wire import Reply, Request, StreamReply, json_reply
 
 POLL_INTERVAL = 0.05  # how often serve_forever checks for shutdown: stop() takes at most this long
@@ -62,6 +64,8 @@ class Emulator:
             (background.py); daily_quota: requests each deployment answers before a 429 "Please retry after 86400
             seconds" (ratelimit.py); both settable later and over the control route; ``reset_daily_quota()``.
         gateway: ``GatewaySettings`` fields: an API Management look-alike in front (gateway.py; ``emu.gateway``).
+        replay (+ replay_timing, replay_once): serve a HAR file's or folder's recorded answers (replay.py); record
+            (+ upstream, scrub_content): a recording proxy in front of upstream (recorder.py). See cassette.py.
 
     Use ``with Emulator() as emu:`` or ``emu = Emulator().start()`` … ``emu.stop()``. While running:
     ``endpoint``, ``api_key``, ``chat_deployment``, ``completions_deployment``, ``embeddings_deployment``,
@@ -88,6 +92,12 @@ class Emulator:
         gateway: Mapping[str, Any] | None = None,
         background_load: float = 0.0,
         daily_quota: int | None = None,
+        replay: str | os.PathLike[str] | Replay | None = None,
+        replay_timing: bool = False,
+        replay_once: bool = False,
+        record: str | os.PathLike[str] | Recorder | None = None,
+        upstream: str | None = None,
+        scrub_content: bool = False,
     ) -> None:
         chosen = list(deployments) if deployments is not None else default_deployments()
         if not chosen or not all(isinstance(d, Deployment) for d in chosen):
@@ -137,6 +147,8 @@ class Emulator:
             modes=self._modes,
         )
         self._gateway = Gateway(lambda: self._auth.api_key, gateway)
+        self._cassette = open_cassette(replay=replay, replay_timing=replay_timing, replay_once=replay_once,
+                                       record=record, upstream=upstream, scrub_content=scrub_content)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
@@ -236,34 +248,13 @@ class Emulator:
 
     # the shared state itself (read-only: the parts hold these objects) ------------------------------------------
 
-    @property
-    def gateway(self) -> Gateway:
-        return self._gateway
-
-    @property
-    def journal(self) -> Journal:
-        return self._journal
-
-    @property
-    def limiter(self) -> RateLimiter:
-        return self._limiter
-
-    @property
-    def faults(self) -> FaultQueue:
-        return self._faults
-
-    @property
-    def stopping(self) -> threading.Event:
-        """Set while the emulator stops: cuts fault delays and stream pauses short."""
-        return self._stopping
-
-    @property
-    def files(self) -> FileStore:
-        return self._files
-
-    @property
-    def batches(self) -> BatchStore:
-        return self._batches
+    gateway = Shared[Gateway]("_gateway")
+    journal = Shared[Journal]("_journal")
+    limiter = Shared[RateLimiter]("_limiter")
+    faults = Shared[FaultQueue]("_faults")
+    stopping = Shared[threading.Event]("_stopping")  # set while the emulator stops: cuts delays and pauses short
+    files = Shared[FileStore]("_files")
+    batches = Shared[BatchStore]("_batches")
 
     @property
     def last_batch_worker_error(self) -> str | None:
@@ -297,7 +288,19 @@ class Emulator:
         """The first GlobalBatch deployment: the name batch files put in ``body.model``."""
         return self._first_of_kind("batch")
 
+    @property
+    def replay(self) -> Replay | None:
+        """The replay being served (its ``misses``, ``unused()``, ``rewind()``), else None."""
+        return self._cassette if isinstance(self._cassette, Replay) else None
+
+    @property
+    def recorder(self) -> Recorder | None:
+        """The recording proxy (its ``path``, ``upstream``, ``entries``), else None."""
+        return self._cassette if isinstance(self._cassette, Recorder) else None
+
     def _first_of_kind(self, kind: str) -> str | None:
+        if isinstance(self._cassette, Replay):  # what the recording called, so a client set up from here matches
+            return self._cassette.deployment_of(kind)
         return next((d.name for d in self._deployments.values() if d.kind == kind), None)
 
     @property
@@ -376,6 +379,8 @@ class Emulator:
                 return self._controls.handle(request)
             if request.path == IDENTITY_PATH:
                 return self._token(request)
+            if self._cassette is not None:  # replaying or recording: every other request is the cassette's
+                return self._cassette.handle(request, self._journal, self._stopping)
             if is_responses_path(request.path):
                 return self._responses_api.handle(request)
             if is_resource_path(request.path):

@@ -127,6 +127,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             body=body,
             client=str(self.client_address[0]),
             upload=upload,
+            raw_query=url.query,
         )
         reply = self.server.dispatch(request)
         if isinstance(reply, StreamReply):
@@ -196,11 +197,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             phrase = reason or HTTPStatus(status).phrase
         except ValueError:
             phrase = "Unknown"
-        lines = [
-            f"{self.protocol_version} {status} {phrase}",
-            f"Date: {formatdate(usegmt=True)}",
-            f"Server: {SERVER_HEADER}",
-        ]
+        lines = [f"{self.protocol_version} {status} {phrase}"]
+        given = {name.lower() for name in headers}  # a replayed or relayed answer brings its own Date and Server
+        lines += [] if "date" in given else [f"Date: {formatdate(usegmt=True)}"]
+        lines += [] if "server" in given else [f"Server: {SERVER_HEADER}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         if self.close_connection:
             lines.append("Connection: close")

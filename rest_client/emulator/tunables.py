@@ -52,3 +52,22 @@ class WriteThrough(Generic[T]):
 
     def __set__(self, obj: object, value: T) -> None:
         setattr(getattr(obj, self.holder), self.name, value if self.check is None else self.check(value))
+
+
+class Shared(Generic[T]):
+    """A read-only ``Emulator`` attribute that is one of its shared state objects (``emu.journal`` is
+    ``emu._journal``): the parts hold these very objects, so they are handed out, never replaced."""
+
+    def __init__(self, attribute: str) -> None:
+        self.attribute = attribute
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Shared[T]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type) -> T: ...
+
+    def __get__(self, obj: object | None, owner: type) -> Shared[T] | T:
+        if obj is None:
+            return self
+        return cast(T, getattr(obj, self.attribute))

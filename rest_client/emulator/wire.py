@@ -39,6 +39,7 @@ class Request:
     body: bytes = b""
     client: str = ""  # the peer's IP address
     upload: mmap.mmap | None = None
+    raw_query: str = ""  # the query as sent (``query`` is parsed): what a recording proxy forwards
 
     @property
     def form_body(self) -> Body:
