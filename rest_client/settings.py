@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import COGNITIVE_SERVICES_SCOPE, ConfigError, ConfigWarning
+from .jsonsafe import loads
 from .redact import redact_headers
 from .urls import DEFAULT_API_VERSION, check_secure_url, is_v1_endpoint, parse_endpoint
 
@@ -162,7 +163,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {p} cannot be read: {exc}") from exc
     try:
-        data = json.loads(text)
+        data = loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"config file {p} is not valid JSON: {exc.msg} at line {exc.lineno}, column "
                           f"{exc.colno}") from exc

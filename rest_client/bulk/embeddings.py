@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 from ..client import Client
 from ..errors import APIStatusError, ConfigError, PacerClosed, RestClientError
+from ..jsonsafe import loads
 from ..resolve import EMBEDDINGS, deployment_for
 from ..retry import RetryPolicy
 from .files import ctrl_c_stops
@@ -108,7 +109,7 @@ def read_inputs(lines: Iterable[str], skip: frozenset[str] | set[str] = frozense
         if not text.strip():
             continue
         try:
-            item = parse_input(json.loads(text), number)
+            item = parse_input(loads(text), number)
         except ValueError as exc:
             item = _bad(f"line-{number}", number, f"not valid JSON ({exc})")
         if item.custom_id in seen:
@@ -339,7 +340,7 @@ def _prepare_output(path: Path, retry_failed: bool) -> tuple[set[str], int]:
     keep, done, failed = [], set(), 0
     for line in data.decode("utf-8", errors="replace").splitlines(keepends=True):
         try:
-            record = json.loads(line)
+            record = loads(line)
             custom_id = record["custom_id"]
         except (ValueError, TypeError, KeyError):
             continue  # cut short by a kill: that input is not done

@@ -6,13 +6,13 @@ local bulk run reads like a batch output file — one line per input line, in co
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
+from ..jsonsafe import loads
 from ..payloads import prompt_payload
 from ..resolve import CHAT, COMPLETIONS, EMBEDDINGS
 from .ids import IdIndex
@@ -97,7 +97,7 @@ def read_items(lines: Iterable[str], default_operation: str) -> Iterator[BulkIte
             if not text.strip():
                 continue
             try:
-                item = parse_item(json.loads(text), number, default_operation)
+                item = parse_item(loads(text), number, default_operation)
             except ValueError as exc:
                 item = _bad(f"line-{number}", number, json_problem(exc))
             first = seen.add(item.custom_id, number)
@@ -132,12 +132,12 @@ def check_jsonl(first_line: str | None, path: str) -> None:
         return
     if text.startswith("[") and text != "[]":
         try:
-            json.loads(text)
+            loads(text)
         except ValueError:  # a pretty-printed array: "[" alone, or its first element on the line
             raise ConfigError(f"{path} holds a JSON array, not JSONL: bulk reads one JSON value per line "
                               f"({JSONL_FORMS}); convert it with: jq -c '.[]' {path} > in.jsonl") from None
     try:
-        json.loads(text)
+        loads(text)
     except ValueError:
         if not text.startswith(("{", "[", '"')):
             raise ConfigError(f"{path} is not JSONL: its first line is not JSON. Each line must be one JSON "
@@ -171,7 +171,7 @@ def output_outcome(text: str) -> tuple[str, bool] | None:
     skips it as it skips other failures, and ``--retry-failed`` replaces it — never a second line for one id.
     """
     try:
-        record = json.loads(text)
+        record = loads(text)
     except ValueError:
         return None
     if not isinstance(record, dict) or not isinstance(record.get("custom_id"), str):

@@ -7,18 +7,18 @@ and modern.py calls wire.py: one direction each, no cycle.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..jsonsafe import loads
 
 
 def load_schema(path: str) -> dict[str, Any]:
     """``{"name", "schema", "strict"}`` from a file holding either that or a bare JSON schema."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"--json-schema {path}: cannot read it ({exc.strerror or exc})") from None
     except ValueError as exc:

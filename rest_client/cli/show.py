@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import COGNITIVE_SERVICES_SCOPE
+from ..jsonsafe import loads
 from ..redact import looks_secret, redact_headers
 
 AZ_TOKEN = ("$(az account get-access-token --resource " + COGNITIVE_SERVICES_SCOPE.removesuffix("/.default")
@@ -104,7 +105,7 @@ def curl_note(req: PlannedRequest, key_source: str | None) -> str:
 def pretty_body(raw: str) -> str:
     """A JSON body indented (an error's innererror, content filter results), anything else as it came."""
     try:
-        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+        return json.dumps(loads(raw), indent=2, ensure_ascii=False)
     except (ValueError, TypeError, RecursionError):
         return raw
 

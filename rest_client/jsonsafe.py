@@ -1,0 +1,88 @@
+"""JSON from outside (answers, error bodies, stream events, input lines, config and state files), read safely
+(pure: no I/O).
+
+Why one loader instead of ``json.loads`` everywhere: Python's decoder recurses once per nesting level, so a
+document nested a few thousand levels deep (``[[[[…``) escapes as ``RecursionError`` — an exception no caller
+expects, from a body any server or file can hold. And code that walks a decoded value (``json.dumps`` for
+``--json``, a schema check, ``repr``) recurses too, so even a document Python *can* decode may break later.
+``loads`` refuses, up front, anything nested deeper than ``MAX_DEPTH`` (far beyond any real answer, input line
+or config: Azure's structured outputs allow 10 levels), and the bare constants ``NaN``/``Infinity`` that
+Python accepts but JSON does not (a batch line holding one is refused by Azure hours later). Both raise
+``json.JSONDecodeError`` — a ``ValueError``, as for any other text that is not JSON — so each caller's existing
+"not JSON" path gives its own clear error (``InvalidResponseError``, ``StreamError``, ``ConfigError``, a failed
+bulk line).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import accumulate, count
+from operator import sub
+from typing import Any, Union
+
+MAX_DEPTH = 200
+"""Levels of arrays and objects a document may nest. Well under Python's recursion limit (1000) with room for
+the frames of whoever walks the value afterwards."""
+
+Text = Union[str, bytes, bytearray]
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_OPENERS = bytes.maketrans(b"[{]}", b"\x01\x01\x00\x00")
+
+
+def too_deep(data: Text) -> int | None:
+    """How deep arrays and objects nest in ``data`` when that is more than ``MAX_DEPTH``, else ``None``
+    (brackets inside strings do not count); linear time.
+
+    Cheap for ordinary documents: with no more opening brackets than ``MAX_DEPTH`` it cannot be deeper, and
+    only the count is taken. Otherwise strings are cut out and the depth is the running balance of the
+    brackets left, computed by C-level iterators (never Python recursion, never a Python loop per byte).
+    """
+    if isinstance(data, str):
+        if data.count("[") + data.count("{") <= MAX_DEPTH:
+            return None
+        raw = data.encode("utf-8", errors="surrogatepass")
+    else:
+        raw = bytes(data)
+        if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+            return None
+    ones = _NOT_BRACKET.sub(b"", _STRING.sub(b"", raw)).translate(_OPENERS)  # 1 opens a level, 0 closes one
+    # After i brackets of which o opened a level, the depth is o - (i - o) = 2·o - i.
+    depth = max(map(sub, map((2).__mul__, accumulate(ones)), count(1)), default=0)
+    return depth if depth > MAX_DEPTH else None
+
+
+class UnreadJSON(json.JSONDecodeError):
+    """Text Python's decoder would take but ``loads`` refuses: nested deeper than ``MAX_DEPTH``, or ``NaN``/
+    ``Infinity``. ``msg`` says which, in words a user can act on (without the decoder's "line 1 column 1")."""
+
+    def __str__(self) -> str:
+        return self.msg
+
+
+def _no_constant(name: str) -> Any:
+    raise UnreadJSON(f"{name} is not JSON (JSON has no NaN or Infinity): write a number, or null", name, 0)
+
+
+def loads(data: Text) -> Any:
+    """``json.loads`` for data from outside: ``json.JSONDecodeError`` (a ``ValueError``) for text that is not
+    JSON, ``UnreadJSON`` (one too) for a document nested deeper than ``MAX_DEPTH`` or holding ``NaN``/``Infinity``;
+    never ``RecursionError``.
+    """
+    depth = too_deep(data)
+    if depth is not None:
+        text = data[:200] if isinstance(data, str) else bytes(data[:200]).decode("utf-8", errors="replace")
+        raise UnreadJSON(f"nested {depth} levels deep; at most {MAX_DEPTH} are read", text, 0)
+    try:
+        return json.loads(data, parse_constant=_no_constant)
+    except RecursionError:  # cannot happen below MAX_DEPTH; kept so no caller ever sees it
+        raise UnreadJSON("nested too deeply to read", "", 0) from None
+
+
+def array(value: Any) -> list[Any]:
+    """``value`` when it is a JSON array, else ``[]``: a field the API documents as a list (``choices``,
+    ``output``, ``tool_calls``) read from an answer of another shape (``{"choices": 7}``) is simply empty, never
+    a ``TypeError`` at whoever iterates it."""
+    return value if isinstance(value, list) else []
