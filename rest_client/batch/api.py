@@ -8,7 +8,7 @@ the ``Result``: ``result.json()`` is the plain object (File, Batch, list), ``sta
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import urllib3
 
 from ..client import Client
 from ..errors import ConfigError, TransportError
+from ..jsonsafe import array
 from ..resolve import resource_url
 from ..result import Result
 from ..retry import RetryPolicy
@@ -152,10 +153,25 @@ class Batches(_Resource):
 
     def find_for_file(self, input_file_id: str, *, limit: int = 100) -> dict[str, Any] | None:
         """The most recent batch created from ``input_file_id`` (to adopt it instead of creating another)."""
-        for batch in self.list(limit=limit).json().get("data") or []:
+        for batch in listed(self.list(limit=limit), "a list of batches"):
             if isinstance(batch, dict) and batch.get("input_file_id") == input_file_id:
                 return batch
         return None
 
     def cancel(self, batch_id: str) -> Result:
         return self._client.request("POST", self._url(f"batches/{batch_id}/cancel"))
+
+
+def listed(result: Result, what: str) -> list[dict[str, Any]]:
+    """The objects of a list answer (``{"data": [...]}``): entries that are not objects are left out, and an
+    answer of another shape is an ``InvalidResponseError`` (never an ``AttributeError`` at the caller)."""
+    return [entry for entry in array(result.json_object(what).get("data")) if isinstance(entry, dict)]
+
+
+def request_counts(batch: Mapping[str, Any]) -> dict[str, int]:
+    """A batch's ``request_counts`` (total, completed, failed) as whole numbers; what is missing or not a
+    number counts 0 (a poll answered by something else must not crash the progress bar)."""
+    counts = batch.get("request_counts")
+    counts = counts if isinstance(counts, dict) else {}
+    return {name: value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+            for name in ("total", "completed", "failed") for value in [counts.get(name)]}
