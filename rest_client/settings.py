@@ -12,6 +12,8 @@ import difflib
 import json
 import math
 import os
+import re
+import unicodedata
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -20,7 +22,7 @@ from typing import Any
 
 from .errors import COGNITIVE_SERVICES_SCOPE, ConfigError, ConfigWarning
 from .jsonsafe import loads
-from .redact import redact_headers
+from .redact import redact_headers, redact_url
 from .urls import DEFAULT_API_VERSION, check_secure_url, is_v1_endpoint, parse_endpoint
 
 AUTH_MODES = ("key", "cli", "default", "apim")
@@ -50,6 +52,12 @@ REASONING_READ_TIMEOUT = 600.0
 NUMERIC_FIELDS = ("connect_timeout", "read_timeout", "max_retries", "max_retry_wait")
 NO_ENDPOINT = "no endpoint configured"
 DEPLOYMENT_FIELDS = ("deployment", "completions_deployment")
+HEADER_FIELDS = ("api_key", "subscription_key")
+"""Settings sent as header values (``api-key``, ``Ocp-Apim-Subscription-Key``): Latin-1 only."""
+FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te",
+                             "trailer", "upgrade", "expect", "proxy-connection"})
+"""Headers that say how the message is framed or routed: requests sets them from the request itself."""
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 TEXT_FIELDS = ("endpoint", "api_version", "deployment", "completions_deployment", "api_key", "auth", "scope",
                "subscription_key")
 
@@ -115,11 +123,13 @@ class Settings:
                 object.__setattr__(self, name, None)
                 continue
             if value.startswith("<") and value.endswith(">"):
-                raise ConfigError(f"{name} from {where(name)} still holds the placeholder {value!r}: put your "
+                shown = redact_url(value) if name == "endpoint" else value
+                raise ConfigError(f"{name} from {where(name)} still holds the placeholder {shown!r}: put your "
                                   "own value there")
             if any(ch in value for ch in "\r\n\t\x00"):
                 raise ConfigError(f"{name} (from {where(name)}) holds a line break or control character: "
                                   "paste the value without it")
+            check_text(name, value, where(name), header=name in HEADER_FIELDS)
         object.__setattr__(self, "sources", sources)
         if not self.endpoint:
             raise ConfigError(f"{NO_ENDPOINT}: set AZURE_OPENAI_ENDPOINT, the config.json key "
@@ -303,6 +313,24 @@ def _resolve_auth(merged: Mapping[str, Any], sources: dict[str, str]) -> str:
     return auth
 
 
+def _character(ch: str) -> str:
+    return f"U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})"
+
+
+def check_text(name: str, value: str, where: str, *, header: bool = False) -> None:
+    """Refuse what a paste brings along unseen: an invisible character (a zero-width space, a BOM, a direction
+    mark) anywhere; in a value sent as a header (``header``), any character HTTP headers cannot carry (they are
+    Latin-1: ``日本``, a curly quote) — which made every call fail with a ``UnicodeEncodeError``. The message
+    names the setting and the character, never the value (it may be a key)."""
+    for position, ch in enumerate(value, start=1):
+        if unicodedata.category(ch) in ("Cf", "Co", "Cs", "Zl", "Zp"):
+            raise ConfigError(f"{name} (from {where}) holds the invisible character {_character(ch)} at character "
+                              f"{position}: paste the value again without it")
+        if header and ord(ch) > 255:
+            raise ConfigError(f"{name} (from {where}) holds {_character(ch)} at character {position}, which an "
+                              "HTTP header cannot carry (Latin-1 only): use plain ASCII, or percent-encode it")
+
+
 def check_headers(raw: Any, where: str) -> dict[str, str]:
     """Extra headers as a dict of str; ``"Name: value"`` strings (the CLI's ``-H``) are accepted too."""
     if raw is None:
@@ -322,11 +350,16 @@ def check_headers(raw: Any, where: str) -> dict[str, str]:
                           f"not {type(raw).__name__}")
     checked: dict[str, str] = {}
     for name, value in items:
-        if not isinstance(name, str) or not name or any(ch in name for ch in " :\r\n\t\x00"):
-            raise ConfigError(f"header name {name!r} (from {where}) is not a valid HTTP header name")
+        if not isinstance(name, str) or not name or not _TOKEN.fullmatch(name):
+            raise ConfigError(f"header name {name!r} (from {where}) is not a valid HTTP header name (letters, digits "
+                              "and !#$%&'*+-.^_`|~ only)")
+        if name.lower() in FRAMING_HEADERS:
+            raise ConfigError(f"header {name} (from {where}) is set by the HTTP layer from the request itself: drop "
+                              "it (giving it by hand makes the server wait for a body that never comes)")
         if not isinstance(value, str):
             raise ConfigError(f"header {name} (from {where}) must have a string value, not {type(value).__name__}")
         if any(ch in value for ch in "\r\n\x00"):
             raise ConfigError(f"header {name} (from {where}) holds a line break: paste the value alone")
+        check_text(f"header {name}", value, where, header=True)
         checked[name] = value
     return checked

@@ -235,6 +235,9 @@ def load(args: argparse.Namespace, emulator: Any, con: Console) -> Any:
     if getattr(args, "timeout", None) is not None:
         overrides["read_timeout"] = args.timeout
     if getattr(args, "header", None):
+        from ..settings import check_headers
+
+        check_headers(args.header, "flag -H")  # here, so the error names the flag the user typed
         overrides["headers"] = args.header
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
