@@ -273,7 +273,7 @@ def load_settings(config_path: str | os.PathLike[str] | None = None, *,
     sources.setdefault("read_timeout", "default (120 s; 600 s for a call to a reasoning model)")
     for name in (*NUMERIC_FIELDS, "api_version"):
         sources.setdefault(name, "default")
-    merged["auth"] = _resolve_auth(merged, sources)
+    merged["auth"] = _resolve_auth(merged, sources, _blank_key(env, config, path))
     if "headers" not in merged and path is not None:
         raw = config.get("headers", config.get("HEADERS"))
         if raw is not None:
@@ -303,14 +303,33 @@ def _number(name: str, value: Any, where: str) -> Any:
     return int(number) if integer else number
 
 
-def _resolve_auth(merged: Mapping[str, Any], sources: dict[str, str]) -> str:
+def _resolve_auth(merged: Mapping[str, Any], sources: dict[str, str], blank_key: str | None = None) -> str:
     auth = str(merged.get("auth") or "").strip().lower()
     if not auth:
         sources["auth"] = "default (key when an API key is set, else DefaultAzureCredential)"
         if merged.get("api_key"):
             return "key"
+        if blank_key and not merged.get("subscription_key"):
+            # An empty key variable silently meant Entra ID: -v and doctor print this source, so they say why.
+            sources["auth"] = (f"default: {blank_key} is set but empty, so DefaultAzureCredential (Entra ID) is "
+                               "used; put the key there, or --auth cli / --auth default to mean it")
         return "apim" if merged.get("subscription_key") else "default"
     return auth
+
+
+def _blank_key(environ: Mapping[str, str], config: Mapping[str, Any], path: Path | None) -> str | None:
+    """Where an API key is set but empty (``AZURE_OPENAI_API_KEY=``), if anywhere: worth saying, since it
+    switches auth to Entra ID without a word."""
+    env_names, config_keys = SOURCES["api_key"]
+    for name in env_names:
+        value = environ.get(name)
+        if isinstance(value, str) and not value.strip():
+            return f"environment variable {name}"
+    for key in config_keys:
+        value = config.get(key)
+        if isinstance(value, str) and not value.strip():
+            return f"{path} key {key}"
+    return None
 
 
 def _character(ch: str) -> str:

@@ -52,7 +52,13 @@ def report(con: Any, result: Any, schema_file: str | None = None) -> None:
         con.detail(f"* the answer matches {schema_file}")
 
 
-def report_stream(con: Any, stream: Any) -> None:
-    """The streamed form of ``report``: assembled tool calls (``-v``)."""
+def report_stream(con: Any, stream: Any, schema_file: str | None = None) -> None:
+    """The streamed form of ``report``: assembled tool calls (``-v``), and the schema check of the whole
+    streamed text (it was skipped: ``--stream --json-schema`` printed any answer as if it matched)."""
     for call in stream.tool_calls:
         con.detail(f"* tool call {call.id}: {call.name}({call.arguments})")
+    if schema_file and stream.text:
+        from ..schema_check import check_answer
+
+        check_answer(stream.text, load_schema(schema_file)["schema"])
+        con.detail(f"* the answer matches {schema_file}")

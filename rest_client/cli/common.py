@@ -106,6 +106,7 @@ def guarded(args: argparse.Namespace, con: Console, body: Callable[[Any], int]) 
     con.wire = CommandWire(con.err, verbose=args.verbose, har_path=getattr(args, "har", None), tty=con.tty)
     try:
         try:
+            con.wire.check()  # --har FILE: writable, before anything is sent
             check_emulator_auth(args)
             from .otel import otel_session
 

@@ -165,10 +165,23 @@ def error_lines(error: BaseException) -> list[str]:
     crid = getattr(error, "client_request_id", None)
     if crid:
         message += f" [x-ms-client-request-id {crid}]"
-    lines = [f"error: {for_the_shell(message)}"]
+    lines = [f"error: {for_the_shell(one_line(message))}"]
     if hint:
-        lines.append(f"hint: {for_the_shell(hint)}")
+        lines.append(f"hint: {for_the_shell(one_line(hint))}")
     return lines
+
+
+_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x85\u2028\u2029]+\s*")
+
+
+def one_line(text: str) -> str:
+    """Text from a server made safe for one terminal line: line breaks become a space (an error body's
+    message with newlines turned one ``error:`` line into five, each looking like our own), and control and
+    format characters (ANSI escapes, a right-to-left override) are shown escaped, never acted on."""
+    text = _LINE_BREAKS.sub(" ", text).replace("\t", " ")
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 _PYTHON_BESIDE_FLAG = re.compile(r"\b\w+=(?:'[^']*'|\"[^\"]*\")?\s*/\s*(--[\w-]+)")
