@@ -148,3 +148,62 @@ def test_a_poll_that_turns_into_a_batch_error_is_raised_by_the_library_as_one(em
     with Client(endpoint=emu.endpoint, api_key=emu.api_key) as client, pytest.raises(BatchError, match="hold 0"):
         run_batch(client, write_input(tmp_path / "in.jsonl", 2), tmp_path / "out.jsonl",
                   deployment=emu.batch_deployment, poll_first=0.02)
+
+
+# -- what a run leaves behind, and what validation lets through -------------------------------------------------------
+def test_a_run_killed_during_its_upload_leaves_no_temp_file_after_the_next_run(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO_ROOT
+
+    source, target = write_input(tmp_path / "in.jsonl", 50), tmp_path / "out.jsonl"
+    with Emulator(batch_settings=FAST) as emu:
+        emu.add_fault("delay", delay=30, route="files.create")  # the upload hangs: kill -9 lands during it
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_"))}
+        env.update(AZURE_OPENAI_ENDPOINT=emu.endpoint, AZURE_OPENAI_API_KEY=emu.api_key, PYTHONPATH=str(REPO_ROOT))
+        command = [sys.executable, "-m", "rest_client", "batch", "run", str(source), "-o", str(target),
+                   "--deployment", emu.batch_deployment, "--poll", "0.02"]
+        proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not any(p.name.endswith(".upload.tmp") for p in tmp_path.iterdir()) or \
+                not emu.counters.get("file_requests"):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        proc.kill()
+        proc.wait(10)
+        assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".upload.tmp")]  # what the kill left
+        rerun = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl", "out.jsonl.batch.json"]
+
+
+def test_nan_or_infinity_in_a_batch_line_fails_validation(emu, tmp_path) -> None:
+    from rest_client.batch import BatchValidationError, prepare_batch_input
+
+    raw = (b'{"custom_id": "a", "prompt": "x", "temperature": NaN}\n'
+           b'{"custom_id": "b", "method": "POST", "url": "/chat/completions", "body": {"top_p": -Infinity}}\n'
+           b'{"custom_id": "c", "prompt": "fine", "temperature": 0.5}\n')
+    with pytest.raises(BatchValidationError) as caught:
+        prepare_batch_input(raw, deployment="d")
+    assert [p.split(" (")[0] for p in caught.value.problems] == ["line 1: not valid JSON", "line 2: not valid JSON"]
+    assert "NaN is not JSON" in caught.value.problems[0] and "-Infinity is not JSON" in caught.value.problems[1]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(raw)
+    code, _, err = batch_run(emu, source, tmp_path / "out.jsonl")
+    assert code == 2 and "NaN is not JSON" in err and emu.counters.get("file_requests", 0) == 0
+
+
+def test_a_binary_line_in_a_bulk_input_is_reported_by_line(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "k")
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'"one"\n"two"\n"thr\xffee"\n"four"\n')
+    for extra in ([], ["--embeddings"]):
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["bulk", str(source), "-o", str(tmp_path / "out.jsonl"), "--deployment", "d", "--no-progress",
+                     *extra], stdout=out, stderr=err)
+        assert code == 2 and err.getvalue() == (f"error: line 3 of the input file {source} is not UTF-8 text (byte "
+                                                "0xff at column 5): save the file as UTF-8\n")

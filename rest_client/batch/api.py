@@ -8,6 +8,7 @@ the ``Result``: ``result.json()`` is the plain object (File, Batch, list), ``sta
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from ..errors import ConfigError, TransportError
 from ..jsonsafe import array
 from ..resolve import resource_url
 from ..result import Result
-from ..retry import RetryPolicy
+from ..retry import RetryPolicy, backoff
 from ..transport import transport_error
 from .upload import MultipartBody
 
@@ -28,6 +29,8 @@ BATCH_API_VERSION = "2024-10-21"
 """The first GA version with files and batches; used when the configured version is older."""
 _OLDEST_BATCH_VERSION = "2024-07-01-preview"
 DOWNLOAD_BLOCK = 1 << 16
+UPLOAD_CLOCK_SLACK = 300.0
+"""Seconds an uploaded file's ``created_at`` (the service's clock) may read before ours when adopting it."""
 
 
 class _Resource:
@@ -55,6 +58,11 @@ class Files(_Resource):
         """``POST files`` (multipart ``purpose`` + ``file``); the service answers 201 with the File.
 
         A path is streamed from disk (never held in memory, resent whole on a retry); bytes are sent as they are.
+
+        Sent again only when it certainly never left (connection refused, DNS, connect timeout) or the service
+        answered 408/429/5xx. An upload whose answer was lost is *not* resent — the file may be stored already,
+        and a second POST would store a second one: the ``TransportError`` is raised for the caller to look the
+        file up (``run_batch`` does: same name and size, uploaded since; else it uploads again).
         """
         if isinstance(data, (str, os.PathLike)):
             try:
@@ -62,10 +70,26 @@ class Files(_Resource):
             except OSError as exc:
                 raise ConfigError(f"cannot read the file to upload {data}: {exc.strerror or exc}") from exc
             with body:
-                return self._client.request("POST", self._url("files"), content=body, content_type=body.content_type)
+                return self._post_once(body, body.content_type)
         encoded, content_type = urllib3.encode_multipart_formdata(
             {"purpose": purpose, "file": (filename or "batch_input.jsonl", data, "application/jsonl")})
-        return self._client.request("POST", self._url("files"), content=encoded, content_type=content_type)
+        return self._post_once(encoded, content_type)
+
+    def _post_once(self, body: bytes | MultipartBody, content_type: str) -> Result:
+        """POST files: statuses retried as usual, a network failure only when the request never left."""
+        policy = self._client.retry_policy
+        once = RetryPolicy(policy.max_retries, policy.max_retry_wait, retry_transport=False)
+        for attempt in range(1, policy.max_retries + 2):
+            if isinstance(body, MultipartBody):
+                body.seek(0)  # each request sends the file whole
+            try:
+                return self._client.request("POST", self._url("files"), content=body, content_type=content_type,
+                                            retry=once)
+            except TransportError as exc:
+                if exc.request_sent or attempt > policy.max_retries:
+                    raise
+                time.sleep(backoff(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, file_id: str) -> Result:
         return self._get(f"files/{file_id}")
@@ -160,6 +184,25 @@ class Batches(_Resource):
 
     def cancel(self, batch_id: str) -> Result:
         return self._client.request("POST", self._url(f"batches/{batch_id}/cancel"))
+
+
+def upload_once(client: Client, upload: bytes | Path, filename: str) -> str:
+    """Upload and return the file id. When the upload's answer is lost (the file may be stored), the file is
+    looked up — this name, this size, uploaded since we began — and adopted; only if it is not there is it
+    uploaded again. ``Files.upload`` itself never resends after the request may have left: two stored copies
+    of a 200 MB file are worse than one lookup."""
+    size = len(upload) if isinstance(upload, bytes) else upload.stat().st_size
+    began = time.time() - UPLOAD_CLOCK_SLACK
+    try:
+        return str(Files(client).upload(upload, filename=filename).json_object("a File", "id")["id"])
+    except TransportError:
+        for found in reversed(listed(Files(client).list(purpose="batch"), "a list of files")):
+            created = found.get("created_at")
+            if (found.get("filename") == filename and found.get("bytes") == size and isinstance(found.get("id"), str)
+                    and isinstance(created, (int, float)) and created >= began
+                    and found.get("status") not in ("error", "deleted")):
+                return str(found["id"])
+        return str(Files(client).upload(upload, filename=filename).json_object("a File", "id")["id"])
 
 
 def listed(result: Result, what: str) -> list[dict[str, Any]]:

@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from ..errors import BatchError, ConfigError, TransportError
 from ..jsonsafe import array, loads
 from ..resolve import CHAT
 from ..telemetry import current as current_telemetry
-from .api import Batches, Files, listed, request_counts
+from .api import Batches, Files, listed, request_counts, upload_once
 from .lines import batch_custom_ids, custom_ids_of_batch_lines, prepare_batch_file, prepare_batch_input, read_ids
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -100,8 +99,7 @@ def submit_batch(client: Client, source: bytes | str | os.PathLike[str], *, depl
         # An upload from an interrupted run may already have a batch (the run died before recording its id).
         existing = Batches(client).find_for_file(state["input_file_id"]) if state.get("input_file_id") else None
         if not state.get("input_file_id"):
-            state["input_file_id"] = Files(client).upload(upload, filename=_upload_name(source)).json_object(
-                "a File", "id")["id"]
+            state["input_file_id"] = upload_once(client, upload, _upload_name(source))
             if save:
                 save(state)
     if existing is None:
@@ -135,15 +133,17 @@ def _converted(source: bytes | str | os.PathLike[str], deployment: str | None, o
         yield prepared.content, prepared.endpoint, prepared.deployment
         return
     folder = Path(workdir) if workdir is not None else Path(source).resolve().parent
-    # Next to the input (or the output), not in /tmp: that is often a RAM disk, and this may be 200 MB.
-    fd, name = tempfile.mkstemp(prefix=f".{Path(source).name}.", suffix=".upload.tmp", dir=folder)
-    os.close(fd)
+    # Next to the input (or the output), not in /tmp: that is often a RAM disk, and this may be 200 MB. Its name
+    # is fixed (after the run's output when there is one): a run killed mid-upload leaves it behind, and the
+    # next run overwrites and removes it — a random name left one more 200 MB file per kill.
+    label = Path(source).name if ids_to is None else Path(ids_to).name.strip(".").removesuffix(".ids.tmp")
+    name = folder / f".{label}.upload.tmp"
     try:
         converted = prepare_batch_file(source, name, deployment=deployment, default_operation=operation,
                                        ids_to=ids_to)
         yield converted.path, converted.endpoint, converted.deployment
     finally:
-        os.unlink(name)
+        name.unlink(missing_ok=True)
 
 
 def wait_for_file(client: Client, file_id: str, *, poll_first: float = POLL_FIRST) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from ..resolve import EMBEDDINGS, deployment_for
 from ..retry import RetryPolicy
 from .files import ctrl_c_stops
 from .guard import SetupFailureGuard
-from .items import BulkItem
+from .items import BulkItem, not_utf8
 from .pacing import Pacer
 from .run import BULK_MAX_RETRIES, BULK_MAX_RETRY_WAIT, BulkResult
 from .summary import BulkSummary
@@ -303,8 +303,10 @@ def run_embeddings_file(client: Client, input_path: str | os.PathLike[str], outp
         with source.open(encoding="utf-8-sig") as counting:
             total = sum(1 for line in counting if line.strip())
         stream = source.open(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the input file {source}: {getattr(exc, 'strerror', None) or exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(not_utf8(source)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the input file {source}: {exc.strerror or exc}") from exc
     skipped = len(done)
     summary = BulkSummary(total=total, skipped=skipped, skipped_failed=failed_before, output=str(target))
     with stream, target.open("a", encoding="utf-8") as out:
@@ -321,8 +323,8 @@ def run_embeddings_file(client: Client, input_path: str | os.PathLike[str], outp
                     summary.add(result)
                     if on_result:
                         on_result(result, run)
-            except UnicodeDecodeError as exc:
-                raise ConfigError(f"the input file {source} is not UTF-8 text: {exc}") from exc
+            except UnicodeDecodeError:
+                raise ConfigError(not_utf8(source)) from None
         summary.interrupted = stopped.is_set()
     summary.wall = time.perf_counter() - started
     summary.rate_limited = run.rate_limited

@@ -6,6 +6,7 @@ local bulk run reads like a batch output file — one line per input line, in co
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -122,6 +123,19 @@ def json_problem(exc: ValueError) -> str:
     if "Invalid control character" in text:
         return (f"not valid JSON: a string holds a raw tab or control character; write a tab as \\t [{text}]")
     return f"not valid JSON ({text})"
+
+
+def not_utf8(path: str | os.PathLike[str]) -> str:
+    """Why a bulk input cannot be read as text, by line: the decoder's "byte 8213 in position 3" named neither
+    the line nor the file."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return (f"line {number} of the input file {os.fspath(path)} is not UTF-8 text (byte "
+                        f"0x{raw[exc.start]:02x} at column {exc.start + 1}): save the file as UTF-8")
+    return f"the input file {os.fspath(path)} is not UTF-8 text: save it as UTF-8"
 
 
 def check_jsonl(first_line: str | None, path: str) -> None:
