@@ -19,7 +19,7 @@ import json
 import re
 from itertools import accumulate, count
 from operator import sub
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 MAX_DEPTH = 200
 """Levels of arrays and objects a document may nest. Well under Python's recursion limit (1000) with room for
@@ -66,19 +66,41 @@ def _no_constant(name: str) -> Any:
     raise UnreadJSON(f"{name} is not JSON (JSON has no NaN or Infinity): write a number, or null", name, 0)
 
 
-def loads(data: Text) -> Any:
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+"""A ``\\udXXX`` escape: the only way JSON text can hold a lone surrogate (scanned before anything is walked)."""
+
+
+def loads(data: Text, *, surrogates: Literal["replace", "keep"] = "replace") -> Any:
     """``json.loads`` for data from outside: ``json.JSONDecodeError`` (a ``ValueError``) for text that is not
     JSON, ``UnreadJSON`` (one too) for a document nested deeper than ``MAX_DEPTH`` or holding ``NaN``/``Infinity``;
-    never ``RecursionError``.
+    never ``RecursionError``. A lone surrogate (``"\\ud800"``) becomes U+FFFD unless ``surrogates="keep"``.
     """
     depth = too_deep(data)
     if depth is not None:
         text = data[:200] if isinstance(data, str) else bytes(data[:200]).decode("utf-8", errors="replace")
         raise UnreadJSON(f"nested {depth} levels deep; at most {MAX_DEPTH} are read", text, 0)
     try:
-        return json.loads(data, parse_constant=_no_constant)
+        value = json.loads(data, parse_constant=_no_constant)
     except RecursionError:  # cannot happen below MAX_DEPTH; kept so no caller ever sees it
         raise UnreadJSON("nested too deeply to read", "", 0) from None
+    if surrogates == "replace" and lone_surrogate(value, data) is not None:
+        value = _without_surrogates(value)
+    return value
+
+
+def _without_surrogates(value: Any) -> Any:
+    """``value`` with every lone surrogate replaced by U+FFFD, as a UTF-8 decoder replaces a bad byte."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def array(value: Any) -> list[Any]:
@@ -86,3 +108,23 @@ def array(value: Any) -> list[Any]:
     ``output``, ``tool_calls``) read from an answer of another shape (``{"choices": 7}``) is simply empty, never
     a ``TypeError`` at whoever iterates it."""
     return value if isinstance(value, list) else []
+
+
+def lone_surrogate(value: Any, text: Text | None = None) -> str | None:
+    """The first lone surrogate in ``value``'s strings, as ``\\udXXX`` (``None`` when there is none); ``text``,
+    the JSON ``value`` was read from, makes it free when that holds no ``\\udXXX`` escape (nearly always).
+
+    JSON may escape half of a UTF-16 pair (``"\\ud800"``); Python decodes it into a string that cannot be
+    written as UTF-8, so it failed far from where it came in (the CLI printing an answer, a bulk run writing
+    its output, a batch file being converted). ``loads`` replaces them in what it reads (``surrogates=
+    "replace"``, for answers); input lines are read with ``surrogates="keep"`` and refused with their line.
+    """
+    if text is not None:
+        escape = _SURROGATE_ESCAPE.search(text) if isinstance(text, str) else _SURROGATE_ESCAPE_BYTES.search(text)
+        if escape is None:
+            return None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"\\u{ord(exc.object[exc.start]):04x}"
+    return None

@@ -213,3 +213,57 @@ def test_a_batch_output_line_nested_too_deep_is_a_batch_error(tmp_path) -> None:
                       body='{"custom_id": "line-1", "response": {"status_code": 200}}\n' + DEEP + "\n")
         with pytest.raises(BatchError, match=r"line 2 of the batch's file \S+ is not JSON \(nested 50000 levels"):
             run_batch(client, source, tmp_path / "out.jsonl", deployment=emu.batch_deployment, poll_first=0.02)
+
+
+# -- lone surrogates: half a UTF-16 pair, which Python decodes into text it cannot write ---------------------------
+SURROGATE_ANSWER = '{"choices": [{"index": 0, "message": {"content": "bad \\ud800 half"}}]}'
+
+
+def test_a_lone_surrogate_in_an_answer_becomes_a_replacement_character(server, client, monkeypatch, tmp_path) -> None:
+    server.add(Reply(body=SURROGATE_ANSWER))
+    assert client.chat("hi").text == "bad \ufffd half"
+    cli_env(monkeypatch, server)
+    server.add(Reply(body=SURROGATE_ANSWER))
+    code, out, err = run_cli("Hi")
+    assert (code, out) == (0, "bad \ufffd half\n") and "Traceback" not in err
+    server.add(Reply(chunks=[b'data: {"choices":[{"index":0,"delta":{"content":"x\\udc00"}}]}\n\n',
+                             b"data: [DONE]\n\n"]))
+    code, out, _ = run_cli("--stream", "Hi")
+    assert (code, out) == (0, "x\ufffd\n")
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text('"one"\n')
+    server.add(Reply(body=SURROGATE_ANSWER))
+    code = main(["bulk", str(source), "-o", str(target), "--no-progress"], stdout=io.StringIO(), stderr=io.StringIO())
+    assert code == 0 and json.loads(target.read_bytes())["response"]["body"]["choices"][0]["message"]["content"] == \
+        "bad \ufffd half"
+
+
+def test_a_lone_surrogate_in_a_bulk_line_fails_that_line_and_the_run_goes_on(server, monkeypatch, tmp_path) -> None:
+    cli_env(monkeypatch, server)
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text('{"custom_id": "\\ud800", "prompt": "a"}\n{"prompt": "b\\udc00"}\n"\\ud83d\\ude00 fine"\n')
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["bulk", str(source), "-o", str(target), "--no-progress"], stdout=out, stderr=err)
+    assert code == 1 and "Traceback" not in err.getvalue()
+    lines = [json.loads(x) for x in target.read_text(encoding="utf-8").splitlines()]
+    by_id = {x["custom_id"]: x for x in lines}
+    assert by_id["line-1"]["error"]["message"] == ("line 1: holds \\ud800, half of a UTF-16 surrogate pair without "
+                                                   "its other half, which is not text: fix or remove that escape")
+    assert by_id["line-2"]["error"]["message"].startswith("line 2: holds \\udc00")
+    assert by_id["line-3"]["response"]["status_code"] == 200 and len(server.requests) == 1
+    assert server.requests[0].json()["messages"][0]["content"] == "\U0001f600 fine"  # a whole pair is text
+
+
+def test_a_lone_surrogate_in_a_batch_line_fails_validation(tmp_path, monkeypatch) -> None:
+    from rest_client.batch import BatchValidationError, prepare_batch_input
+
+    raw = b'{"custom_id": "a\\ud800", "prompt": "x"}\n{"custom_id": "b", "prompt": "\\udfff"}\n"fine"\n'
+    with pytest.raises(BatchValidationError) as caught:
+        prepare_batch_input(raw, deployment="d")
+    assert [p.split(":")[0] for p in caught.value.problems] == ["line 1", "line 2"]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(raw)
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+    code, _, err = run_cli("batch", "run", str(source), "-o", str(tmp_path / "out.jsonl"), "--deployment", "d")
+    assert code == 2 and "holds \\ud800" in err and "Traceback" not in err

@@ -38,7 +38,7 @@ from typing import Any, Callable
 
 from ..client import Client
 from ..errors import APIStatusError, ConfigError, PacerClosed, RestClientError
-from ..jsonsafe import loads
+from ..jsonsafe import loads, lone_surrogate
 from ..resolve import EMBEDDINGS, deployment_for
 from ..retry import RetryPolicy
 from .files import ctrl_c_stops
@@ -109,7 +109,11 @@ def read_inputs(lines: Iterable[str], skip: frozenset[str] | set[str] = frozense
         if not text.strip():
             continue
         try:
-            item = parse_input(loads(text), number)
+            value = loads(text, surrogates="keep")
+            half = lone_surrogate(value, text)
+            item = parse_input(value, number) if half is None else _bad(
+                f"line-{number}", number, f"holds {half}, half of a UTF-16 surrogate pair without its other half, "
+                                          "which is not text: fix or remove that escape")
         except ValueError as exc:
             item = _bad(f"line-{number}", number, f"not valid JSON ({exc})")
         if item.custom_id in seen:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..jsonsafe import loads
+from ..jsonsafe import loads, lone_surrogate
 from ..payloads import prompt_payload
 from ..resolve import CHAT, COMPLETIONS, EMBEDDINGS
 from .ids import IdIndex
@@ -98,7 +98,11 @@ def read_items(lines: Iterable[str], default_operation: str) -> Iterator[BulkIte
             if not text.strip():
                 continue
             try:
-                item = parse_item(loads(text), number, default_operation)
+                value = loads(text, surrogates="keep")
+                half = lone_surrogate(value, text)
+                item = (parse_item(value, number, default_operation) if half is None else
+                        _bad(f"line-{number}", number, f"holds {half}, half of a UTF-16 surrogate pair without its "
+                                                       "other half, which is not text: fix or remove that escape"))
             except ValueError as exc:
                 item = _bad(f"line-{number}", number, json_problem(exc))
             first = seen.add(item.custom_id, number)
