@@ -54,16 +54,22 @@ def too_deep(data: Text) -> int | None:
     return depth if depth > MAX_DEPTH else None
 
 
-class UnreadJSON(json.JSONDecodeError):
-    """Text Python's decoder would take but ``loads`` refuses: nested deeper than ``MAX_DEPTH``, or ``NaN``/
-    ``Infinity``. ``msg`` says which, in words a user can act on (without the decoder's "line 1 column 1")."""
+def _refusal(message: str, doc: str) -> json.JSONDecodeError:
+    """A ``JSONDecodeError`` for what ``loads`` refuses though Python would read it, said as it is (no "line 1
+    column 1 (char 0)" after it)."""
+    exc = json.JSONDecodeError(message, doc, 0)
+    exc.args = (message,)
+    return exc
 
-    def __str__(self) -> str:
-        return self.msg
+
+def refusal(exc: BaseException) -> str | None:
+    """The reason when ``exc`` is ``loads``' own refusal (nested too deep, NaN/Infinity), else ``None``: readers
+    add it to their "not JSON" message, where the decoder's own wording would only confuse."""
+    return exc.msg if isinstance(exc, json.JSONDecodeError) and str(exc) == exc.msg else None
 
 
 def _no_constant(name: str) -> Any:
-    raise UnreadJSON(f"{name} is not JSON (JSON has no NaN or Infinity): write a number, or null", name, 0)
+    raise _refusal(f"{name} is not JSON (JSON has no NaN or Infinity): write a number, or null", name)
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -73,17 +79,17 @@ _SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
 
 def loads(data: Text, *, surrogates: Literal["replace", "keep"] = "replace") -> Any:
     """``json.loads`` for data from outside: ``json.JSONDecodeError`` (a ``ValueError``) for text that is not
-    JSON, ``UnreadJSON`` (one too) for a document nested deeper than ``MAX_DEPTH`` or holding ``NaN``/``Infinity``;
+    JSON, and (see ``refusal``) for a document nested deeper than ``MAX_DEPTH`` or holding ``NaN``/``Infinity``;
     never ``RecursionError``. A lone surrogate (``"\\ud800"``) becomes U+FFFD unless ``surrogates="keep"``.
     """
     depth = too_deep(data)
     if depth is not None:
         text = data[:200] if isinstance(data, str) else bytes(data[:200]).decode("utf-8", errors="replace")
-        raise UnreadJSON(f"nested {depth} levels deep; at most {MAX_DEPTH} are read", text, 0)
+        raise _refusal(f"nested {depth} levels deep; at most {MAX_DEPTH} are read", text)
     try:
         value = json.loads(data, parse_constant=_no_constant)
     except RecursionError:  # cannot happen below MAX_DEPTH; kept so no caller ever sees it
-        raise UnreadJSON("nested too deeply to read", "", 0) from None
+        raise _refusal("nested too deeply to read", "") from None
     if surrogates == "replace" and lone_surrogate(value, data) is not None:
         value = _without_surrogates(value)
     return value

@@ -10,7 +10,7 @@ import requests
 
 from .diagnose import SNIPPET_CHARS, empty_answer_warning, request_id_from
 from .errors import InvalidResponseError
-from .jsonsafe import UnreadJSON, array, loads
+from .jsonsafe import array, loads, refusal
 from .payloads import answer_text, reasoning_tokens_of
 from .responses.results import incomplete_reason
 from .retry_hints import RetryHint
@@ -108,8 +108,8 @@ class Result:
         snippet = " ".join(text.split())
         ctype = self.response.headers.get("content-type", "")
         what = "an HTML page" if "html" in ctype.lower() or snippet.startswith("<") else "not valid JSON"
-        if isinstance(exc, UnreadJSON):
-            what = f"JSON that cannot be read safely ({exc.msg})"
+        if refusal(exc):
+            what = f"JSON that cannot be read safely ({refusal(exc)})"
         return InvalidResponseError(
             f"HTTP {self.status_code} answer is {what} ({len(self.response.content)} bytes): {snippet!r}",
             hint="the body was cut short or did not come from Azure OpenAI's API: check the endpoint and any "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import StreamError
-from .jsonsafe import UnreadJSON, loads
+from .jsonsafe import loads, refusal
 
 DONE = "[DONE]"
 
@@ -88,7 +88,7 @@ def iter_sse_json(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
         try:
             event = loads(data)
         except ValueError as exc:
-            why = f" ({exc})" if isinstance(exc, UnreadJSON) else ""
+            why = f" ({refusal(exc)})" if refusal(exc) else ""
             raise StreamError(f"stream event is not JSON{why}: {data[:120]!r}") from exc
         if not isinstance(event, dict):
             raise StreamError(f"stream event is not a JSON object: {data[:120]!r}", payload=event)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..errors import StreamError
-from ..jsonsafe import UnreadJSON, loads
+from ..jsonsafe import loads, refusal
 from ..sse import DONE
 from ..streaming import Stream
 from ..tools import ToolCall, tool_calls_of
@@ -67,7 +67,7 @@ def _parse(text: str, name: str | None) -> dict[str, Any]:
     try:
         event = loads(text)
     except ValueError as exc:
-        why = f" ({exc})" if isinstance(exc, UnreadJSON) else ""
+        why = f" ({refusal(exc)})" if refusal(exc) else ""
         raise StreamError(f"stream event is not JSON{why}: {text[:120]!r}") from None
     if not isinstance(event, dict):
         raise StreamError(f"stream event is not a JSON object: {text[:120]!r}", payload=event)
