@@ -61,20 +61,25 @@ def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> di
     return {name: redact_value(name, str(value)) for name, value in items}
 
 
+QUERY_SECRETS = frozenset({"code", "sig", "key", "subscription-key", "api-key"})
+"""Query parameters that carry a credential though ``looks_secret`` alone would not say so (``code``: Azure
+Functions' key; ``sig``: a SAS signature)."""
 _USERINFO = re.compile(r"^([^:/?#]*://)([^/?#@]*)@")
 _QUERY_VALUE = re.compile(r"([?&][^=&#]*=)([^&#]*)")
 
 
 def redact_url(url: str) -> str:
-    """The URL safe to show: a ``user:password@`` part becomes ``user:***@`` and every query value but
-    ``api-version`` becomes ``***`` (a key pasted as ``?api-key=…`` or ``?subscription-key=…``). Works on
-    text that does not parse as a URL, since it is used to show why a URL was refused."""
+    """The URL safe to show: a ``user:password@`` part becomes ``user:***@`` and the value of a query parameter
+    that names a credential becomes ``***`` (``?api-key=…``, ``?subscription-key=…``, ``?code=…``, ``?sig=…``);
+    other parameters (``api-version``, ``limit``) stay as they are. Works on text that does not parse as a URL,
+    since it is used to show why a URL was refused."""
     def userinfo(match: re.Match[str]) -> str:
         user, sep, _ = match.group(2).partition(":")
         return f"{match.group(1)}{user}{':***' if sep else ''}@"
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)[1:-1].lower()
-        return match.group(0) if name == "api-version" or not match.group(2) else f"{match.group(1)}{REDACTED}"
+        secret = name in QUERY_SECRETS or looks_secret(name)
+        return f"{match.group(1)}{REDACTED}" if secret and match.group(2) else match.group(0)
 
     return _QUERY_VALUE.sub(value, _USERINFO.sub(userinfo, url, count=1))

@@ -14,7 +14,7 @@ from functools import lru_cache
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .errors import ConfigError
-from .redact import looks_secret, redact_url
+from .redact import QUERY_SECRETS, looks_secret, redact_url
 
 DEFAULT_API_VERSION = "2024-10-21"
 V1_SUFFIX = "/openai/v1"
@@ -141,7 +141,7 @@ def _refuse_query_credentials(query: dict[str, list[str]], source: str) -> None:
     headers only (they would otherwise be in every URL shown, logged and written to a HAR)."""
     for name in query:
         low = name.lower()
-        if low in QUERY_CREDENTIALS or low in ("code", "sig", "key") or looks_secret(low):
+        if low in QUERY_SECRETS or looks_secret(low):
             home = QUERY_CREDENTIALS.get(low)
             where = f"set {home} instead" if home else "give it as a header instead (-H 'Name: value', config.json " \
                                                        "\"headers\")"

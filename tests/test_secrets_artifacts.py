@@ -115,3 +115,17 @@ def test_the_search_finds_a_secret_when_one_is_shown() -> None:
     assert leaks(f"X-AccessToken: {HEADERS['X-AccessToken']}") == [HEADERS["X-AccessToken"]]
     assert leaks(f"key …{KEY[-12:]}") == [KEY]
     assert leaks("X-AccessToken: ***") == []
+
+
+def test_a_credential_in_a_query_is_masked_in_the_har_and_in_v(server) -> None:
+    """A library caller may put a key in ``params=`` (an Azure Functions ``code``): the HAR and the shown URL
+    mask it, and keep every other parameter as it was sent."""
+    secret = "query-code-77aa66bb55cc44dd33ee22ff11009988"
+    recorder = HarRecorder()
+    with Client(endpoint=server.url, api_key=KEY, deployment="dep", on_attempt=recorder) as client:
+        client.request("GET", "/files", params={"code": secret, "limit": 3})
+    assert server.requests[0].query["code"] == [secret]  # the positive control: it was sent
+    (entry,) = recorder.har()["log"]["entries"]
+    assert "code=***" in entry["request"]["url"] and "limit=3" in entry["request"]["url"]
+    assert {"name": "code", "value": "***"} in entry["request"]["queryString"]
+    assert secret not in json.dumps(recorder.har())

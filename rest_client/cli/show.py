@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import COGNITIVE_SERVICES_SCOPE
 from ..jsonsafe import loads
-from ..redact import looks_secret, redact_headers
+from ..redact import looks_secret, redact_headers, redact_url
 
 AZ_TOKEN = ("$(az account get-access-token --resource " + COGNITIVE_SERVICES_SCOPE.removesuffix("/.default")
             + " --query accessToken -o tsv)")
@@ -44,7 +44,7 @@ class PlannedRequest:
 
 def format_request(req: PlannedRequest, prefix: str = "> ") -> list[str]:
     """Request line, redacted headers, blank line, pretty body."""
-    lines = [f"{prefix}{req.method} {req.url}"]
+    lines = [f"{prefix}{req.method} {redact_url(req.url)}"]
     lines += [f"{prefix}{name}: {value}" for name, value in redact_headers(req.headers).items()]
     lines.append(prefix.rstrip())
     lines += [f"{prefix}{line}" for line in json.dumps(req.payload(), indent=2, ensure_ascii=False).splitlines()]
