@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
-from .settings import DEFAULT_CONFIG_FILE, Settings, read_config_file
+from .settings import DEFAULT_CONFIG_FILE, Settings, check_headers, read_config_file
 
 SPILLOVER_HEADER = "x-ms-spillover-deployment"
 BACKEND_KEYS = ("priority", "weight", "name", "spillover_deployment")
@@ -67,8 +67,11 @@ def parse_backends(entries: Sequence[Any], *, where: str = "backends",
         else:
             raise ConfigError(f"{label} must be an object with endpoint, deployment, …, not {type(entry).__name__}")
         if overrides:
-            sources = {**backend.settings.sources, **{k: f"argument {k}" for k in overrides}}
-            backend = replace(backend, settings=replace(backend.settings, **overrides, sources=sources))
+            values = dict(overrides)
+            if "headers" in values:  # added to each backend's own headers (a spillover header, a gateway's key)
+                values["headers"] = {**backend.settings.headers, **check_headers(values["headers"], "argument headers")}
+            sources = {**backend.settings.sources, **{k: f"argument {k}" for k in values}}
+            backend = replace(backend, settings=replace(backend.settings, **values, sources=sources))
         parsed.append(backend)
     names = [b.name for b in parsed]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -94,7 +97,8 @@ def _from_mapping(entry: Mapping[str, Any], label: str) -> Backend:
     if spill is not None:
         if not isinstance(spill, str) or not spill.strip():
             raise ConfigError(f"{label}.spillover_deployment must be a deployment name")
-        values["headers"] = {**dict(values.get("headers") or {}), SPILLOVER_HEADER: spill.strip()}
+        own = check_headers(values.get("headers"), f"{label}.headers")
+        values["headers"] = {**own, SPILLOVER_HEADER: spill.strip()}
     sources = {k: f"{label}.{k}" for k in values}
     try:
         settings = Settings(**values, sources=sources)
@@ -105,7 +109,8 @@ def _from_mapping(entry: Mapping[str, Any], label: str) -> Backend:
 
 
 def _priority(value: Any, label: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value != int(value) or value < 1:
         raise ConfigError(f"{label}.priority must be a whole number ≥ 1 (1 is tried first), got {value!r}")
     return int(value)
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import COGNITIVE_SERVICES_SCOPE
+from .jsonsafe import loads
 
 COGNITIVE_SERVICES_AUDIENCE = COGNITIVE_SERVICES_SCOPE.removesuffix("/.default")
 MAX_TOKEN_CHARS = 64 * 1024
@@ -101,7 +101,7 @@ def _payload(token: Any) -> Mapping[str, Any] | None:
     segment = parts[1]
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        data = json.loads(raw.decode("utf-8"))
+        data = loads(raw.decode("utf-8"))
     except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         return None
     return data if isinstance(data, dict) else None

@@ -31,7 +31,7 @@ from .responses.calls import ResponsesCalls
 from .result import AttemptEvent, Exchange, Result
 from .retry import RETRYABLE_STATUS, RetryPolicy, build_retrying, decide, hint_of
 from .router import Failover, Router
-from .settings import Settings, load_settings
+from .settings import Settings, check_headers, load_settings
 from .streaming import Stream
 from .telemetry import current as current_telemetry
 from .transport import JSON, make_session, transport_error
@@ -172,6 +172,7 @@ class Client(ResponsesCalls):
             extra["Content-Type"] = content_type
         client_request_id = None
         if headers:
+            headers = check_headers(headers, "the headers= of this call")  # a header requests cannot send: say so
             client_request_id = next((v for k, v in headers.items() if k.lower() == CLIENT_REQUEST_ID), None)
         if client_request_id is None:
             client_request_id = new_request_id()

@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 from .errors import APIStatusError, ContentFilterError, RateLimitError, status_class
 from .gateway import is_gateway_body, quota_wait
 from .hints import Situation, hint_for, reasoning_hint
+from .jsonsafe import loads
 from .retry_hints import limit_named
 
 __all__ = ["SNIPPET_CHARS", "ErrorBody", "ErrorContext", "content_filter_categories",
@@ -102,7 +103,7 @@ def parse_error_body(text: str) -> ErrorBody:
     ``{"code", "message"}`` at the top. Non-JSON bodies give ``ErrorBody()``: the caller shows a snippet.
     """
     try:
-        body = json.loads(text) if text.strip() else None
+        body = loads(text) if text.strip() else None
     except ValueError:
         return ErrorBody()
     if not isinstance(body, dict):

@@ -83,9 +83,12 @@ class TransportError(RestClientError, OSError):
     """The request did not produce an HTTP answer (network, TLS, timeout)."""
 
     def __init__(self, message: str = "", *, hint: str | None = None, exchanges: Sequence[Any] = (),
-                 client_request_id: str | None = None) -> None:
+                 client_request_id: str | None = None, request_sent: bool = True) -> None:
         super().__init__(message, hint=hint, exchanges=exchanges)
         self.client_request_id = client_request_id
+        self.request_sent = request_sent
+        """``False`` only when the request certainly never left (refused, DNS, connect timeout, TLS handshake):
+        then even a request that must not be done twice (an upload) may be sent again."""
 
 
 class ConnectError(TransportError, ConnectionError):

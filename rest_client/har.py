@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ._version import __version__
-from .redact import redact_headers
+from .redact import redact_headers, redact_url
 from .result import AttemptEvent
 
 HAR_VERSION = "1.2"
@@ -142,11 +142,11 @@ def _headers(headers: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def _safe_url(url: str) -> str:
-    """The URL without any ``user:password@`` part."""
+    """The URL without any ``user:password@`` part, and with a credential in its query as ``***``."""
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    if "@" in parts.netloc:
+        url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return redact_url(url)
 
 
 def _bytes(body: Any) -> bytes:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
 from .errors import ConfigError
+from .jsonsafe import array
 from .responses.results import output_text
 
 Messages = Union[str, Sequence[Mapping[str, Any]]]
@@ -74,13 +75,12 @@ def answer_text(body: Any, index: int = 0) -> str | None:
         return None
     if body.get("object") == "response":  # the Responses API: its output_text parts
         return output_text(body)
-    for choice in body.get("choices") or ():
+    for choice in array(body.get("choices")):
         if not isinstance(choice, Mapping) or choice.get("index", 0) != index:
             continue
         message = choice.get("message")
-        if isinstance(message, Mapping):
-            return message.get("content")
-        return choice.get("text")
+        text = message.get("content") if isinstance(message, Mapping) else choice.get("text")
+        return text if isinstance(text, str) else None  # another shape (a number, a list) is no text
     return None
 
 

@@ -76,6 +76,9 @@ def encode_json(payload: Any) -> bytes:
     """The body bytes; a value JSON cannot carry (NaN, infinity, an object) is a ``ConfigError`` naming it."""
     try:
         return _ENCODER.encode(payload).encode("utf-8")
+    except UnicodeEncodeError as exc:  # a ValueError too: said apart, it is no number
+        raise ConfigError(f"the request holds {exc.object[exc.start:exc.end]!r}, half of a UTF-16 surrogate pair "
+                          "without its other half, which is not text: fix the string that holds it") from None
     except ValueError as exc:
         raise ConfigError(f"the request holds a number JSON cannot carry (NaN or infinity): {exc}; "
                           "give a finite value") from None

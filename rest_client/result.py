@@ -10,6 +10,7 @@ import requests
 
 from .diagnose import SNIPPET_CHARS, empty_answer_warning, request_id_from
 from .errors import InvalidResponseError
+from .jsonsafe import array, loads, refusal
 from .payloads import answer_text, reasoning_tokens_of
 from .responses.results import incomplete_reason
 from .retry_hints import RetryHint
@@ -72,17 +73,43 @@ class Result:
     def json(self) -> Any:
         """The body as JSON; a body that is not JSON (cut short, an HTML page) raises ``InvalidResponseError``."""
         if self._json is None:
+            response = self.response
             try:
-                self._json = self.response.json()
-            except ValueError as exc:  # requests' JSONDecodeError, or a body that is not UTF-8
+                # The bytes, as requests' .json() reads them (UTF-8/16/32 detected), through the loader that
+                # refuses a document nested too deep to walk instead of raising RecursionError.
+                self._json = loads(response.content if (response.encoding or "utf-8").lower().replace("-", "")
+                                   == "utf8" else response.text)
+            except ValueError as exc:  # not JSON, nested too deep, NaN, or a body that is not UTF-8
                 raise self._not_json(exc) from None
         return self._json
+
+    def json_object(self, what: str, *fields: str) -> dict[str, Any]:
+        """The body as the JSON object the route documents (``what``: "a File", "a Batch"…), with each of
+        ``fields`` a non-empty string; any other shape (``[]``, ``null``, ``{}``, a string) raises
+        ``InvalidResponseError`` naming what was expected, never ``KeyError``/``TypeError`` at the caller."""
+        body = self.json()
+        missing = [] if not isinstance(body, dict) else [f for f in fields if not (isinstance(body.get(f), str)
+                                                                                   and body.get(f))]
+        if isinstance(body, dict) and not missing:
+            return body
+        text = self.response.content[:SNIPPET_CHARS].decode("utf-8", errors="replace")
+        kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+        shape = (f"an object without {', '.join(repr(f) for f in missing)}" if isinstance(body, dict)
+                 else kinds.get(type(body), "null"))
+        url = self.response.url or ""
+        raise InvalidResponseError(
+            f"HTTP {self.status_code} answer should be {what} but is {shape}: {' '.join(text.split())!r}",
+            hint=f"a proxy or gateway in front of the service may have answered instead ({url.split('?')[0]}); "
+                 "quote the request id if it persists",
+            exchanges=self.exchanges, status_code=self.status_code, request_id=self.request_id, payload=body)
 
     def _not_json(self, exc: Exception) -> InvalidResponseError:
         text = self.response.content[:SNIPPET_CHARS].decode("utf-8", errors="replace")
         snippet = " ".join(text.split())
         ctype = self.response.headers.get("content-type", "")
         what = "an HTML page" if "html" in ctype.lower() or snippet.startswith("<") else "not valid JSON"
+        if refusal(exc):
+            what = f"JSON that cannot be read safely ({refusal(exc)})"
         return InvalidResponseError(
             f"HTTP {self.status_code} answer is {what} ({len(self.response.content)} bytes): {snippet!r}",
             hint="the body was cut short or did not come from Azure OpenAI's API: check the endpoint and any "
@@ -118,7 +145,7 @@ class Result:
             return None
         if body.get("object") == "response":
             return body.get("status")
-        first = next((c for c in body.get("choices") or () if isinstance(c, dict) and c.get("index", 0) == 0), None)
+        first = next((c for c in array(body.get("choices")) if isinstance(c, dict) and c.get("index", 0) == 0), None)
         return first.get("finish_reason") if first else None
 
     @property

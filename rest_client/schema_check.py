@@ -8,10 +8,10 @@ check fails with a ConfigError saying how to install it, never silently passes.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .errors import ConfigError, InvalidResponseError
+from .jsonsafe import loads
 
 INSTALL = "pip install 'rest_client[schema]' (or pip install jsonschema)"
 
@@ -24,7 +24,7 @@ def check_answer(text: str | None, schema: Any) -> Any:
     except ImportError:
         raise ConfigError(f"checking an answer against its schema needs jsonschema: {INSTALL}") from None
     try:
-        value = json.loads(text or "")
+        value = loads(text or "")
     except ValueError as exc:
         raise InvalidResponseError(f"the answer is not JSON, so it cannot match the schema: {exc}",
                                    payload=text) from None

@@ -12,6 +12,8 @@ import difflib
 import json
 import math
 import os
+import re
+import unicodedata
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -19,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import COGNITIVE_SERVICES_SCOPE, ConfigError, ConfigWarning
-from .redact import redact_headers
+from .jsonsafe import loads
+from .redact import redact_headers, redact_url
 from .urls import DEFAULT_API_VERSION, check_secure_url, is_v1_endpoint, parse_endpoint
 
 AUTH_MODES = ("key", "cli", "default", "apim")
@@ -49,6 +52,12 @@ REASONING_READ_TIMEOUT = 600.0
 NUMERIC_FIELDS = ("connect_timeout", "read_timeout", "max_retries", "max_retry_wait")
 NO_ENDPOINT = "no endpoint configured"
 DEPLOYMENT_FIELDS = ("deployment", "completions_deployment")
+HEADER_FIELDS = ("api_key", "subscription_key")
+"""Settings sent as header values (``api-key``, ``Ocp-Apim-Subscription-Key``): Latin-1 only."""
+FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te",
+                             "trailer", "upgrade", "expect", "proxy-connection"})
+"""Headers that say how the message is framed or routed: requests sets them from the request itself."""
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 TEXT_FIELDS = ("endpoint", "api_version", "deployment", "completions_deployment", "api_key", "auth", "scope",
                "subscription_key")
 
@@ -114,11 +123,13 @@ class Settings:
                 object.__setattr__(self, name, None)
                 continue
             if value.startswith("<") and value.endswith(">"):
-                raise ConfigError(f"{name} from {where(name)} still holds the placeholder {value!r}: put your "
+                shown = redact_url(value) if name == "endpoint" else value
+                raise ConfigError(f"{name} from {where(name)} still holds the placeholder {shown!r}: put your "
                                   "own value there")
             if any(ch in value for ch in "\r\n\t\x00"):
                 raise ConfigError(f"{name} (from {where(name)}) holds a line break or control character: "
                                   "paste the value without it")
+            check_text(name, value, where(name), header=name in HEADER_FIELDS)
         object.__setattr__(self, "sources", sources)
         if not self.endpoint:
             raise ConfigError(f"{NO_ENDPOINT}: set AZURE_OPENAI_ENDPOINT, the config.json key "
@@ -168,7 +179,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {p} cannot be read: {exc}") from exc
     try:
-        data = json.loads(text)
+        data = loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"config file {p} is not valid JSON: {exc.msg} at line {exc.lineno}, column "
                           f"{exc.colno}") from exc
@@ -268,7 +279,7 @@ def load_settings(config_path: str | os.PathLike[str] | None = None, *,
     sources.setdefault("read_timeout", "default (120 s; 600 s for a call to a reasoning model)")
     for name in (*NUMERIC_FIELDS, "api_version"):
         sources.setdefault(name, "default")
-    merged["auth"] = _resolve_auth(merged, sources)
+    merged["auth"] = _resolve_auth(merged, sources, _blank_key(env, config, path))
     if "headers" not in merged and path is not None:
         raw = config.get("headers", config.get("HEADERS"))
         if raw is not None:
@@ -298,14 +309,51 @@ def _number(name: str, value: Any, where: str) -> Any:
     return int(number) if integer else number
 
 
-def _resolve_auth(merged: Mapping[str, Any], sources: dict[str, str]) -> str:
+def _resolve_auth(merged: Mapping[str, Any], sources: dict[str, str], blank_key: str | None = None) -> str:
     auth = str(merged.get("auth") or "").strip().lower()
     if not auth:
         sources["auth"] = "default (key when an API key is set, else DefaultAzureCredential)"
         if merged.get("api_key"):
             return "key"
+        if blank_key and not merged.get("subscription_key"):
+            # An empty key variable silently meant Entra ID: -v and doctor print this source, so they say why.
+            sources["auth"] = (f"default: {blank_key} is set but empty, so DefaultAzureCredential (Entra ID) is "
+                               "used; put the key there, or --auth cli / --auth default to mean it")
         return "apim" if merged.get("subscription_key") else "default"
     return auth
+
+
+def _blank_key(environ: Mapping[str, str], config: Mapping[str, Any], path: Path | None) -> str | None:
+    """Where an API key is set but empty (``AZURE_OPENAI_API_KEY=``), if anywhere: worth saying, since it
+    switches auth to Entra ID without a word."""
+    env_names, config_keys = SOURCES["api_key"]
+    for name in env_names:
+        value = environ.get(name)
+        if isinstance(value, str) and not value.strip():
+            return f"environment variable {name}"
+    for key in config_keys:
+        value = config.get(key)
+        if isinstance(value, str) and not value.strip():
+            return f"{path} key {key}"
+    return None
+
+
+def _character(ch: str) -> str:
+    return f"U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})"
+
+
+def check_text(name: str, value: str, where: str, *, header: bool = False) -> None:
+    """Refuse what a paste brings along unseen: an invisible character (a zero-width space, a BOM, a direction
+    mark) anywhere; in a value sent as a header (``header``), any character HTTP headers cannot carry (they are
+    Latin-1: ``日本``, a curly quote) — which made every call fail with a ``UnicodeEncodeError``. The message
+    names the setting and the character, never the value (it may be a key)."""
+    for position, ch in enumerate(value, start=1):
+        if unicodedata.category(ch) in ("Cf", "Co", "Cs", "Zl", "Zp"):
+            raise ConfigError(f"{name} (from {where}) holds the invisible character {_character(ch)} at character "
+                              f"{position}: paste the value again without it")
+        if header and ord(ch) > 255:
+            raise ConfigError(f"{name} (from {where}) holds {_character(ch)} at character {position}, which an "
+                              "HTTP header cannot carry (Latin-1 only): use plain ASCII, or percent-encode it")
 
 
 def check_headers(raw: Any, where: str) -> dict[str, str]:
@@ -327,11 +375,16 @@ def check_headers(raw: Any, where: str) -> dict[str, str]:
                           f"not {type(raw).__name__}")
     checked: dict[str, str] = {}
     for name, value in items:
-        if not isinstance(name, str) or not name or any(ch in name for ch in " :\r\n\t\x00"):
-            raise ConfigError(f"header name {name!r} (from {where}) is not a valid HTTP header name")
+        if not isinstance(name, str) or not name or not _TOKEN.fullmatch(name):
+            raise ConfigError(f"header name {name!r} (from {where}) is not a valid HTTP header name (letters, digits "
+                              "and !#$%&'*+-.^_`|~ only)")
+        if name.lower() in FRAMING_HEADERS:
+            raise ConfigError(f"header {name} (from {where}) is set by the HTTP layer from the request itself: drop "
+                              "it (giving it by hand makes the server wait for a body that never comes)")
         if not isinstance(value, str):
             raise ConfigError(f"header {name} (from {where}) must have a string value, not {type(value).__name__}")
         if any(ch in value for ch in "\r\n\x00"):
             raise ConfigError(f"header {name} (from {where}) holds a line break: paste the value alone")
+        check_text(f"header {name}", value, where, header=True)
         checked[name] = value
     return checked

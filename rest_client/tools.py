@@ -10,12 +10,12 @@ appended to the wrong call, a call lost when two start in one chunk); this modul
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidResponseError
+from .jsonsafe import array, loads
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class ToolCall:
     def parsed(self) -> Any:
         """The arguments as JSON; text that is not JSON raises ``InvalidResponseError`` naming the call."""
         try:
-            return json.loads(self.arguments) if self.arguments else {}
+            return loads(self.arguments) if self.arguments else {}
         except ValueError as exc:
             raise InvalidResponseError(f"the arguments of tool call {self.name or '?'} ({self.id or '?'}) are not "
                                        f"JSON: {self.arguments[:120]!r} ({exc})", payload=self.arguments) from None
@@ -46,22 +46,29 @@ def tool_calls_of(body: Any, index: int = 0) -> list[ToolCall]:
     if not isinstance(body, Mapping):
         return []
     if body.get("object") == "response":
-        items = [i for i in body.get("output") or () if isinstance(i, Mapping) and i.get("type") == "function_call"]
-        return [ToolCall(i.get("call_id"), i.get("name"), str(i.get("arguments") or ""), "function", n)
+        items = [i for i in array(body.get("output")) if isinstance(i, Mapping) and i.get("type") == "function_call"]
+        return [ToolCall(_text(i.get("call_id")), _text(i.get("name")), str(i.get("arguments") or ""), "function", n)
                 for n, i in enumerate(items)]
-    for choice in body.get("choices") or ():
+    for choice in array(body.get("choices")):
         if isinstance(choice, Mapping) and choice.get("index", 0) == index:
             message = choice.get("message")
             calls = message.get("tool_calls") if isinstance(message, Mapping) else None
-            return [_from_entry(n, c) for n, c in enumerate(calls or ()) if isinstance(c, Mapping)]
+            return [_from_entry(n, c) for n, c in enumerate(array(calls)) if isinstance(c, Mapping)]
     return []
 
 
 def _from_entry(position: int, entry: Mapping[str, Any]) -> ToolCall:
     given = entry.get("function")
     function: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
-    return ToolCall(entry.get("id"), function.get("name"), str(function.get("arguments") or ""),
-                    str(entry.get("type") or "function"), int(entry.get("index", position)))
+    index = entry.get("index", position)
+    return ToolCall(_text(entry.get("id")), _text(function.get("name")), str(function.get("arguments") or ""),
+                    str(entry.get("type") or "function"),
+                    index if isinstance(index, int) and not isinstance(index, bool) else position)
+
+
+def _text(value: Any) -> str | None:
+    """An id or name as text (an answer of another shape may hold a number or an object there)."""
+    return value if value is None or isinstance(value, str) else str(value)
 
 
 class ToolCallAssembler:

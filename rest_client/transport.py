@@ -21,7 +21,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from ._version import __version__
-from .errors import ConfigError, ConnectError, RequestTimeoutError, TransportError
+from .errors import ConfigError, ConnectError, InvalidResponseError, RequestTimeoutError, TransportError
 
 JSON = "application/json"
 USER_AGENT = f"rest_client/{__version__} python-requests/{requests.__version__}"
@@ -95,15 +95,28 @@ _NAME_RESOLUTION = getattr(urllib3.exceptions, "NameResolutionError", None)  # u
 
 def transport_error(exc: BaseException, url: str, *, connect_timeout: float, read_timeout: float,
                     client_request_id: str | None = None, exchanges: Sequence[Any] = (),
-                    prefix: str = "") -> TransportError | ConfigError:
-    """One clear message for each way the network can fail, naming the host and the likely fix."""
+                    prefix: str = "") -> TransportError | ConfigError | InvalidResponseError:
+    """One clear message for each way the network can fail, naming the host and the likely fix.
+
+    A body that does not decode as its ``Content-Encoding`` says (bad gzip) is not the network failing: an
+    answer came, garbled (a proxy, a broken compression). It is an ``InvalidResponseError``, not retried —
+    it was "cannot reach HOST", retried, as if nothing had answered.
+    """
     host = urlsplit(url).netloc
     chain = list(_chain(exc))
     if _any(chain, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema, urllib3.exceptions.LocationParseError):
         return ConfigError(f"the URL {url!r} is not valid: check the endpoint")
+    if _any(chain, requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError):
+        return InvalidResponseError(
+            f"{prefix}{host} sent a body that does not decode as its Content-Encoding says: {str(exc)[:200]}",
+            hint="a proxy or gateway in between may have changed the body or its headers; quote the request id "
+                 "if it persists", exchanges=exchanges)
     cls, message = _classify(exc, chain, host, connect_timeout, read_timeout)
-    return cls(prefix + message, client_request_id=client_request_id, exchanges=exchanges)
+    unsent = _any(chain, requests.exceptions.ConnectTimeout, urllib3.exceptions.NewConnectionError, _NAME_RESOLUTION,
+                  socket.gaierror, ConnectionRefusedError) \
+        and not _any(chain, requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError)
+    return cls(prefix + message, client_request_id=client_request_id, exchanges=exchanges, request_sent=not unsent)
 
 
 def _classify(exc: BaseException, chain: list[BaseException], host: str, connect_timeout: float,

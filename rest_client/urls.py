@@ -8,11 +8,13 @@ so the rules live in one place and are tested as a table.
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .errors import ConfigError
+from .redact import QUERY_SECRETS, looks_secret, redact_url
 
 DEFAULT_API_VERSION = "2024-10-21"
 V1_SUFFIX = "/openai/v1"
@@ -74,32 +76,39 @@ def parse_endpoint(raw: str, *, source: str = "endpoint") -> ParsedEndpoint:
     "target URI" ``…/openai/deployments/DEP/chat/completions?api-version=V``.
     """
     text = (raw or "").strip()
+    shown = redact_url(text)  # every message below: never a password or a key from the query
     if "<" in text or ">" in text:
-        raise ConfigError(f"{source} {text!r} still holds a placeholder: put your resource's endpoint there, "
+        raise ConfigError(f"{source} {shown!r} still holds a placeholder: put your resource's endpoint there, "
                           "e.g. https://NAME.openai.azure.com")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        raise ConfigError(f"{source} {text!r} holds a line break or control character: paste the URL alone, "
+        raise ConfigError(f"{source} {shown!r} holds a line break or control character: paste the URL alone, "
                           "e.g. https://NAME.openai.azure.com")
+    invisible = next((ch for ch in text if unicodedata.category(ch) in ("Cf", "Co", "Cs", "Zl", "Zp")), None)
+    if invisible is not None:  # a zero-width space pasted along: the host looks right and resolves nowhere
+        raise ConfigError(f"{source} holds the invisible character U+{ord(invisible):04X} "
+                          f"({unicodedata.name(invisible, 'unnamed')}): paste the URL again without it")
     try:
         parts = urlsplit(text)
         port = parts.port  # urllib raises ValueError for a port out of range or not a number
     except ValueError as exc:
-        raise ConfigError(f"{source} {text!r} is not a valid URL ({exc}): use the form "
+        raise ConfigError(f"{source} {shown!r} is not a valid URL ({exc}): use the form "
                           "https://NAME.openai.azure.com") from None
     if parts.username is not None or parts.password is not None:
         raise ConfigError(f"{source} holds a user name or password before '@': remove it (credentials go in "
                           "AZURE_OPENAI_API_KEY or come from Entra ID, never in the URL)")
     if port == 0:
-        raise ConfigError(f"{source} {text!r} names port 0: give the real port or none")
+        raise ConfigError(f"{source} {shown!r} names port 0: give the real port or none")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         guess = f"https://{text.strip('/')}.openai.azure.com" if text and "/" not in text and "." not in text \
             else "https://NAME.openai.azure.com"
-        raise ConfigError(f"{source} {text!r} is not an http(s) URL: use the form {guess}")
+        raise ConfigError(f"{source} {shown!r} is not an http(s) URL: use the form {guess}")
     if any(ch.isspace() for ch in text):
-        raise ConfigError(f"{source} {text!r} holds a space: paste the URL alone, e.g. https://NAME.openai.azure.com")
+        raise ConfigError(f"{source} {shown!r} holds a space: paste the URL alone, e.g. https://NAME.openai.azure.com")
+    _check_host(parts.hostname, source)
+    query = parse_qs(parts.query)
+    _refuse_query_credentials(query, source)
     base = f"{parts.scheme}://{parts.netloc}"
     segments = [s for s in parts.path.split("/") if s]
-    query = parse_qs(parts.query)
     api_version: str | None = (query.get("api-version") or [None])[0]  # type: ignore[list-item]
     try:
         at = segments.index("openai")
@@ -117,9 +126,41 @@ def parse_endpoint(raw: str, *, source: str = "endpoint") -> ParsedEndpoint:
         return ParsedEndpoint(root, deployment=deployment, operation=_known_operation(operation, source, text),
                               api_version=api_version)
     if rest:
-        raise ConfigError(f"{source} {text!r} has an unexpected path after /openai: give the resource URL, "
+        raise ConfigError(f"{source} {shown!r} has an unexpected path after /openai: give the resource URL, "
                           "e.g. https://NAME.openai.azure.com")
     return ParsedEndpoint(root, api_version=api_version)
+
+
+QUERY_CREDENTIALS = {"api-key": "AZURE_OPENAI_API_KEY", "subscription-key": "APIM_SUBSCRIPTION_KEY"}
+"""Query parameters that carry a key, and where the key goes instead."""
+
+
+def _refuse_query_credentials(query: dict[str, list[str]], source: str) -> None:
+    """A key in the endpoint's query (``?api-key=…``, ``?subscription-key=…``, ``?code=…``) is refused, not dropped:
+    dropped, the call went out without it and the gateway answered 401 with no word about why. Keys travel in
+    headers only (they would otherwise be in every URL shown, logged and written to a HAR)."""
+    for name in query:
+        low = name.lower()
+        if low in QUERY_SECRETS or looks_secret(low):
+            home = QUERY_CREDENTIALS.get(low)
+            where = f"set {home} instead" if home else "give it as a header instead (-H 'Name: value', config.json " \
+                                                       "\"headers\")"
+            raise ConfigError(f"{source} carries a credential in its query ({name}=***): rest_client sends keys only "
+                              f"in headers, never in URLs; remove it from the URL and {where}")
+
+
+def _check_host(host: str, source: str) -> None:
+    """A host that is not ASCII must be a valid internationalised name (requests encodes it with IDNA); one
+    that is not (a stray symbol pasted in) fails here, naming the setting, not as a traceback at the call."""
+    if host.isascii():
+        return
+    try:
+        import idna  # requests' own dependency, and what it encodes hosts with
+
+        idna.encode(host, uts46=True)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        raise ConfigError(f"{source} has a host name that is not valid ({host!r}): use the ASCII name of your "
+                          "resource, e.g. https://NAME.openai.azure.com") from None
 
 
 def _known_operation(operation: str | None, source: str, text: str) -> str | None:
@@ -128,8 +169,8 @@ def _known_operation(operation: str | None, source: str, text: str) -> str | Non
     try:
         _check_operation(operation)
     except ConfigError:
-        raise ConfigError(f"{source} {text!r} ends in {operation!r}, which is not an operation path such as "
-                          f"{' or '.join(OPERATIONS)}") from None
+        raise ConfigError(f"{source} {redact_url(text)!r} ends in {operation!r}, which is not an operation path "
+                          f"such as {' or '.join(OPERATIONS)}") from None
     return operation
 
 

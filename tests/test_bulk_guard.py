@@ -122,3 +122,54 @@ def test_guard_trips_only_on_identical_setup_failures_before_any_success(seen, t
     assert guard.tripped is tripped
     if tripped:
         assert guard.error is not None and guard.error.request_id == "r1" and guard.error.hint
+
+
+# -- a dead endpoint (issue 30): identical connection failures before any success stop the run too ----------------
+def dead_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_dead_endpoint_stops_the_run_after_three_identical_connection_failures() -> None:
+    from rest_client import Client, ConnectError
+    from rest_client.bulk import BulkRun
+
+    endpoint = f"http://127.0.0.1:{dead_port()}"  # nothing listens: every connection is refused
+    with Client(endpoint=endpoint, api_key="k", deployment="d") as client:
+        run = BulkRun(client, [f"prompt {i}" for i in range(50)], concurrency=1, max_retries=1)
+        results = list(run)
+    assert run.guard.tripped and len(results) == 3  # the other 47 lines were never sent
+    assert {r.error["code"] for r in results} == {"ConnectError"} and all(r.attempts == 2 for r in results)
+    assert isinstance(run.guard.error, ConnectError)
+    assert str(run.guard.error).startswith(f"connection to {endpoint[7:]} refused: nothing is listening there")
+
+
+def test_connection_failures_after_a_success_never_stop_the_run(server) -> None:
+    from rest_client import Client
+    from rest_client.bulk import BulkRun
+    from tests.helpers import Reply
+
+    server.add(Reply(), *[Reply(action="reset") for _ in range(20)])  # one answer, then the connection drops
+    with Client(endpoint=server.url, api_key="k", deployment="d") as client:
+        run = BulkRun(client, [f"prompt {i}" for i in range(6)], concurrency=1, max_retries=0)
+        results = list(run)
+    assert not run.guard.tripped and len(results) == 6
+    assert [r.ok for r in results] == [True] + [False] * 5
+
+
+@pytest.mark.parametrize(("errors", "tripped"), [
+    ([("ConnectError", "connection to h refused")] * 3, True),
+    ([("RequestTimeoutError", "connecting to h timed out after 5 s")] * 3, True),
+    ([("RequestTimeoutError", "h sent nothing for read_timeout 120 s")] * 5, False),  # one slow answer each
+    ([("ConnectError", "connection to a refused"), ("ConnectError", "connection to b refused")] * 2, False),
+    ([("InvalidResponseError", "not JSON")] * 5, False),
+])
+def test_the_guard_counts_only_identical_unreachable_endpoints(errors, tripped) -> None:
+    guard = SetupFailureGuard(3)
+    for code, message in errors:
+        guard.observe(SimpleNamespace(ok=False, status_code=None, error={"code": code, "message": message},
+                                      body=None, request_id=None))
+    assert guard.tripped is tripped

@@ -139,6 +139,10 @@ FLOATS = st.none() | st.floats()
        auth_kind=st.sampled_from([None, "key", "bearer"]), deployment=st.none() | st.text(max_size=10),
        api_version=st.none() | st.text(max_size=10), retry_after=FLOATS, wait_refused=FLOATS,
        max_retry_wait=FLOATS, attempts=st.integers(min_value=0, max_value=3))
+@example(status=400, text="[" * 5000 + "]" * 5000, headers={}, auth_kind=None, deployment=None, api_version=None,
+         retry_after=None, wait_refused=None, max_retry_wait=None, attempts=0)  # was RecursionError (issue 30)
+@example(status=400, text='{"error": {"message": "a\\ud800", "code": NaN}}', headers={}, auth_kind="key",
+         deployment="d", api_version="v", retry_after=None, wait_refused=None, max_retry_wait=None, attempts=1)
 def test_error_from_response_always_builds_one_typed_error(status, text, headers, auth_kind, deployment, api_version,
                                                             retry_after, wait_refused, max_retry_wait,
                                                             attempts) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rest_client.redact import redact_headers
+import pytest
+
+from rest_client.redact import looks_secret, redact_headers, redact_url
 
 
 def test_secrets_hidden_and_other_headers_kept() -> None:
@@ -17,3 +19,27 @@ def test_short_bearer_tokens_show_no_tail_and_other_schemes_nothing() -> None:
     shown = redact_headers([("authorization", "Bearer short"), ("Proxy-Authorization", "Basic dXNlcjpwYXNz"),
                             ("X-IDENTITY-HEADER", "secret-header")])
     assert shown == {"authorization": "Bearer ***", "Proxy-Authorization": "***", "X-IDENTITY-HEADER": "***"}
+
+
+@pytest.mark.parametrize(("name", "secret"), [
+    ("X-AccessToken", True), ("AuthToken", True), ("ClientSecret", True), ("SubscriptionKey", True),
+    ("XApiKey", True), ("X-API-KEY", True), ("x-accesstoken", True), ("authtoken", True), ("x-subscriptionkey", True),
+    ("PrivateKey", True), ("X-Refresh-Token", True), ("SasToken", True), ("x-gatewaytoken", True),
+    # response headers and ordinary ones stay visible: "tokens" is a count, "monkey"/"hotkey" are not keys
+    ("x-ratelimit-remaining-tokens", False), ("x-ratelimit-reset-tokens", False), ("X-Monkey", False),
+    ("X-Hotkey", False), ("Keep-Alive", False), ("x-ms-deployment-name", False), ("apim-request-id", False),
+    ("x-ms-client-request-id", False), ("X-Correlation-Id", False)])
+def test_camel_case_and_glued_secret_names(name, secret) -> None:
+    assert looks_secret(name) is secret
+    assert (redact_headers({name: "v"})[name] == "***") is secret
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://me:pw@res.openai.azure.com", "https://me:***@res.openai.azure.com"),
+    ("https://me:pw@<res>.openai.azure.com:99999/x", "https://me:***@<res>.openai.azure.com:99999/x"),
+    ("https://r/?api-key=k1&api-version=2024-10-21&subscription-key=k2", "https://r/?api-key=***&api-version=2024-10-21"
+     "&subscription-key=***"),
+    ("https://[::1/?code=k#f", "https://[::1/?code=***#f"),
+    ("https://res.openai.azure.com/openai?api-version=v", "https://res.openai.azure.com/openai?api-version=v")])
+def test_redact_url_hides_passwords_and_query_values_even_in_urls_that_do_not_parse(url, shown) -> None:
+    assert redact_url(url) == shown

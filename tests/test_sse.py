@@ -88,3 +88,12 @@ def test_non_json_event_raises_stream_error() -> None:
 def test_completions_chunk_text_uses_text_field() -> None:
     assert chunk_text({"choices": [{"index": 0, "text": "once"}]}) == "once"
     assert chunk_text({"choices": [{"index": 1, "text": "other"}]}) == ""
+
+
+def test_one_huge_line_in_stream_sized_pieces_comes_out_whole() -> None:
+    """16 MB in the 8 KB pieces a stream arrives in (benchmarks/sse_long_line.py times it: the old splitter
+    re-split a growing buffer per piece, quadratic; this checks the bytes, not the clock)."""
+    line = b"data: " + b"x" * (16 << 20)
+    pieces = [line[i:i + 8192] for i in range(0, len(line), 8192)] + [b"\n\nnext\n"]
+    lines = list(iter_lines(pieces))
+    assert [len(x) for x in lines] == [len(line), 0, 4] and lines[0] == line.decode()

@@ -16,19 +16,19 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from ..bulk.ids import IdIndex
 from ..client import Client
 from ..errors import BatchError, ConfigError, TransportError
+from ..jsonsafe import array, loads
 from ..resolve import CHAT
 from ..telemetry import current as current_telemetry
-from .api import Batches, Files
+from .api import Batches, Files, listed, request_counts, upload_once
 from .lines import batch_custom_ids, custom_ids_of_batch_lines, prepare_batch_file, prepare_batch_input, read_ids
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -51,6 +51,11 @@ class BatchOutcome:
     def status(self) -> str:
         return str(self.batch.get("status"))
 
+    @property
+    def complete(self) -> bool:
+        """Every line has a successful answer: none failed, none missing (what ``batch run``'s exit 0 means)."""
+        return not (self.failed or self.not_done)
+
     def _repr_html_(self) -> str:
         """The notebook display: what was written, then the batch's status, counts and phases; built in display/."""
         from ..display.batches import outcome_html
@@ -58,7 +63,7 @@ class BatchOutcome:
         return outcome_html(self)
 
     def lines(self) -> list[str]:
-        counts = self.batch.get("request_counts") or {}
+        counts = request_counts(self.batch)
         return [f"batch {self.batch.get('id')} {self.status}: {self.ok} ok, {self.failed} failed, "
                 f"{self.not_done} not run (service counts: {counts.get('completed', 0)} completed, "
                 f"{counts.get('failed', 0)} failed of {counts.get('total', 0)}) → {self.output}"]
@@ -70,7 +75,7 @@ def state_path(output: Path) -> Path:
 
 def read_state(path: Path) -> dict[str, Any]:
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
+        state = loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return state if isinstance(state, dict) else {}  # a file we did not write: no state, as when it is unreadable
@@ -100,17 +105,17 @@ def submit_batch(client: Client, source: bytes | str | os.PathLike[str], *, depl
         # An upload from an interrupted run may already have a batch (the run died before recording its id).
         existing = Batches(client).find_for_file(state["input_file_id"]) if state.get("input_file_id") else None
         if not state.get("input_file_id"):
-            state["input_file_id"] = Files(client).upload(upload, filename=_upload_name(source)).json()["id"]
+            state["input_file_id"] = upload_once(client, upload, _upload_name(source))
             if save:
                 save(state)
     if existing is None:
         wait_for_file(client, state["input_file_id"], poll_first=poll_first)
         try:
-            existing = Batches(client).create(state["input_file_id"], endpoint=endpoint).json()
+            existing = Batches(client).create(state["input_file_id"], endpoint=endpoint).json_object("a Batch", "id")
         except TransportError:
             # The answer was lost, not necessarily the request: adopt the batch if it was created, else retry.
             existing = Batches(client).find_for_file(state["input_file_id"]) or \
-                Batches(client).create(state["input_file_id"], endpoint=endpoint).json()
+                Batches(client).create(state["input_file_id"], endpoint=endpoint).json_object("a Batch", "id")
     batch = existing
     state["batch_id"] = batch["id"]
     if save:
@@ -134,25 +139,27 @@ def _converted(source: bytes | str | os.PathLike[str], deployment: str | None, o
         yield prepared.content, prepared.endpoint, prepared.deployment
         return
     folder = Path(workdir) if workdir is not None else Path(source).resolve().parent
-    # Next to the input (or the output), not in /tmp: that is often a RAM disk, and this may be 200 MB.
-    fd, name = tempfile.mkstemp(prefix=f".{Path(source).name}.", suffix=".upload.tmp", dir=folder)
-    os.close(fd)
+    # Next to the input (or the output), not in /tmp: that is often a RAM disk, and this may be 200 MB. Its name
+    # is fixed (after the run's output when there is one): a run killed mid-upload leaves it behind, and the
+    # next run overwrites and removes it — a random name left one more 200 MB file per kill.
+    label = Path(source).name if ids_to is None else Path(ids_to).name.strip(".").removesuffix(".ids.tmp")
+    name = folder / f".{label}.upload.tmp"
     try:
         converted = prepare_batch_file(source, name, deployment=deployment, default_operation=operation,
                                        ids_to=ids_to)
         yield converted.path, converted.endpoint, converted.deployment
     finally:
-        os.unlink(name)
+        name.unlink(missing_ok=True)
 
 
 def wait_for_file(client: Client, file_id: str, *, poll_first: float = POLL_FIRST) -> dict[str, Any]:
     """Poll an uploaded file until the service has processed it; a file in ``error`` raises its details."""
     delay = poll_first
     while True:
-        info = Files(client).get(file_id).json()
-        status = info.get("status")
+        info = Files(client).get(file_id).json_object("a File", "status")
+        status = info["status"]
         if status in FILE_READY:
-            return cast("dict[str, Any]", info)  # a file object: it has a status
+            return info
         if status in FILE_FAILED:
             raise BatchError(f"the uploaded file {file_id} is {status}: {info.get('status_details') or 'no details'}")
         time.sleep(delay)
@@ -164,11 +171,11 @@ def wait_for_batch(client: Client, batch_id: str, *, poll_first: float = POLL_FI
     """Poll until the batch is terminal: quick at first (status changes early), then at most every ``poll_max``."""
     delay = poll_first
     while True:
-        batch = Batches(client).get(batch_id).json()
+        batch = Batches(client).get(batch_id).json_object("a Batch", "id", "status")
         if on_status:
             on_status(batch)
-        if batch.get("status") in TERMINAL:
-            return cast("dict[str, Any]", batch)  # a batch object: it has a status
+        if batch["status"] in TERMINAL:
+            return batch
         time.sleep(delay)
         delay = min(delay * POLL_GROWTH, poll_max)
 
@@ -182,7 +189,7 @@ def _index_results(client: Client, file_id: str, number: int, scratch: Path, res
         for line_number, raw in enumerate(f, start=1):
             if raw.strip():
                 try:
-                    record = json.loads(raw)
+                    record = loads(raw)
                 except ValueError as exc:
                     raise BatchError(f"line {line_number} of the batch's file {file_id} is not JSON ({exc}); "
                                      f"download it with `Files(client).content_to({file_id!r}, path)`") from exc
@@ -203,8 +210,9 @@ def result_file_ids(client: Client, batch: dict[str, Any]) -> list[str]:
     ids = [str(batch[key]) for key in ("output_file_id", "error_file_id") if batch.get(key)]
     if ids or batch.get("status") not in ("cancelled", "expired"):
         return ids
-    listed = Files(client).list(purpose="batch_output").json().get("data") or []
-    return [f["id"] for f in listed if str(f.get("filename") or "").startswith(str(batch.get("id")))]
+    files = listed(Files(client).list(purpose="batch_output"), "a list of files")
+    return [f["id"] for f in files if isinstance(f.get("id"), str) and str(f.get("filename") or "").startswith(
+        str(batch.get("id")))]
 
 
 def collect(client: Client, batch: dict[str, Any], custom_ids: Iterable[str], output: Path) -> BatchOutcome:
@@ -218,6 +226,9 @@ def collect(client: Client, batch: dict[str, Any], custom_ids: Iterable[str], ou
     files are deleted at the end.
     """
     outcome = BatchOutcome(batch, output)
+    missing = ({"code": "missing_from_output", "message": "the batch completed, but neither its output nor its error "
+                "file holds this request's line"} if batch.get("status") == "completed" else
+               {"code": "not_processed", "message": f"the batch ended {batch.get('status')} before this request ran"})
     tmp = output.with_name(output.name + ".tmp")
     file_ids = result_file_ids(client, batch)
     scratch = [output.with_name(f".{output.name}.{file_id}.download") for file_id in file_ids]
@@ -232,9 +243,8 @@ def collect(client: Client, batch: dict[str, Any], custom_ids: Iterable[str], ou
                 found = results.entry(cid)
                 if found is None:
                     outcome.not_done += 1
-                    out.write(json.dumps({"custom_id": cid, "response": None, "error": {
-                        "code": "not_processed", "message": f"the batch ended {batch.get('status')} before this "
-                                                            "request ran"}}, ensure_ascii=False).encode() + b"\n")
+                    out.write(json.dumps({"custom_id": cid, "response": None, "error": missing},
+                                         ensure_ascii=False).encode() + b"\n")
                     continue
                 position, ok = found
                 reader = readers[position >> 40]
@@ -246,10 +256,35 @@ def collect(client: Client, batch: dict[str, Any], custom_ids: Iterable[str], ou
     return outcome
 
 
+def collect_whole(client: Client, batch: dict[str, Any], custom_ids: Callable[[contextlib.ExitStack], Iterable[str]],
+                  output: Path, *, poll_first: float = POLL_FIRST) -> BatchOutcome:
+    """``collect``, checked against the service's own count: when it says more requests completed or failed than
+    the downloaded files hold (an output file read before it was whole, a download cut short), the batch is read
+    again and its files downloaded again, once; still short, ``BatchError`` — the lines written as
+    ``missing_from_output`` must not pass for a whole run. ``custom_ids`` opens the ids afresh for each pass."""
+    for again in (False, True):
+        with contextlib.ExitStack() as stack:
+            outcome = collect(client, batch, custom_ids(stack), output)
+        counts = request_counts(batch)
+        expected, found = counts["completed"] + counts["failed"], outcome.ok + outcome.failed
+        if found >= expected:
+            return outcome
+        if not again:
+            time.sleep(poll_first)
+            batch = Batches(client).get(str(batch["id"])).json_object("a Batch", "id", "status")
+    raise BatchError(f"batch {batch.get('id')} {batch.get('status')}: the service counts {expected} requests done "
+                     f"({counts['completed']} completed, {counts['failed']} failed) but its files hold {found}, "
+                     f"downloaded twice; the {outcome.not_done} others are written to {output} as "
+                     f"{'missing_from_output' if batch.get('status') == 'completed' else 'not_processed'}",
+                     hint="run the same command again to download the results again (the batch is not resubmitted)")
+
+
 def _failure(batch: dict[str, Any]) -> BatchError:
-    errors = ((batch.get("errors") or {}).get("data")) or []
+    listing = batch.get("errors")
+    errors = listing.get("data") if isinstance(listing, dict) else None
     if isinstance(errors, dict):  # the spec types data as one object; the service sends a list
         errors = [errors]
+    errors = [e for e in array(errors) if isinstance(e, dict)]
     what = "; ".join(f"{e.get('code')}" + (f" (line {e['line']})" if e.get("line") is not None else "")
                      + f": {e.get('message')}" for e in errors[:10]) or "no errors listed"
     return BatchError(f"batch {batch.get('id')} failed validation on the service: {what}")
@@ -306,12 +341,14 @@ def _run_batch(client: Client, input_path: str | os.PathLike[str], output_path: 
                                on_status=on_status)
         if batch.get("status") == "failed":
             raise _failure(batch)
-        with contextlib.ExitStack() as stack:
+
+        def custom_ids(stack: contextlib.ExitStack) -> Iterable[str]:
             if ids.exists():
-                custom_ids: Iterable[str] = read_ids(stack.enter_context(ids.open(encoding="utf-8")))
-            else:  # resumed by another process: read them from the input again
-                custom_ids = batch_custom_ids(source, deployment=state.get("deployment"), default_operation=operation)
-            outcome = collect(client, batch, custom_ids, target)
+                return read_ids(stack.enter_context(ids.open(encoding="utf-8")))
+            # resumed by another process: read them from the input again
+            return batch_custom_ids(source, deployment=state.get("deployment"), default_operation=operation)
+
+        outcome = collect_whole(client, batch, custom_ids, target, poll_first=poll_first)
     finally:
         ids.unlink(missing_ok=True)
     outcome.resumed = resumed
@@ -339,9 +376,12 @@ def wait_and_collect(client: Client, batch_id: str, output_path: str | os.PathLi
         raise _failure(batch)
     target = Path(output_path)
     scratch = target.with_name(f".{target.name}.input.download")
-    Files(client).content_to(batch["input_file_id"], scratch)
+    input_file_id = batch.get("input_file_id")
+    if not isinstance(input_file_id, str) or not input_file_id:
+        raise BatchError(f"batch {batch_id} names no input_file_id, so its lines cannot be put in input order")
+    Files(client).content_to(input_file_id, scratch)
     try:
-        with scratch.open("rb") as f:
-            return collect(client, batch, custom_ids_of_batch_lines(f), target)
+        return collect_whole(client, batch, lambda stack: custom_ids_of_batch_lines(
+            stack.enter_context(scratch.open("rb"))), target, poll_first=poll_first)
     finally:
         scratch.unlink()

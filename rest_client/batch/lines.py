@@ -23,6 +23,7 @@ from typing import Any
 
 from ..bulk.items import read_items
 from ..errors import BatchValidationError, ConfigError
+from ..jsonsafe import loads
 from ..resolve import CHAT, COMPLETIONS, EMBEDDINGS
 
 MAX_LINES = 100_000
@@ -185,7 +186,7 @@ def custom_ids_of_batch_lines(lines: Iterable[bytes]) -> Iterator[str]:
     for raw in lines:
         if raw.strip():
             try:
-                record: Any = json.loads(raw)
+                record: Any = loads(raw)
             except ValueError:
                 continue  # the service rejects such a file: it cannot have a batch
             if isinstance(record, dict) and isinstance(record.get("custom_id"), str):

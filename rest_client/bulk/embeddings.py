@@ -38,11 +38,12 @@ from typing import Any, Callable
 
 from ..client import Client
 from ..errors import APIStatusError, ConfigError, PacerClosed, RestClientError
+from ..jsonsafe import loads, lone_surrogate
 from ..resolve import EMBEDDINGS, deployment_for
 from ..retry import RetryPolicy
 from .files import ctrl_c_stops
 from .guard import SetupFailureGuard
-from .items import BulkItem
+from .items import BulkItem, not_utf8
 from .pacing import Pacer
 from .run import BULK_MAX_RETRIES, BULK_MAX_RETRY_WAIT, BulkResult
 from .summary import BulkSummary
@@ -108,7 +109,11 @@ def read_inputs(lines: Iterable[str], skip: frozenset[str] | set[str] = frozense
         if not text.strip():
             continue
         try:
-            item = parse_input(json.loads(text), number)
+            value = loads(text, surrogates="keep")
+            half = lone_surrogate(value, text)
+            item = parse_input(value, number) if half is None else _bad(
+                f"line-{number}", number, f"holds {half}, half of a UTF-16 surrogate pair without its other half, "
+                                          "which is not text: fix or remove that escape")
         except ValueError as exc:
             item = _bad(f"line-{number}", number, f"not valid JSON ({exc})")
         if item.custom_id in seen:
@@ -302,8 +307,10 @@ def run_embeddings_file(client: Client, input_path: str | os.PathLike[str], outp
         with source.open(encoding="utf-8-sig") as counting:
             total = sum(1 for line in counting if line.strip())
         stream = source.open(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the input file {source}: {getattr(exc, 'strerror', None) or exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(not_utf8(source)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the input file {source}: {exc.strerror or exc}") from exc
     skipped = len(done)
     summary = BulkSummary(total=total, skipped=skipped, skipped_failed=failed_before, output=str(target))
     with stream, target.open("a", encoding="utf-8") as out:
@@ -320,8 +327,8 @@ def run_embeddings_file(client: Client, input_path: str | os.PathLike[str], outp
                     summary.add(result)
                     if on_result:
                         on_result(result, run)
-            except UnicodeDecodeError as exc:
-                raise ConfigError(f"the input file {source} is not UTF-8 text: {exc}") from exc
+            except UnicodeDecodeError:
+                raise ConfigError(not_utf8(source)) from None
         summary.interrupted = stopped.is_set()
     summary.wall = time.perf_counter() - started
     summary.rate_limited = run.rate_limited
@@ -339,7 +346,7 @@ def _prepare_output(path: Path, retry_failed: bool) -> tuple[set[str], int]:
     keep, done, failed = [], set(), 0
     for line in data.decode("utf-8", errors="replace").splitlines(keepends=True):
         try:
-            record = json.loads(line)
+            record = loads(line)
             custom_id = record["custom_id"]
         except (ValueError, TypeError, KeyError):
             continue  # cut short by a kill: that input is not done

@@ -23,7 +23,7 @@ from typing import Any, Protocol, TextIO
 from ..client import Client
 from ..errors import ConfigError
 from .ids import IdIndex
-from .items import BulkItem, check_jsonl, output_outcome, read_items
+from .items import BulkItem, check_jsonl, not_utf8, output_outcome, read_items
 from .run import BulkResult, BulkRun, default_operation
 from .sendlog import RecordingPacer
 from .summary import BulkSummary
@@ -103,8 +103,10 @@ def _count_lines(source: Path) -> int:
                 if not raw.isspace():
                     count += 1
                     first = first if first is not None else text.lstrip("\ufeff")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the input file {source}: {getattr(exc, 'strerror', None) or exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(not_utf8(source)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the input file {source}: {exc.strerror or exc}") from exc
     check_jsonl(first, str(source))
     return count
 

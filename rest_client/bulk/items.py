@@ -6,13 +6,14 @@ local bulk run reads like a batch output file — one line per input line, in co
 
 from __future__ import annotations
 
-import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
+from ..jsonsafe import loads, lone_surrogate
 from ..payloads import prompt_payload
 from ..resolve import CHAT, COMPLETIONS, EMBEDDINGS
 from .ids import IdIndex
@@ -97,7 +98,11 @@ def read_items(lines: Iterable[str], default_operation: str) -> Iterator[BulkIte
             if not text.strip():
                 continue
             try:
-                item = parse_item(json.loads(text), number, default_operation)
+                value = loads(text, surrogates="keep")
+                half = lone_surrogate(value, text)
+                item = (parse_item(value, number, default_operation) if half is None else
+                        _bad(f"line-{number}", number, f"holds {half}, half of a UTF-16 surrogate pair without its "
+                                                       "other half, which is not text: fix or remove that escape"))
             except ValueError as exc:
                 item = _bad(f"line-{number}", number, json_problem(exc))
             first = seen.add(item.custom_id, number)
@@ -124,6 +129,19 @@ def json_problem(exc: ValueError) -> str:
     return f"not valid JSON ({text})"
 
 
+def not_utf8(path: str | os.PathLike[str]) -> str:
+    """Why a bulk input cannot be read as text, by line: the decoder's "byte 8213 in position 3" named neither
+    the line nor the file."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return (f"line {number} of the input file {os.fspath(path)} is not UTF-8 text (byte "
+                        f"0x{raw[exc.start]:02x} at column {exc.start + 1}): save the file as UTF-8")
+    return f"the input file {os.fspath(path)} is not UTF-8 text: save it as UTF-8"
+
+
 def check_jsonl(first_line: str | None, path: str) -> None:
     """Refuse, before anything is sent, a file that is not JSONL at all: a JSON array, or plain text. Such a
     file would otherwise fail line by line, each written as a failed item, with the reason in none."""
@@ -132,12 +150,12 @@ def check_jsonl(first_line: str | None, path: str) -> None:
         return
     if text.startswith("[") and text != "[]":
         try:
-            json.loads(text)
+            loads(text)
         except ValueError:  # a pretty-printed array: "[" alone, or its first element on the line
             raise ConfigError(f"{path} holds a JSON array, not JSONL: bulk reads one JSON value per line "
                               f"({JSONL_FORMS}); convert it with: jq -c '.[]' {path} > in.jsonl") from None
     try:
-        json.loads(text)
+        loads(text)
     except ValueError:
         if not text.startswith(("{", "[", '"')):
             raise ConfigError(f"{path} is not JSONL: its first line is not JSON. Each line must be one JSON "
@@ -171,7 +189,7 @@ def output_outcome(text: str) -> tuple[str, bool] | None:
     skips it as it skips other failures, and ``--retry-failed`` replaces it — never a second line for one id.
     """
     try:
-        record = json.loads(text)
+        record = loads(text)
     except ValueError:
         return None
     if not isinstance(record, dict) or not isinstance(record.get("custom_id"), str):

@@ -7,18 +7,18 @@ and modern.py calls wire.py: one direction each, no cycle.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..jsonsafe import loads
 
 
 def load_schema(path: str) -> dict[str, Any]:
     """``{"name", "schema", "strict"}`` from a file holding either that or a bare JSON schema."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"--json-schema {path}: cannot read it ({exc.strerror or exc})") from None
     except ValueError as exc:
@@ -52,7 +52,13 @@ def report(con: Any, result: Any, schema_file: str | None = None) -> None:
         con.detail(f"* the answer matches {schema_file}")
 
 
-def report_stream(con: Any, stream: Any) -> None:
-    """The streamed form of ``report``: assembled tool calls (``-v``)."""
+def report_stream(con: Any, stream: Any, schema_file: str | None = None) -> None:
+    """The streamed form of ``report``: assembled tool calls (``-v``), and the schema check of the whole
+    streamed text (it was skipped: ``--stream --json-schema`` printed any answer as if it matched)."""
     for call in stream.tool_calls:
         con.detail(f"* tool call {call.id}: {call.name}({call.arguments})")
+    if schema_file and stream.text:
+        from ..schema_check import check_answer
+
+        check_answer(stream.text, load_schema(schema_file)["schema"])
+        con.detail(f"* the answer matches {schema_file}")

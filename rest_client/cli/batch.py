@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from .common import EXIT_OK, Console, add_connection_options, guarded, load
+from .common import EXIT_API, EXIT_OK, Console, add_connection_options, guarded, load
 
 EXAMPLES = """\
 examples:
@@ -27,7 +27,8 @@ examples:
 the input is the same JSONL as `bulk` (prompts, {"prompt"|"messages"}, or Azure Batch lines); it is checked
 locally first (JSON, unique custom_id, one url, one deployment, ≤ 100,000 lines, ≤ 200 MB, no BOM) and every
 problem is listed with its line number before anything is sent. --deployment must be a Global Batch deployment.
-exit codes: 0 done, 1 API error or a failed batch, 2 usage/config/validation error, 3 network error.
+exit codes: 0 every line answered, 1 API error, a failed batch or any line failed or not run, 2 usage/config/
+validation error, 3 network error.
 """
 
 
@@ -72,7 +73,9 @@ def batch_main(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO 
 
 
 def describe(batch: dict[str, Any]) -> str:
-    counts = batch.get("request_counts") or {}
+    from ..batch.api import request_counts
+
+    counts = request_counts(batch)
     return (f"{batch.get('id')}  {batch.get('status')}  {counts.get('completed', 0)}/{counts.get('total', 0)} done, "
             f"{counts.get('failed', 0)} failed  input {batch.get('input_file_id')}  output "
             f"{batch.get('output_file_id') or '-'}")
@@ -88,13 +91,15 @@ class StatusBar:
     def __call__(self, batch: dict[str, Any]) -> None:
         from tqdm import tqdm
 
-        counts = batch.get("request_counts") or {}
-        total = int(counts.get("total") or 0)
+        from ..batch.api import request_counts
+
+        counts = request_counts(batch)
+        total = counts["total"]
         if self.bar is None:
             self.bar = tqdm(total=total or None, unit="req", file=self.con.err, dynamic_ncols=True, desc="batch")
         if total and self.bar.total != total:
             self.bar.total = total
-        self.bar.n = int(counts.get("completed") or 0) + int(counts.get("failed") or 0)
+        self.bar.n = counts["completed"] + counts["failed"]
         self.bar.set_description_str(f"batch {batch.get('status')}", refresh=False)
         self.bar.refresh()
 
@@ -106,6 +111,7 @@ class StatusBar:
 def run_command(args: argparse.Namespace, con: Console, emulator: Any) -> int:
     from .. import batch as flow
     from ..batch import Batches
+    from ..batch.api import listed
     from .wire import make_client
 
     if args.verbose:
@@ -119,12 +125,12 @@ def run_command(args: argparse.Namespace, con: Console, emulator: Any) -> int:
     deployment = args.deployment or (emulator.batch_deployment if emulator is not None else None)
     with make_client(settings, emulator, con) as client:
         if args.command == "list":
-            for batch in Batches(client).list().json().get("data", []):
+            for batch in listed(Batches(client).list(), "a list of batches"):
                 con.say(describe(batch))
         elif args.command == "status":
-            con.say(json.dumps(Batches(client).get(args.batch_id).json(), indent=2))
+            con.say(json.dumps(Batches(client).get(args.batch_id).json_object("a Batch"), indent=2))
         elif args.command == "cancel":
-            con.say(describe(Batches(client).cancel(args.batch_id).json()))
+            con.say(describe(Batches(client).cancel(args.batch_id).json_object("a Batch")))
         elif args.command == "submit":
             state = flow.submit_batch(client, args.input, deployment=deployment, operation=operation)
             con.say(state["batch_id"])
@@ -148,6 +154,10 @@ def run_command(args: argparse.Namespace, con: Console, emulator: Any) -> int:
                 con.note(line)
             if outcome.ok:
                 con.note(tokens_line(outcome.output))
+            if not outcome.complete:  # `batch run … && publish` must not publish a run with holes in it
+                con.note(f"error: {outcome.failed} request(s) failed and {outcome.not_done} did not run: their lines "
+                         f"in {outcome.output} carry the error")
+                return EXIT_API
     return EXIT_OK
 
 
@@ -165,10 +175,22 @@ def interrupted_note(args: Any) -> str:
 
 
 def tokens_line(output: Any) -> str:
-    """The tokens the answers in the output file used, reasoning tokens apart (read back from the file)."""
-    from ..bulk.summary import output_tokens
+    """The tokens the answers in the output file used, reasoning tokens apart (read back from the file: the
+    service's lines, so any shape — a line that is not an answer adds nothing)."""
+    from ..jsonsafe import loads
+    from ..payloads import reasoning_tokens_of
 
+    total = reasoning = 0
     with open(output, encoding="utf-8", errors="replace") as lines:
-        total, reasoning = output_tokens(lines)
+        for text in lines:
+            try:
+                record = loads(text)
+            except ValueError:
+                continue
+            response = record.get("response") if isinstance(record, dict) else None
+            body = response.get("body") if isinstance(response, dict) else None
+            usage = body.get("usage") if isinstance(body, dict) else None
+            used = usage.get("total_tokens") if isinstance(usage, dict) else None
+            total += used if isinstance(used, int) and not isinstance(used, bool) else 0
+            reasoning += reasoning_tokens_of(body) or 0
     return f"tokens: {total}" + (f" ({reasoning} reasoning)" if reasoning else "")
-

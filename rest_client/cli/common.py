@@ -106,6 +106,7 @@ def guarded(args: argparse.Namespace, con: Console, body: Callable[[Any], int]) 
     con.wire = CommandWire(con.err, verbose=args.verbose, har_path=getattr(args, "har", None), tty=con.tty)
     try:
         try:
+            con.wire.check()  # --har FILE: writable, before anything is sent
             check_emulator_auth(args)
             from .otel import otel_session
 
@@ -235,6 +236,9 @@ def load(args: argparse.Namespace, emulator: Any, con: Console) -> Any:
     if getattr(args, "timeout", None) is not None:
         overrides["read_timeout"] = args.timeout
     if getattr(args, "header", None):
+        from ..settings import check_headers
+
+        check_headers(args.header, "flag -H")  # here, so the error names the flag the user typed
         overrides["headers"] = args.header
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, TextIO
 from urllib.parse import urlsplit
 
@@ -169,12 +170,37 @@ class CommandWire:
 
             self.live.watch = FirstByteWatch(say, urlsplit(endpoint).netloc, read_timeout).start()
 
+    def check(self) -> None:
+        """Before anything is sent: can ``--har FILE`` be written? Found only at the end, a whole run was done
+        for nothing (the HAR lost, a traceback, a good run's exit 1). Tried the way ``save`` writes: a file
+        beside it, then a rename."""
+        if self.har_path is None:
+            return
+        from ..errors import ConfigError
+
+        path = Path(self.har_path)
+        self.recorder, recorder = None, self.recorder  # nothing to save if the check fails
+        if path.is_dir():
+            raise ConfigError(f"--har {path} is a directory: give a file name, e.g. --har {path / 'wire.har'}")
+        probe = path.with_name(path.name + ".tmp")
+        try:
+            probe.open("w").close()
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(f"--har {path} cannot be written ({exc.strerror or exc}): choose a file in a folder "
+                              "that exists and you can write to") from None
+        self.recorder = recorder
+
     def close(self) -> str | None:
-        """Stop watching; write the HAR. Returns a note for stderr (where the HAR went), or ``None``."""
+        """Stop watching; write the HAR. Returns a note for stderr (where the HAR went, or why it could not be
+        written: the command's own outcome stands), or ``None``."""
         if self.live.watch is not None:
             self.live.watch.stop()
         if self.recorder is None or self.har_path is None:
             return None
-        self.recorder.save(self.har_path)
+        try:
+            self.recorder.save(self.har_path)
+        except OSError as exc:
+            return f"warning: the HAR could not be written to {self.har_path} ({exc.strerror or exc})"
         n = len(self.recorder.entries)
         return f"note: {n} exchange{'s' if n != 1 else ''} written to {self.har_path} (HAR 1.2, secrets redacted)"

@@ -35,6 +35,9 @@ def add_modern_options(p: argparse.ArgumentParser) -> None:
 
 def apply_modern(args: argparse.Namespace, payload: dict[str, Any], operation: str) -> dict[str, Any]:
     """The chat body with ``--developer``, ``--max-completion-tokens``, ``--reasoning-effort``, ``--json-schema``."""
+    if args.background:  # run_responses handles it; anywhere else it would be silently ignored
+        raise ConfigError("--background needs --responses (background mode is a Responses API feature): add "
+                          "--responses, or drop --background")
     wanted = args.developer or args.max_completion_tokens is not None or args.reasoning_effort or args.json_schema
     if not wanted:
         return payload
@@ -111,16 +114,17 @@ def run_responses(args: argparse.Namespace, settings: Any, prompt: str, deployme
             served(con, stream.result)
             con.detail(f"* status {stream.finish_reason}; {len(stream.events)} events; "
                        f"usage: {show.usage_text(stream.usage)}")
-            report_stream(con, stream)
+            report_stream(con, stream, args.json_schema)
             code = verdict(con, stream.incomplete_reason)
         else:
             result = client.responses(body["input"], deployment=deployment, **params)
             _response_head(args, con, result.response, result.exchanges)
             if args.background:
-                response_id = result.json()["id"]
-                con.note(f"{response_id}: {result.json()['status']}")
+                started_body = result.json_object("a response", "id", "status")
+                response_id = started_body["id"]
+                con.note(f"{response_id}: {started_body['status']}")
                 result = client.wait_response(response_id, on_status=lambda r: con.note(
-                    f"{response_id}: {r.json().get('status')}"))
+                    f"{response_id}: {r.json_object('a response', 'status')['status']}"))
             con.say(json.dumps(result.json(), indent=2, ensure_ascii=False) if args.json else (result.text or ""))
             served(con, result)
             con.detail(f"* status {result.finish_reason}; usage: {show.usage_text(result.usage)}")

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import COGNITIVE_SERVICES_SCOPE
+from ..jsonsafe import loads
 from ..legend import legend_line
-from ..redact import looks_secret, redact_headers
+from ..redact import looks_secret, redact_headers, redact_url
 
 AZ_TOKEN = ("$(az account get-access-token --resource " + COGNITIVE_SERVICES_SCOPE.removesuffix("/.default")
             + " --query accessToken -o tsv)")
@@ -39,7 +40,7 @@ class PlannedRequest:
 
 def format_request(req: PlannedRequest, prefix: str = "> ") -> list[str]:
     """Request line, redacted headers, blank line, pretty body."""
-    lines = [f"{prefix}{req.method} {req.url}"]
+    lines = [f"{prefix}{req.method} {redact_url(req.url)}"]
     lines += [f"{prefix}{name}: {value}" for name, value in redact_headers(req.headers).items()]
     lines.append(prefix.rstrip())
     lines += [f"{prefix}{line}" for line in json.dumps(req.payload(), indent=2, ensure_ascii=False).splitlines()]
@@ -100,7 +101,7 @@ def curl_note(req: PlannedRequest, key_source: str | None) -> str:
 def pretty_body(raw: str) -> str:
     """A JSON body indented (an error's innererror, content filter results), anything else as it came."""
     try:
-        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+        return json.dumps(loads(raw), indent=2, ensure_ascii=False)
     except (ValueError, TypeError, RecursionError):
         return raw
 
@@ -160,10 +161,23 @@ def error_lines(error: BaseException) -> list[str]:
     crid = getattr(error, "client_request_id", None)
     if crid:
         message += f" [x-ms-client-request-id {crid}]"
-    lines = [f"error: {for_the_shell(message)}"]
+    lines = [f"error: {for_the_shell(one_line(message))}"]
     if hint:
-        lines.append(f"hint: {for_the_shell(hint)}")
+        lines.append(f"hint: {for_the_shell(one_line(hint))}")
     return lines
+
+
+_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x85\u2028\u2029]+\s*")
+
+
+def one_line(text: str) -> str:
+    """Text from a server made safe for one terminal line: line breaks become a space (an error body's
+    message with newlines turned one ``error:`` line into five, each looking like our own), and control and
+    format characters (ANSI escapes, a right-to-left override) are shown escaped, never acted on."""
+    text = _LINE_BREAKS.sub(" ", text).replace("\t", " ")
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 _PYTHON_BESIDE_FLAG = re.compile(r"\b\w+=(?:'[^']*'|\"[^\"]*\")?\s*/\s*(--[\w-]+)")

@@ -118,7 +118,7 @@ def _stream(args: argparse.Namespace, client: Client, operation: str, payload: d
                    f"{len(stream.events)} events; finish_reason {stream.finish_reason}")
     if stream.usage:
         con.detail(f"* usage: {usage_text(stream.usage)}")
-    report_stream(con, stream)
+    report_stream(con, stream, getattr(args, "json_schema", None))
     return _check_stream(con, stream)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..jsonsafe import array
+
 TERMINAL_STATUSES = ("completed", "incomplete", "cancelled", "failed")
 
 
@@ -19,9 +21,9 @@ def output_text(body: Any) -> str | None:
     if not isinstance(body, Mapping) or body.get("object") != "response":
         return None
     parts = []
-    for item in body.get("output") or ():
+    for item in array(body.get("output")):
         if isinstance(item, Mapping) and item.get("type") == "message":
-            for part in item.get("content") or ():
+            for part in array(item.get("content")):
                 text = part.get("text") if isinstance(part, Mapping) and part.get("type") == "output_text" else None
                 if isinstance(text, str):
                     parts.append(text)
@@ -32,7 +34,7 @@ def function_calls(body: Any) -> list[dict[str, Any]]:
     """The ``function_call`` output items of a response (name, call_id, arguments as a JSON string)."""
     if not isinstance(body, Mapping):
         return []
-    return [dict(item) for item in body.get("output") or () if isinstance(item, Mapping)
+    return [dict(item) for item in array(body.get("output")) if isinstance(item, Mapping)
             and item.get("type") == "function_call"]
 
 

@@ -9,11 +9,11 @@ that stops before a terminal event was cut short, and says so.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..errors import StreamError
+from ..jsonsafe import loads, refusal
 from ..sse import DONE
 from ..streaming import Stream
 from ..tools import ToolCall, tool_calls_of
@@ -65,9 +65,10 @@ def _with_end(lines: Iterable[str]) -> Iterator[str]:
 
 def _parse(text: str, name: str | None) -> dict[str, Any]:
     try:
-        event = json.loads(text)
-    except ValueError:
-        raise StreamError(f"stream event is not JSON: {text[:120]!r}") from None
+        event = loads(text)
+    except ValueError as exc:
+        why = f" ({refusal(exc)})" if refusal(exc) else ""
+        raise StreamError(f"stream event is not JSON{why}: {text[:120]!r}") from None
     if not isinstance(event, dict):
         raise StreamError(f"stream event is not a JSON object: {text[:120]!r}", payload=event)
     if name and "type" not in event:
