@@ -6,10 +6,10 @@ message, a few custom_ids) says more than 300 ``failed line-2: HTTP 401`` lines.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..jsonsafe import loads
 from ..payloads import reasoning_tokens_of
 from .run import BulkResult
 from .sendlog import SendLog
@@ -146,7 +146,7 @@ def output_tokens(lines: Iterable[str]) -> tuple[int, int]:
     total = reasoning = 0
     for text in lines:
         try:
-            body = ((json.loads(text) or {}).get("response") or {}).get("body")
+            body = ((loads(text) or {}).get("response") or {}).get("body")  # bounded: the file may be anyone's
         except (ValueError, AttributeError):
             continue
         usage = body.get("usage") if isinstance(body, dict) else None
