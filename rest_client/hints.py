@@ -10,6 +10,7 @@ walks the table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -27,9 +28,11 @@ NETWORK_WORDS = ("virtual network", "private endpoint", "firewall", "public acce
 
 # Routes a rule can be keyed by (``Situation.routes``).
 DATED_RESPONSES = "/responses off the v1 routes"  # the Responses API called on a dated deployment route
+RETIRED_ASSISTANTS = "/assistants or /threads"  # the Assistants API's routes, retired (any api-version, dated or v1)
 BATCH_ID = "/batches/{id}"
 FILE_ID = "/files/{id}"
 _ID_ROUTES = ((BATCH_ID, "batches"), (FILE_ID, "files"))
+_ASSISTANTS_PATH = re.compile(r"/openai/(?:v1/)?(?:assistants|threads)(?:/|$)")
 
 REASONING = "reasoning"  # the family of rows ``reasoning_hint`` answers from
 
@@ -73,12 +76,15 @@ class Situation:
 
     @property
     def routes(self) -> frozenset[str]:
-        """The routes (``DATED_RESPONSES``, ``BATCH_ID``, ``FILE_ID``) the call went to."""
+        """The routes (``DATED_RESPONSES``, ``RETIRED_ASSISTANTS``, ``BATCH_ID``, ``FILE_ID``) the call went to."""
         found = {route for route, kind in _ID_ROUTES if _id_after(self.resource, kind) is not None}
         path = (self.url or "").split("?", 1)[0]
         if path.rstrip("/").endswith("/responses") and "/openai/v1/" not in path:
             found.add(DATED_RESPONSES)
+        if _ASSISTANTS_PATH.search(path) or _ASSISTANTS_PATH.search("/openai/" + (self.resource or "").lstrip("/")):
+            found.add(RETIRED_ASSISTANTS)
         return frozenset(found)
+
 
 
 Text = Union[str, Callable[[Situation], str]]
@@ -239,6 +245,10 @@ ROLE_MISSING = (f"your identity is signed in but has no data-plane role on this 
                 "to apply")
 ROLE_LACKING = (f"your identity lacks the '{OPENAI_USER_ROLE}' role on this resource: az role assignment create "
                 f"--role '{OPENAI_USER_ROLE}' --assignee YOUR_ID --scope RESOURCE_ID (takes up to 5 min to apply)")
+ASSISTANTS_RETIRED = ("the Assistants API (/openai/assistants, /openai/threads) was retired on 26 August 2026: use "
+                      "the Responses API on /openai/v1 — a thread is a conversation, a run a response with "
+                      "conversation= / --conversation (background= / --background to poll it like a run); which "
+                      "call replaces which: docs/assistants-to-responses.md, notebook 10")
 RESPONSES_V1_ONLY = ("the Responses API is served only on the v1 routes: POST {resource}/openai/v1/responses with "
                      "the deployment as model (Client.responses / --responses do this)")
 STRUCTURED_OUTPUTS_VERSION = ("structured outputs (response_format json_schema) need api-version 2024-08-01-preview "
@@ -271,10 +281,12 @@ _400, _401, _403, _404, _429 = (frozenset({n}) for n in (400, 401, 403, 404, 429
 # Why this order. The first candidate row that matches wins; the two ``join`` rows at the end add to it.
 # 1. What the client itself decided beats what the answer says: a wait longer than max_retry_wait is why the
 #    call stopped, whatever the status, and its sentence stands alone (nothing is added to it).
-# 2. Who answered, and where, beats what they said: an API Management refusal (its shape *and* its policy
-#    wording, unless the policy-id names Azure OpenAI's own limiter, which uses the same words) means Azure
-#    OpenAI never saw the call; a 404 from /responses off the v1 routes means the route is wrong, and the
-#    answer from the right route may say something else.
+# 2. Who answered, and where, beats what they said: a 4xx from a retired Assistants route (/assistants,
+#    /threads…, any api-version) means no fix to the key, role, gateway or body can help — the API is gone —
+#    so it comes first (429s excepted: a rate limit says nothing of the route); an API Management refusal (its
+#    shape *and* its policy wording, unless the policy-id names Azure OpenAI's own limiter, which uses the
+#    same words) means Azure OpenAI never saw the call; a 404 from /responses off the v1 routes means the route
+#    is wrong, and the answer from the right route may say something else.
 # 3. Then identity, whatever the status: a missing data-plane role (Azure answers a valid token without one
 #    with 401, so a new token cannot help; a key carries no identity, so with a key only when the status is
 #    401) and key authentication switched off on the resource.
@@ -288,6 +300,8 @@ _400, _401, _403, _404, _429 = (frozenset({n}) for n in (400, 401, 403, 404, 429
 # 6. Added to whatever won: a body that is not JSON ("; …"), then, after retries, how many attempts were made.
 RULES: tuple[Rule, ...] = (
     Rule("wait_refused", _wait_refused, when=lambda s: s.wait_refused is not None, alone=True),
+    Rule("assistants_retired", ASSISTANTS_RETIRED, route=RETIRED_ASSISTANTS,
+         when=lambda s: 400 <= s.status < 500 and s.status != 429),
     Rule("apim_gateway", _gateway,
          when=lambda s: not s.deployment_limiter and gateway_hint(s.status, s.body, s.message) is not None),
     Rule("responses_on_dated_route", RESPONSES_V1_ONLY, status=_404, route=DATED_RESPONSES),

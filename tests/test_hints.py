@@ -13,6 +13,7 @@ from rest_client.hints import RULES, Situation, hint_for, reasoning_hint, winner
 
 DATED_RESPONSES_URL = "https://res.openai.azure.com/openai/deployments/gpt-4o/responses?api-version=2024-10-21"
 V1_RESPONSES_URL = "https://res.openai.azure.com/openai/v1/responses"
+THREAD_RUNS_URL = "https://res.openai.azure.com/openai/threads/thread_abc/runs?api-version=2024-08-01-preview"
 MISSING_SUBSCRIPTION_KEY = ("Access denied due to missing subscription key. Make sure to include subscription key "
                             "when making requests to an API.")
 APIM_RATE_LIMIT = "Rate limit is exceeded. Try again in 5 seconds."
@@ -43,6 +44,10 @@ def invalid(message: str, param: str | None = None, code: str | None = None) -> 
 CASES: list[tuple[str, Situation]] = [
     ("wait_refused", Situation(429, code="429", message="Please retry after 86400 seconds.", wait_refused=86400.0,
                                max_retry_wait=60.0)),
+    ("assistants_retired", Situation(404, code="404", message="Resource not found", url=THREAD_RUNS_URL)),
+    ("assistants_retired", Situation(400, code="BadRequest", message="API version not supported",
+                                     url="https://res.openai.azure.com/openai/v1/assistants")),
+    ("assistants_retired", Situation(404, code="NotFound", message="not found", resource="/assistants/asst_1")),
     ("apim_gateway", gateway(401, MISSING_SUBSCRIPTION_KEY, auth_kind="apim")),
     ("apim_gateway", gateway(429, APIM_RATE_LIMIT, auth_kind="apim+bearer")),
     ("responses_on_dated_route", Situation(404, code="404", message="Resource not found", url=DATED_RESPONSES_URL)),
@@ -147,6 +152,33 @@ def test_a_refused_wait_beats_every_other_row_and_stands_alone() -> None:
     assert fired(s)[:2] == ["wait_refused", "apim_gateway"]
     assert hint_for(s) == ("the service asked to wait 90 s, more than max_retry_wait 60 s: retry later, or raise "
                            "max_retry_wait")  # no "(gave up …)", no "did not come from …"
+
+
+def test_a_retired_assistants_route_beats_every_row_but_a_refused_wait() -> None:
+    """The API is gone: no key, role, gateway, api-version or deployment fix can help, so the retirement is the
+    news; a refused wait still stands alone (the client's own decision), and a 429 says nothing of the route."""
+    s = Situation(401, code="401", message=MISSING_SUBSCRIPTION_KEY, body={"statusCode": 401,
+                  "message": MISSING_SUBSCRIPTION_KEY}, auth_kind="apim", url=THREAD_RUNS_URL, api_version="x")
+    assert fired(s)[:2] == ["assistants_retired", "apim_gateway"]
+    assert hint_for(Situation(404, url=THREAD_RUNS_URL, attempts=1)) == hints.ASSISTANTS_RETIRED
+    assert winner(Situation(429, url=THREAD_RUNS_URL, limit="requests")).name == "request_rate_limit"
+    assert winner(Situation(500, url=THREAD_RUNS_URL)).name == "server_failed"
+    refused = Situation(404, url=THREAD_RUNS_URL, wait_refused=90.0, max_retry_wait=60.0)
+    assert fired(refused)[:2] == ["wait_refused", "assistants_retired"]
+
+
+@pytest.mark.parametrize("path", ["/openai/assistants", "/openai/assistants/asst_1/files", "/openai/threads",
+                                  "/openai/threads/runs", "/openai/threads/t/messages", "/openai/v1/threads/t/runs/r",
+                                  "/prefix/openai/assistants"])
+def test_every_assistants_route_in_any_form_is_the_retired_api(path: str) -> None:
+    for query in ("", "?api-version=2024-05-01-preview", "?api-version=2024-08-01-preview"):
+        assert hints.RETIRED_ASSISTANTS in Situation(404, url="https://res.openai.azure.com" + path + query).routes
+
+
+@pytest.mark.parametrize("path", ["/openai/deployments/threads/chat/completions", "/openai/assistantsx",
+                                  "/openai/v1/responses", "/openai/v1/conversations/threads", "/threads"])
+def test_routes_merely_named_like_the_assistants_api_are_not_it(path: str) -> None:
+    assert hints.RETIRED_ASSISTANTS not in Situation(404, url="https://res.openai.azure.com" + path).routes
 
 
 def test_the_gateway_beats_the_service_rate_limit_rows_unless_azure_openais_limiter_answered() -> None:
