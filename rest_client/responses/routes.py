@@ -62,7 +62,10 @@ def _id_segment(value: str, what: str, example: str) -> str:
 
 
 def responses_payload(input: Any, params: Mapping[str, Any], model: str) -> dict[str, Any]:
-    """``{"model": deployment, "input": …, **params}``; ``input`` is a string or a list of input items."""
+    """``{"model": deployment, "input": …, **params}``; ``input`` is a string or a list of input items, or
+    ``None`` with a ``conversation`` (answer it as it stands: what running an Assistants thread was)."""
+    if input is None and params.get("conversation") is not None:
+        return {"model": model, **params}
     if not isinstance(input, (str, list, tuple)) or not input:
         raise ConfigError("input must be a non-empty string or a list of input items "
                           "({'role': 'user', 'content': …})")
