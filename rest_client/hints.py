@@ -32,6 +32,7 @@ RETIRED_ASSISTANTS = "/assistants or /threads"  # the Assistants API's routes, r
 BATCH_ID = "/batches/{id}"
 FILE_ID = "/files/{id}"
 _ID_ROUTES = ((BATCH_ID, "batches"), (FILE_ID, "files"))
+_OBJECT_NOT_FOUND = re.compile(r"with id '[^']*' (?:was )?not found")  # the route was right: an id was not
 _ASSISTANTS_PATH = re.compile(r"/openai/(?:v1/)?(?:assistants|threads)(?:/|$)")
 
 REASONING = "reasoning"  # the family of rows ``reasoning_hint`` answers from
@@ -344,7 +345,7 @@ RULES: tuple[Rule, ...] = (
     Rule("unknown_batch", _unknown_id("batches", "batch", " (python -m rest_client batch list)"), status=_404,
          route=BATCH_ID),
     Rule("unknown_file", _unknown_id("files", "file"), status=_404, route=FILE_ID),
-    Rule("nothing_at_url", _nothing_at_url, status=_404),
+    Rule("nothing_at_url", _nothing_at_url, status=_404, when=lambda s: not _OBJECT_NOT_FOUND.search(s.low)),
     Rule("request_rate_limit", REQUEST_RATE, status=_429, when=lambda s: s.limit == "requests"),
     Rule("token_rate_limit", TOKEN_RATE, status=_429, when=lambda s: s.limit == "tokens"),
     Rule("rate_limit", RATE_LIMIT, status=_429),

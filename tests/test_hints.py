@@ -302,6 +302,13 @@ def test_404_rows_go_code_then_batch_then_file_then_url() -> None:
     assert hint_for(ids).startswith("no batch with id 'b1'")
 
 
+@pytest.mark.parametrize("message", ["Conversation with id 'conv_x' not found.", "Response with id 'resp_1' not found.",
+                                     "Item with id 'msg_1' not found."])
+def test_a_404_that_names_the_missing_object_gets_no_url_hint(message: str) -> None:
+    """The route was right (an id was not): "check the endpoint and api-version" would send the user astray."""
+    assert hint_for(Situation(404, message=message, url=V1_RESPONSES_URL, api_version="2024-10-21")) is None
+
+
 def test_429_rows_go_by_the_limit_named_then_the_plain_one() -> None:
     assert fired(Situation(429, limit="tokens")) == ["token_rate_limit", "rate_limit"]
     assert fired(Situation(429, limit="requests")) == ["request_rate_limit", "rate_limit"]
