@@ -17,8 +17,9 @@ from rest_client.hints import ASSISTANTS_RETIRED
 from tests.conftest import REPO_ROOT
 
 # The quickstart's calls: create the assistant, a thread, a message, a run, poll it, list the messages.
-QUICKSTART = [("POST", "/openai/assistants"), ("POST", "/openai/threads"), ("POST", "/openai/threads/thread_1/messages"),
-              ("POST", "/openai/threads/thread_1/runs"), ("GET", "/openai/threads/thread_1/runs/run_1"),
+QUICKSTART = [("POST", "/openai/assistants"), ("POST", "/openai/threads"),
+              ("POST", "/openai/threads/thread_1/messages"), ("POST", "/openai/threads/thread_1/runs"),
+              ("GET", "/openai/threads/thread_1/runs/run_1"),
               ("GET", "/openai/threads/thread_1/messages"), ("DELETE", "/openai/assistants/asst_1"),
               ("POST", "/openai/threads/runs"), ("GET", "/openai/v1/assistants")]
 
@@ -57,8 +58,8 @@ def test_a_failed_call_to_an_assistants_route_says_the_api_was_retired(emu, endp
 
 
 def test_an_assistants_url_pasted_as_the_endpoint_is_refused_with_the_same_sentence() -> None:
-    with pytest.raises(ConfigError, match="is an Assistants API URL: the Assistants API .* was retired on 26 "
-                                          "August 2026") as caught:
+    with pytest.raises(ConfigError, match=r"is an Assistants API URL: the Assistants API .* was retired on 26 "
+                                          r"August 2026") as caught:
         Client(endpoint="https://res.openai.azure.com/openai/threads/thread_1/runs?api-version=2024-08-01-preview",
                api_key="k")
     assert ASSISTANTS_RETIRED in str(caught.value)

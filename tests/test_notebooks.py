@@ -58,8 +58,9 @@ SHOWN = {
     # The old route answers a bare 404 and rest_client's hint says why; the code interpreter's run is shown.
     **{("10_from_assistants_to_responses.ipynb", mode): (
         "/openai/assistants?api-version=2024-08-01-preview -> 404", "was retired on 26 August 2026",
-        "equation = Eq(3*x + 11, 14)", "printed: x = 1", "assistant: The solution to the equation 3x + 11 = 14 is x = 1.",
-        "equation = Eq(2*y - 4, 10)", "CodeInterpreterCall printed: x = 1", "status: completed")
+        "equation = Eq(3*x + 11, 14)", "printed: x = 1",
+        "assistant: The solution to the equation 3x + 11 = 14 is x = 1.", "equation = Eq(2*y - 4, 10)",
+        "CodeInterpreterCall printed: x = 1", "status: completed")
        for mode in ("offline", "configured")},
 }
 """What a notebook's outputs must show, beyond running: the lesson it exists to teach."""

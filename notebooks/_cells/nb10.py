@@ -94,7 +94,7 @@ print(old.text)
 A bare 404 says nothing of why. rest_client's error for the same call does (its hint names the retirement and
 this walkthrough):"""),
     ("code", """\
-from rest_client import Client, NotFoundError
+from rest_client import NotFoundError
 
 with Client(settings, credential=credential) as client:
     try:
@@ -195,9 +195,7 @@ with requests.post(f"{V1}/responses", json=follow_up, headers=headers, stream=Tr
         if not line.startswith("data: "):
             continue
         event = json.loads(line[len("data: "):])
-        if event["type"] == "response.code_interpreter_call_code.delta":
-            print(event["delta"], end="")
-        elif event["type"] == "response.output_text.delta":
+        if event["type"] in ("response.code_interpreter_call_code.delta", "response.output_text.delta"):
             print(event["delta"], end="")
         elif event["type"] in ("response.created", "response.code_interpreter_call.interpreting",
                                "response.output_item.done", "response.completed"):

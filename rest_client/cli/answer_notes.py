@@ -71,11 +71,12 @@ def hosted_lines(call: Any) -> list[str]:
     lines = [f"* {call.TYPE} {call.id}: {call.status}"]
     if isinstance(call, CodeInterpreterCall):
         lines[0] += f" (container {call.container_id})" if call.container_id else ""
-        lines += [f"*   code> {line}" for line in (call.code or "").splitlines()]
+        lines += [f"*   code> {line}".rstrip() for line in (call.code or "").splitlines()]
         if call.logs is None:
             lines.append("*   logs: not in the answer (ask with include code_interpreter_call.outputs)")
         else:
-            lines += [f"*   logs> {line}" for line in call.logs.splitlines()] or ["*   logs: (nothing printed)"]
+            printed = [f"*   logs> {line}".rstrip() for line in call.logs.splitlines()]
+            lines += printed or ["*   logs: (nothing printed)"]
         lines += [f"*   image: {url}" for url in call.images]
     elif isinstance(call, FileSearchCall):
         lines.append(f"*   queries: {'; '.join(call.queries) or '-'}")
