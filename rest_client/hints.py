@@ -32,7 +32,8 @@ RETIRED_ASSISTANTS = "/assistants or /threads"  # the Assistants API's routes, r
 BATCH_ID = "/batches/{id}"
 FILE_ID = "/files/{id}"
 _ID_ROUTES = ((BATCH_ID, "batches"), (FILE_ID, "files"))
-_OBJECT_NOT_FOUND = re.compile(r"with id '[^']*' (?:was )?not found")  # the route was right: an id was not
+# The v1 routes' (OpenAI's) wording for an unknown response, conversation or item: the route was right, an id was not.
+_OBJECT_NOT_FOUND = re.compile(r"with id '[^']*' not found")
 _ASSISTANTS_PATH = re.compile(r"/openai/(?:v1/)?(?:assistants|threads)(?:/|$)")
 
 REASONING = "reasoning"  # the family of rows ``reasoning_hint`` answers from
