@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the _cells package beside this file
 
-from _cells import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09
+from _cells import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09, nb10
 
 HERE = Path(__file__).resolve().parent
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -32,6 +32,7 @@ NOTEBOOKS = {
     "07_bulk_runs.ipynb": nb07.NB07,
     "08_azure_batch.ipynb": nb08.NB08,
     "09_responses_and_reasoning.ipynb": nb09.NB09,
+    "10_from_assistants_to_responses.ipynb": nb10.NB10,
 }
 
 

@@ -24,7 +24,7 @@ _EXPORTS = {
                 "ConfigWarning", "ConnectError", "ContentFilterError", "CredentialError", "InternalServerError",
                 "InvalidResponseError", "NotFoundError", "PacerClosed", "PermissionDeniedError", "RateLimitError",
                 "RequestTimeoutError", "RestClientError", "ServerError", "StreamError", "TransportError"),
-    ".responses": ("ResponseStream",),
+    ".responses": ("CodeInterpreterCall", "FileSearchCall", "FileSearchResult", "ResponseStream", "WebSearchCall"),
     ".result": ("AttemptEvent", "Exchange", "Result"),
     ".retry": ("RetryPolicy",),
     ".settings": ("Settings", "load_settings"),
@@ -71,7 +71,11 @@ if TYPE_CHECKING:  # the same names, imported eagerly, for type checkers and IDE
     from .errors import ServerError as ServerError
     from .errors import StreamError as StreamError
     from .errors import TransportError as TransportError
+    from .responses import CodeInterpreterCall as CodeInterpreterCall
+    from .responses import FileSearchCall as FileSearchCall
+    from .responses import FileSearchResult as FileSearchResult
     from .responses import ResponseStream as ResponseStream
+    from .responses import WebSearchCall as WebSearchCall
     from .result import AttemptEvent as AttemptEvent
     from .result import Exchange as Exchange
     from .result import Result as Result

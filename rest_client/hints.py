@@ -28,9 +28,13 @@ NETWORK_WORDS = ("virtual network", "private endpoint", "firewall", "public acce
 
 # Routes a rule can be keyed by (``Situation.routes``).
 DATED_RESPONSES = "/responses off the v1 routes"  # the Responses API called on a dated deployment route
+RETIRED_ASSISTANTS = "/assistants or /threads"  # the Assistants API's routes, retired (any api-version, dated or v1)
 BATCH_ID = "/batches/{id}"
 FILE_ID = "/files/{id}"
 _ID_ROUTES = ((BATCH_ID, "batches"), (FILE_ID, "files"))
+# The v1 routes' (OpenAI's) wording for an unknown response, conversation or item: the route was right, an id was not.
+_OBJECT_NOT_FOUND = re.compile(r"with id '[^']*' not found")
+_ASSISTANTS_PATH = re.compile(r"/openai/(?:v1/)?(?:assistants|threads)(?:/|$)")
 
 REASONING = "reasoning"  # the family of rows ``reasoning_hint`` answers from
 
@@ -74,12 +78,15 @@ class Situation:
 
     @property
     def routes(self) -> frozenset[str]:
-        """The routes (``DATED_RESPONSES``, ``BATCH_ID``, ``FILE_ID``) the call went to."""
+        """The routes (``DATED_RESPONSES``, ``RETIRED_ASSISTANTS``, ``BATCH_ID``, ``FILE_ID``) the call went to."""
         found = {route for route, kind in _ID_ROUTES if _id_after(self.resource, kind) is not None}
         path = (self.url or "").split("?", 1)[0]
         if path.rstrip("/").endswith("/responses") and "/openai/v1/" not in path:
             found.add(DATED_RESPONSES)
+        if _ASSISTANTS_PATH.search(path) or _ASSISTANTS_PATH.search("/openai/" + (self.resource or "").lstrip("/")):
+            found.add(RETIRED_ASSISTANTS)
         return frozenset(found)
+
 
 
 Text = Union[str, Callable[[Situation], str]]
@@ -254,6 +261,10 @@ ROLE_MISSING = (f"your identity is signed in but has no data-plane role on this 
                 "to apply")
 ROLE_LACKING = (f"your identity lacks the '{OPENAI_USER_ROLE}' role on this resource: az role assignment create "
                 f"--role '{OPENAI_USER_ROLE}' --assignee YOUR_ID --scope RESOURCE_ID (takes up to 5 min to apply)")
+ASSISTANTS_RETIRED = ("the Assistants API (/openai/assistants, /openai/threads) was retired on 26 August 2026: use "
+                      "the Responses API on /openai/v1 — a thread is a conversation, a run a response with "
+                      "conversation= / --conversation (background= / --background to poll it like a run); which "
+                      "call replaces which: docs/assistants-to-responses.md, notebook 10")
 RESPONSES_V1_ONLY = ("the Responses API is served only on the v1 routes: POST {resource}/openai/v1/responses with "
                      "the deployment as model (Client.responses / --responses do this)")
 STRUCTURED_OUTPUTS_VERSION = ("structured outputs (response_format json_schema) need api-version 2024-08-01-preview "
@@ -292,10 +303,12 @@ _400, _401, _403, _404, _408, _429 = (frozenset({n}) for n in (400, 401, 403, 40
 # 1. What the client itself decided beats what the answer says: a wait longer than max_retry_wait is why the
 #    call stopped, whatever the status, and its sentence stands alone (nothing is added to it).
 # 2. Who answered, and where, beats what they said: a replay with no recording of the call (code NoRecording:
-#    the service never saw it, whatever the status); an API Management refusal (its shape *and* its policy
-#    wording, unless the policy-id names Azure OpenAI's own limiter, which uses the same words) means Azure
-#    OpenAI never saw the call; a 404 from /responses off the v1 routes means the route is wrong, and the
-#    answer from the right route may say something else.
+#    the service never saw it, whatever the status or route); then a 4xx from a retired Assistants route
+#    (/assistants, /threads…, any api-version): no fix to the key, role, gateway or body can help — the API is
+#    gone (429s excepted: a rate limit says nothing of the route); an API Management refusal (its shape *and*
+#    its policy wording, unless the policy-id names Azure OpenAI's own limiter, which uses the same words)
+#    means Azure OpenAI never saw the call; a 404 from /responses off the v1 routes means the route is wrong,
+#    and the answer from the right route may say something else.
 # 3. Then identity, whatever the status: a missing data-plane role (Azure answers a valid token without one
 #    with 401, so a new token cannot help; a key carries no identity, so with a key only when the status is
 #    401) and key authentication switched off on the resource.
@@ -312,6 +325,8 @@ _400, _401, _403, _404, _408, _429 = (frozenset({n}) for n in (400, 401, 403, 40
 RULES: tuple[Rule, ...] = (
     Rule("wait_refused", _wait_refused, when=lambda s: s.wait_refused is not None, alone=True),
     Rule("no_recording", NO_RECORDING, code=frozenset({"NoRecording"})),
+    Rule("assistants_retired", ASSISTANTS_RETIRED, route=RETIRED_ASSISTANTS,
+         when=lambda s: 400 <= s.status < 500 and s.status != 429),
     Rule("apim_gateway", _gateway,
          when=lambda s: not s.deployment_limiter and gateway_hint(s.status, s.body, s.message) is not None),
     Rule("responses_on_dated_route", RESPONSES_V1_ONLY, status=_404, route=DATED_RESPONSES),
@@ -356,7 +371,7 @@ RULES: tuple[Rule, ...] = (
     Rule("unknown_batch", _unknown_id("batches", "batch", " (python -m rest_client batch list)"), status=_404,
          route=BATCH_ID),
     Rule("unknown_file", _unknown_id("files", "file"), status=_404, route=FILE_ID),
-    Rule("nothing_at_url", _nothing_at_url, status=_404),
+    Rule("nothing_at_url", _nothing_at_url, status=_404, when=lambda s: not _OBJECT_NOT_FOUND.search(s.low)),
     Rule("service_timeout", SERVICE_TIMEOUT, status=_408),
     Rule("request_rate_limit", REQUEST_RATE, status=_429, when=lambda s: s.limit == "requests"),
     Rule("token_rate_limit", TOKEN_RATE, status=_429, when=lambda s: s.limit == "tokens"),

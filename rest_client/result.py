@@ -12,6 +12,7 @@ from .diagnose import SNIPPET_CHARS, empty_answer_warning, request_id_from
 from .errors import InvalidResponseError
 from .jsonsafe import array, loads, refusal
 from .payloads import answer_text, reasoning_tokens_of
+from .responses.items import HostedToolCall, hosted_tool_calls
 from .responses.results import incomplete_reason
 from .retry_hints import RetryHint
 from .tools import ToolCall, tool_calls_of
@@ -136,6 +137,12 @@ class Result:
     def tool_calls(self) -> list[ToolCall]:
         """The calls the model asks for (chat ``message.tool_calls`` or Responses ``function_call`` items)."""
         return tool_calls_of(self.json())
+
+    @property
+    def hosted_tool_calls(self) -> list[HostedToolCall]:
+        """What the service's own tools did in a Responses answer: ``CodeInterpreterCall`` (the code it ran, its
+        logs), ``FileSearchCall``, ``WebSearchCall``, in output order; ``[]`` for any other answer."""
+        return hosted_tool_calls(self.json())
 
     @property
     def finish_reason(self) -> str | None:

@@ -117,6 +117,11 @@ def parse_endpoint(raw: str, *, source: str = "endpoint") -> ParsedEndpoint:
         return ParsedEndpoint(base + (f"/{prefix}" if prefix else ""), api_version=api_version)
     root = base + "".join(f"/{s}" for s in segments[:at])
     rest = segments[at + 1:]
+    if rest[1 if rest[:1] == ["v1"] else 0:][:1] in (["assistants"], ["threads"]):  # pasted from an old quickstart
+        from .hints import ASSISTANTS_RETIRED
+
+        raise ConfigError(f"{source} {text!r} is an Assistants API URL: {ASSISTANTS_RETIRED}; as the endpoint give "
+                          "the resource URL, e.g. https://NAME.openai.azure.com")
     if rest[:1] == ["v1"]:
         operation = "/".join(rest[1:]) or None
         return ParsedEndpoint(root + V1_SUFFIX, operation=_known_operation(operation, source, text))

@@ -18,6 +18,8 @@ PUBLIC = {
     # types the public methods hand back: stream_responses, Result/Stream.tool_calls, EntraTokenAuth.status
     # (and what those carry: TokenStatus.claims, Stream.content_filter_annotations)
     "ResponseStream", "ToolCall", "TokenStatus", "TokenClaims", "FilterAnnotation",
+    # the hosted tools' items Result/ResponseStream.hosted_tool_calls hand back (and a file search's results)
+    "CodeInterpreterCall", "FileSearchCall", "FileSearchResult", "WebSearchCall",
     "RestClientError", "ConfigError", "ConfigWarning", "BatchValidationError", "CredentialError", "TransportError",
     "ConnectError", "RequestTimeoutError", "InvalidResponseError", "StreamError", "APIStatusError",
     "BadRequestError", "ContentFilterError", "AuthenticationError", "PermissionDeniedError", "NotFoundError",

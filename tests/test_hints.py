@@ -16,6 +16,7 @@ from rest_client.hints import RULES, Situation, hint_for, reasoning_hint, winner
 DATED_RESPONSES_URL = "https://res.openai.azure.com/openai/deployments/gpt-4o/responses?api-version=2024-10-21"
 V1_RESPONSES_URL = "https://res.openai.azure.com/openai/v1/responses"
 V1_CHAT_URL = "https://res.openai.azure.com/openai/v1/chat/completions"
+THREAD_RUNS_URL = "https://res.openai.azure.com/openai/threads/thread_abc/runs?api-version=2024-08-01-preview"
 MISSING_SUBSCRIPTION_KEY = ("Access denied due to missing subscription key. Make sure to include subscription key "
                             "when making requests to an API.")
 APIM_RATE_LIMIT = "Rate limit is exceeded. Try again in 5 seconds."
@@ -47,6 +48,10 @@ CASES: list[tuple[str, Situation]] = [
     ("wait_refused", Situation(429, code="429", message="Please retry after 86400 seconds.", wait_refused=86400.0,
                                max_retry_wait=60.0)),
     ("no_recording", Situation(404, code="NoRecording", message="No recording matches POST /openai/v1/responses.")),
+    ("assistants_retired", Situation(404, code="404", message="Resource not found", url=THREAD_RUNS_URL)),
+    ("assistants_retired", Situation(400, code="BadRequest", message="API version not supported",
+                                     url="https://res.openai.azure.com/openai/v1/assistants")),
+    ("assistants_retired", Situation(404, code="NotFound", message="not found", resource="/assistants/asst_1")),
     ("apim_gateway", gateway(401, MISSING_SUBSCRIPTION_KEY, auth_kind="apim")),
     ("apim_gateway", gateway(429, APIM_RATE_LIMIT, auth_kind="apim+bearer")),
     ("responses_on_dated_route", Situation(404, code="404", message="Resource not found", url=DATED_RESPONSES_URL)),
@@ -155,6 +160,37 @@ def test_a_refused_wait_beats_every_other_row_and_stands_alone() -> None:
     assert fired(s)[:2] == ["wait_refused", "apim_gateway"]
     assert hint_for(s) == ("the service asked to wait 90 s, more than max_retry_wait 60 s: retry later, or raise "
                            "max_retry_wait")  # no "(gave up …)", no "did not come from …"
+
+
+def test_a_retired_assistants_route_beats_every_row_but_a_refused_wait_and_a_replay_miss() -> None:
+    """The API is gone: no key, role, gateway, api-version or deployment fix can help, so the retirement is the
+    news; a refused wait still stands alone (the client's own decision), a 429 says nothing of the route, and a
+    replay's NoRecording means the service never saw the call (so nothing is known of the route)."""
+    miss = Situation(404, code="NoRecording", message="No recording matches GET /openai/threads/t/runs.",
+                     url=THREAD_RUNS_URL)
+    assert fired(miss)[:2] == ["no_recording", "assistants_retired"]
+    s = Situation(401, code="401", message=MISSING_SUBSCRIPTION_KEY, body={"statusCode": 401,
+                  "message": MISSING_SUBSCRIPTION_KEY}, auth_kind="apim", url=THREAD_RUNS_URL, api_version="x")
+    assert fired(s)[:2] == ["assistants_retired", "apim_gateway"]
+    assert hint_for(Situation(404, url=THREAD_RUNS_URL, attempts=1)) == hints.ASSISTANTS_RETIRED
+    assert winner(Situation(429, url=THREAD_RUNS_URL, limit="requests")).name == "request_rate_limit"
+    assert winner(Situation(500, url=THREAD_RUNS_URL)).name == "server_failed"
+    refused = Situation(404, url=THREAD_RUNS_URL, wait_refused=90.0, max_retry_wait=60.0)
+    assert fired(refused)[:2] == ["wait_refused", "assistants_retired"]
+
+
+@pytest.mark.parametrize("path", ["/openai/assistants", "/openai/assistants/asst_1/files", "/openai/threads",
+                                  "/openai/threads/runs", "/openai/threads/t/messages", "/openai/v1/threads/t/runs/r",
+                                  "/prefix/openai/assistants"])
+def test_every_assistants_route_in_any_form_is_the_retired_api(path: str) -> None:
+    for query in ("", "?api-version=2024-05-01-preview", "?api-version=2024-08-01-preview"):
+        assert hints.RETIRED_ASSISTANTS in Situation(404, url="https://res.openai.azure.com" + path + query).routes
+
+
+@pytest.mark.parametrize("path", ["/openai/deployments/threads/chat/completions", "/openai/assistantsx",
+                                  "/openai/v1/responses", "/openai/v1/conversations/threads", "/threads"])
+def test_routes_merely_named_like_the_assistants_api_are_not_it(path: str) -> None:
+    assert hints.RETIRED_ASSISTANTS not in Situation(404, url="https://res.openai.azure.com" + path).routes
 
 
 def test_the_gateway_beats_the_service_rate_limit_rows_unless_azure_openais_limiter_answered() -> None:
@@ -312,6 +348,13 @@ def test_404_rows_go_code_then_batch_then_file_then_url() -> None:
     assert fired(s) == ["deployment_not_found", "unknown_batch", "unknown_file", "nothing_at_url"]
     ids = Situation(404, message="x", resource="/files/f1/batches/b1")
     assert hint_for(ids).startswith("no batch with id 'b1'")
+
+
+@pytest.mark.parametrize("message", ["Conversation with id 'conv_x' not found.", "Response with id 'resp_1' not found.",
+                                     "Item with id 'msg_1' not found."])
+def test_a_404_that_names_the_missing_object_gets_no_url_hint(message: str) -> None:
+    """The route was right (an id was not): "check the endpoint and api-version" would send the user astray."""
+    assert hint_for(Situation(404, message=message, url=V1_RESPONSES_URL, api_version="2024-10-21")) is None
 
 
 def test_429_rows_go_by_the_limit_named_then_the_plain_one() -> None:

@@ -49,6 +49,7 @@ EXPECTED_NOTEBOOKS = [
     "07_bulk_runs.ipynb",
     "08_azure_batch.ipynb",
     "09_responses_and_reasoning.ipynb",
+    "10_from_assistants_to_responses.ipynb",
 ]
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 GREETING = {
@@ -67,6 +68,13 @@ SHOWN = {
     # firewall's. The notebook once taught 403 for it.
     ("03_headers_and_status_codes.ipynb", "offline"): ("401 Unauthorized", ">PermissionDenied<", "403 Forbidden",
                                                          "Firewall"),
+    # The old route answers a bare 404 and rest_client's hint says why; the code interpreter's run is shown.
+    **{("10_from_assistants_to_responses.ipynb", mode): (
+        "/openai/assistants?api-version=2024-08-01-preview -> 404", "was retired on 26 August 2026",
+        "equation = Eq(3*x + 11, 14)", "printed: x = 1",
+        "assistant: The solution to the equation 3x + 11 = 14 is x = 1.", "equation = Eq(2*y - 4, 10)",
+        "CodeInterpreterCall printed: x = 1", "status: completed")
+       for mode in ("offline", "configured")},
 }
 """What a notebook's outputs must show, beyond running: the lesson it exists to teach."""
 CELL_TIMEOUT = 120

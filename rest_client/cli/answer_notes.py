@@ -1,5 +1,6 @@
-"""What the CLI adds after an answer of today's models: reasoning tokens, tool calls, the served model, the
-empty-answer warning, and the local check against ``--json-schema``.
+"""What the CLI adds after an answer of today's models: reasoning tokens, tool calls, the hosted tools' items
+(the code the code interpreter ran and what it printed, the searches), the served model, the empty-answer
+warning, and the local check against ``--json-schema``.
 
 Apart from modern.py (the options and the ``--responses`` call) because wire.py calls these for every answer,
 and modern.py calls wire.py: one direction each, no cycle.
@@ -43,6 +44,8 @@ def report(con: Any, result: Any, schema_file: str | None = None) -> None:
         con.detail(f"* reasoning tokens: {result.reasoning_tokens}")
     for call in result.tool_calls:
         con.detail(f"* tool call {call.id}: {call.name}({call.arguments})")
+    for hosted in result.hosted_tool_calls:
+        con.detail(hosted_lines(hosted))
     if result.warning:
         con.note(f"warning: {result.warning}")
     if schema_file and result.text:
@@ -53,12 +56,42 @@ def report(con: Any, result: Any, schema_file: str | None = None) -> None:
 
 
 def report_stream(con: Any, stream: Any, schema_file: str | None = None) -> None:
-    """The streamed form of ``report``: assembled tool calls (``-v``), and the schema check of the whole
-    streamed text (it was skipped: ``--stream --json-schema`` printed any answer as if it matched)."""
+    """The streamed form of ``report``: assembled tool calls and hosted tools' items (``-v``), and the schema
+    check of the whole streamed text (it was skipped: ``--stream --json-schema`` printed any answer as if it
+    matched)."""
     for call in stream.tool_calls:
         con.detail(f"* tool call {call.id}: {call.name}({call.arguments})")
+    for hosted in getattr(stream, "hosted_tool_calls", ()):
+        con.detail(hosted_lines(hosted))
     if schema_file and stream.text:
         from ..schema_check import check_answer
 
         check_answer(stream.text, load_schema(schema_file)["schema"])
         con.detail(f"* the answer matches {schema_file}")
+
+
+def hosted_lines(call: Any) -> list[str]:
+    """A hosted tool's item for ``-v``: what it is and its status, then what it did (the code line by line and
+    what it printed; the queries and results; the search and its sources)."""
+    from ..responses.items import CodeInterpreterCall, FileSearchCall
+
+    lines = [f"* {call.TYPE} {call.id}: {call.status}"]
+    if isinstance(call, CodeInterpreterCall):
+        lines[0] += f" (container {call.container_id})" if call.container_id else ""
+        lines += [f"*   code> {line}".rstrip() for line in (call.code or "").splitlines()]
+        if call.logs is None:
+            lines.append("*   logs: not in the answer (ask with include code_interpreter_call.outputs)")
+        else:
+            printed = [f"*   logs> {line}".rstrip() for line in call.logs.splitlines()]
+            lines += printed or ["*   logs: (nothing printed)"]
+        lines += [f"*   image: {url}" for url in call.images]
+    elif isinstance(call, FileSearchCall):
+        lines.append(f"*   queries: {'; '.join(call.queries) or '-'}")
+        for found in call.results or ():
+            text = " ".join((found.text or "").split())
+            lines.append(f"*   result {found.filename or found.file_id} ({found.score}): {text[:100]}")
+    else:
+        what = " ".join(f"{k} {v!r}" for k, v in (("query", call.query), ("url", call.url)) if v)
+        lines.append(f"*   {call.action or 'action'}: {what or '-'}")
+        lines += [f"*   source: {url}" for url in call.sources]
+    return lines

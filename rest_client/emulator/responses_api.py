@@ -8,6 +8,12 @@ the generic 404, which is what users meet.
 Background mode (``background: true``): create answers ``queued`` at once; each retrieve moves the response
 one step (queued → in_progress → completed), so a polling client sees the progression deterministically, with no
 clock. GUESSED wordings: the 404 for an unknown id and the 400s for cancelling (OpenAI's style).
+
+Conversations (``/openai/v1/conversations…``, conversations.py) are served here too, as the family they are: a
+response created with ``conversation`` answers from that conversation's items (``input`` may then be left out)
+and, once it is final, appends its input and output items to it (a background one when a poll first sees it
+finished; a cancelled one adds nothing). The ``code_interpreter`` tool answers with a ``code_interpreter_call``
+item before the message (code_interpreter.py).
 """
 
 from __future__ import annotations
@@ -21,8 +27,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import error_shapes, output_filter, reasoning, routes, service_errors
+from . import code_interpreter, error_shapes, output_filter, reasoning, routes, service_errors
 from . import responses_bodies as bodies
+from .conversations import (
+    ConversationsAPI,
+    ConversationStore,
+    conversation_not_found,
+    is_conversations_path,
+    stored_item,
+)
 from .deployments import Deployment
 from .faults import OUTPUT_FILTER, FaultQueue
 from .identity import Auth
@@ -43,7 +56,8 @@ MIN_OUTPUT_TOKENS = 16  # OpenAI: "integer below minimum value. Expected a value
 
 
 def is_responses_path(path: str) -> bool:
-    return path == PREFIX or path.startswith(PREFIX + "/")
+    """The Responses family's routes: ``/openai/v1/responses…`` and ``/openai/v1/conversations…``."""
+    return path == PREFIX or path.startswith(PREFIX + "/") or is_conversations_path(path)
 
 
 def _invalid(message: str, param: str | None = None, code: str | None = None, status: int = 400) -> ServiceError:
@@ -63,6 +77,8 @@ class _Stored:
     final: dict[str, Any]
     steps: list[str] = field(default_factory=list)
     cancelled: bool = False
+    conversation: tuple[str, list[dict[str, Any]]] | None = None
+    """For a background response in a conversation: its id and the items to add once the response is final."""
 
 
 class ResponsesAPI:
@@ -74,8 +90,13 @@ class ResponsesAPI:
         self.limiter, self.faults, self.stopping = limiter, faults, stopping
         self._stored: OrderedDict[str, _Stored] = OrderedDict()
         self._lock = threading.Lock()
+        self.conversations = ConversationStore()
+        self._conversations_api = ConversationsAPI(store=self.conversations, auth=auth, tunables=tunables,
+                                                   journal=journal)
 
     def handle(self, request: Request) -> Reply | StreamReply:
+        if is_conversations_path(request.path):
+            return self._conversations_api.handle(request)
         started = time.perf_counter()
         headers, entry = request_context(request, self.tunables.region)
         self.journal.count("requests")
@@ -115,7 +136,10 @@ class ResponsesAPI:
         headers["x-ms-deployment-name"] = deployment.name
         if CHAT not in deployment.operations:
             return _error(service_errors.operation_not_supported("responses", deployment.model), headers)
-        problem = _check(deployment.model, payload)
+        history = self._history(payload)
+        if isinstance(history, ServiceError):
+            return _error(history, headers)
+        problem = _check(deployment.model, payload, history)
         if isinstance(problem, ServiceError):
             return _error(problem, headers)
         text, input_tokens = problem
@@ -134,11 +158,15 @@ class ResponsesAPI:
             return _error(service_errors.rate_limited(OPERATION_ID, "v1", decision.retry_after,
                                                       tokens=decision.tokens_exceeded), headers)
         headers["x-ms-served-model"] = _served_model(deployment.model)  # the snapshot, only in this header
-        final = self._answer(deployment, payload, text, input_tokens)
+        final = self._answer(deployment, payload, text, input_tokens, history)
         if fault is not None and fault.kind == OUTPUT_FILTER:
             final = output_filter.cut_response(final)  # stopped by the filter on its way out
-        if payload.get("store", True) is not False:
-            self._store(final, payload.get("background") is True)
+        turn = self._turn(payload, final)
+        stored, background = payload.get("store", True) is not False, payload.get("background") is True
+        if stored:
+            self._store(final, background, turn)
+        if turn is not None and not (stored and background):  # a background one: when a poll sees it final
+            self.conversations.append(*turn)
         if payload.get("stream") is True:
             self.journal.count("streams")
             return StreamReply(200, {"Content-Type": SSE_TYPE, **headers}, bodies.stream_events(final),
@@ -147,8 +175,35 @@ class ResponsesAPI:
             return json_reply(200, self._view(final["id"]), headers)
         return json_reply(200, final, headers)
 
-    def _answer(self, deployment: Deployment, payload: dict[str, Any], text: str, input_tokens: int) -> dict[str, Any]:
-        """The finished response: text, a function call, or JSON for a schema; reasoning eats its budget first."""
+    def _history(self, payload: dict[str, Any]) -> list[dict[str, Any]] | ServiceError | None:
+        """The items of the conversation the request names (``None`` when it names none), or the 400/404."""
+        given = payload.get("conversation")
+        if given is None:
+            return None
+        conversation_id = given.get("id") if isinstance(given, dict) else given
+        if not isinstance(conversation_id, str) or not conversation_id:
+            return service_errors.invalid_parameter("conversation", "a string or an object with an id", given)
+        if payload.get("previous_response_id") is not None:  # GUESSED wording
+            return _invalid("'previous_response_id' and 'conversation' cannot be used together.", "conversation")
+        items = self.conversations.items(conversation_id)
+        return conversation_not_found(conversation_id) if items is None else items
+
+    def _turn(self, payload: dict[str, Any], final: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None:
+        """What this response adds to its conversation (its input, then its output), and ties it to the response."""
+        given = payload.get("conversation")
+        if given is None:
+            return None
+        conversation_id = str(given.get("id") if isinstance(given, dict) else given)
+        final["conversation"] = {"id": conversation_id}
+        given_input = payload.get("input")
+        items = [{"role": "user", "content": given_input}] if isinstance(given_input, str) else \
+            [i for i in given_input or [] if isinstance(i, dict)]
+        return conversation_id, [stored_item(i) for i in items] + list(final["output"])
+
+    def _answer(self, deployment: Deployment, payload: dict[str, Any], text: str, input_tokens: int,
+                history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The finished response: text, a function call, the code interpreter's call and its reading, or JSON for
+        a schema; reasoning eats its budget first."""
         budget = payload.get("max_output_tokens")
         thinking = 0
         if reasoning.is_reasoning_model(deployment.model):
@@ -162,6 +217,14 @@ class ResponsesAPI:
             out_tokens += estimate_tokens(call["arguments"])
         elif left is not None and left <= 0:
             status, reason = "incomplete", "max_output_tokens"  # reasoning used it all: no message at all
+        elif code_interpreter.wanted(payload):
+            ran = code_interpreter.run(text, _last_user_text(payload.get("input"), history))
+            given = payload.get("include")
+            include = given if isinstance(given, list) else []
+            output.append(code_interpreter.call_item(ran, code_interpreter.container_of(payload),
+                                                     outputs=code_interpreter.INCLUDE_OUTPUTS in include))
+            output.append(bodies.message_item(bodies.new_id("msg_"), ran.answer))
+            out_tokens += estimate_tokens(ran.code) + estimate_tokens(ran.answer)
         else:
             answer = _schema_answer(payload, text)
             if answer is None:
@@ -176,9 +239,11 @@ class ResponsesAPI:
                                       output_tokens=out_tokens, reasoning_tokens=thinking, incomplete_reason=reason)
 
     # -- stored responses ---------------------------------------------------------------------------------
-    def _store(self, final: dict[str, Any], background: bool) -> None:
+    def _store(self, final: dict[str, Any], background: bool,
+               turn: tuple[str, list[dict[str, Any]]] | None = None) -> None:
         with self._lock:
-            self._stored[final["id"]] = _Stored(final, ["queued", "in_progress"] if background else [])
+            self._stored[final["id"]] = _Stored(final, ["queued", "in_progress"] if background else [],
+                                                conversation=turn if background else None)
             while len(self._stored) > MAX_STORED:
                 self._stored.popitem(last=False)
 
@@ -194,6 +259,9 @@ class ResponsesAPI:
             if advance:
                 steps.pop(0)
                 status = steps[0] if steps else final["status"]
+                if not steps and record.conversation is not None:  # final now: the turn joins its conversation
+                    self.conversations.append(*record.conversation)
+                    record.conversation = None
             if steps:
                 return {**final, "status": status, "output": [], "usage": None, "incomplete_details": None}
         return final
@@ -220,12 +288,13 @@ class ResponsesAPI:
             if not record.steps and not record.cancelled:
                 return _error(_invalid(f"Cannot cancel a response with status '{record.final['status']}'."),
                               headers)
-            record.cancelled, record.steps = True, []
+            record.cancelled, record.steps, record.conversation = True, [], None
             return json_reply(200, self._view(response_id), headers)
 
 
-def _check(model: str, payload: dict[str, Any]) -> tuple[str, int] | ServiceError:
-    """The prompt text and its token estimate, or the service's 400."""
+def _check(model: str, payload: dict[str, Any],
+           history: list[dict[str, Any]] | None = None) -> tuple[str, int] | ServiceError:
+    """The prompt text (the conversation's items first) and its token estimate, or the service's 400."""
     if reasoning.is_reasoning_model(model):
         refused = reasoning.check(model, {k: v for k, v in payload.items() if k != "max_tokens"},
                                   effort_key="reasoning.effort")
@@ -237,9 +306,13 @@ def _check(model: str, payload: dict[str, Any]) -> tuple[str, int] | ServiceErro
     if isinstance(budget, int) and budget < MIN_OUTPUT_TOKENS:
         return service_errors.invalid_value("max_output_tokens", f"integer below minimum value. Expected a value >= "
                                             f"{MIN_OUTPUT_TOKENS}, but got {budget} instead.")
+    refused = code_interpreter.check(payload)
+    if refused is not None:
+        return refused
     text = _input_text(payload.get("input"))
-    if text is None:
+    if text is None and not (history and payload.get("input") is None):
         return service_errors.missing_parameter("input")
+    text = "\n".join(t for t in (_input_text(history), text) if t)
     instructions = payload.get("instructions")
     full = f"{instructions}\n{text}" if isinstance(instructions, str) else text
     return full, estimate_tokens(full) + 3
@@ -260,6 +333,18 @@ def _input_text(value: Any) -> str | None:
             content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
         lines.append(f"{item.get('role', item.get('type', 'user'))}: {content}")
     return "\n".join(lines)
+
+
+def _last_user_text(given: Any, history: list[dict[str, Any]] | None) -> str:
+    """The text of the latest user message: the input's, else the conversation's."""
+    if isinstance(given, str):
+        return given
+    for item in reversed([*(history or []), *(given if isinstance(given, list) else [])]):
+        if isinstance(item, dict) and item.get("role") == "user":
+            content = item.get("content")
+            parts = content if isinstance(content, list) else [{"text": content}]
+            return " ".join(p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
 
 
 def _function_call(payload: dict[str, Any], text: str) -> dict[str, Any] | None:

@@ -5,7 +5,8 @@ Shapes follow OpenAI's Responses API reference, which Azure serves on the v1 rou
 ``message`` with ``output_text`` parts (or ``function_call`` items), ``usage`` with ``input_tokens``,
 ``output_tokens`` and ``output_tokens_details.reasoning_tokens``. The stream is named SSE events
 (``event: response.created`` + ``data: {…"type": "response.created", "sequence_number": 0…}``) from
-``response.created`` to ``response.completed``. GUESSED: that Azure sends no ``data: [DONE]`` after the last
+``response.created`` to ``response.completed``; a ``code_interpreter_call`` item streams its code
+(code_interpreter.py). GUESSED: that Azure sends no ``data: [DONE]`` after the last
 event (OpenAI does not); clients here accept both.
 """
 
@@ -17,6 +18,7 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
+from . import code_interpreter
 from .textgen import split_pieces
 
 TERMINAL = ("completed", "incomplete", "cancelled", "failed")
@@ -96,6 +98,9 @@ def stream_events(final: dict[str, Any]) -> Iterator[bytes]:
     yield event("response.created", response=start)
     yield event("response.in_progress", response=start)
     for index, item in enumerate(final["output"]):
+        if item["type"] == code_interpreter.ITEM:
+            yield from code_interpreter.stream_events(event, index, item)
+            continue
         if item["type"] == "function_call":
             yield event("response.output_item.added", output_index=index,
                         item={**item, "status": "in_progress", "arguments": ""})

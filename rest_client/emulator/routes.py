@@ -23,6 +23,8 @@ _REQUIRED = {CHAT: "messages", COMPLETIONS: "prompt", EMBEDDINGS: "input"}
 DEFAULT_EMBEDDING_DIMENSIONS = 1536
 COMPLETIONS_DEFAULT_MAX_TOKENS = 16  # the API's documented default for /completions
 MAX_N = 128
+# The Assistants API's collections, retired on 26 August 2026 (OpenAI's sunset, followed on Azure).
+RETIRED_COLLECTIONS = ("assistants", "threads")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,11 @@ class Route:
 def match(method: str, path: str, query: dict[str, str]) -> Route | ServiceError:
     """Route ``POST /openai/deployments/{d}/{operation}?api-version=…`` or ``POST /openai/v1/{operation}``."""
     segments = path.split("/")[1:]
+    collection = segments[2:3] if segments[1:2] == ["v1"] else segments[1:2]
+    if segments[:1] == ["openai"] and collection and collection[0] in RETIRED_COLLECTIONS:
+        # GUESSED: Azure's generic 404 for a route it no longer serves, whatever the method or api-version (OpenAI
+        # answers its own retired Assistants routes with a plain 404 too); the client's hint says why.
+        return errors.resource_not_found()
     if method != "POST" or len(segments) < 3 or segments[0] != "openai":
         return errors.resource_not_found()
     if segments[1] == "v1":

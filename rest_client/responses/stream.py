@@ -4,7 +4,8 @@
 Why its own parser: chat streams end with ``data: [DONE]`` and carry no event names; the Responses stream names
 each event (``event: response.output_text.delta``), repeats the name as ``type`` in the data, and ends with a
 terminal event (completed, incomplete, failed) — a ``[DONE]`` after it is accepted but not required. A stream
-that stops before a terminal event was cut short, and says so.
+that stops before a terminal event was cut short, and says so. Output items (a hosted tool's call with its
+code, a function call with its arguments) are assembled by ``output_index`` as their events arrive (items.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..jsonsafe import loads, refusal
 from ..sse import DONE
 from ..streaming import Stream
 from ..tools import ToolCall, tool_calls_of
+from .items import HostedToolCall, OutputAssembler, hosted_tool_calls
 from .results import function_calls, incomplete_reason, output_text
 
 TERMINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
@@ -80,9 +82,14 @@ class ResponseStream(Stream):
     """Text deltas of a Responses stream; ``events`` keeps every typed event, ``response`` the final response.
 
     After the loop: ``response`` (the body of response.completed/incomplete), ``status``, ``usage``,
-    ``function_calls``/``tool_calls``, ``incomplete_reason``, ``filtered`` and ``text``, plus what any ``Stream``
-    offers (headers, request id, time to first token).
+    ``function_calls``/``tool_calls``, ``hosted_tool_calls``, ``incomplete_reason``, ``filtered`` and ``text``,
+    plus what any ``Stream`` offers (headers, request id, time to first token). During the loop,
+    ``output_items`` and ``hosted_tool_calls`` show the items assembled so far (the code as it is written).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._output = OutputAssembler()  # before Stream.__init__: a body that is not a stream is absorbed too
+        super().__init__(*args, **kwargs)
 
     def _event_source(self, lines: Iterable[str]) -> Iterator[dict[str, Any]]:
         return iter_typed_events(lines)
@@ -94,6 +101,7 @@ class ResponseStream(Stream):
         return delta if isinstance(delta, str) else ""
 
     def _absorb(self, event: dict[str, Any]) -> None:
+        self._output.add(event)
         response = event.get("response")
         if isinstance(response, dict) and str(event.get("type", "")).startswith("response."):
             self.response = response
@@ -105,6 +113,19 @@ class ResponseStream(Stream):
     @property
     def status(self) -> str | None:
         return self.response.get("status") if self.response else None
+
+    @property
+    def output_items(self) -> list[dict[str, Any]]:
+        """The response's output items: the final response's once it has ended, else those assembled so far."""
+        final = self.response.get("output") if self.response and self.status in ("completed", "incomplete",
+                                                                                  "failed", "cancelled") else None
+        return list(final) if isinstance(final, list) else self._output.items
+
+    @property
+    def hosted_tool_calls(self) -> list[HostedToolCall]:
+        """The code interpreter, file search and web search calls (``CodeInterpreterCall``…), as ``Result``
+        gives them; while streaming, as far as they have arrived."""
+        return hosted_tool_calls(self.output_items)
 
     @property
     def function_calls(self) -> list[dict[str, Any]]:
