@@ -118,7 +118,7 @@ def parse_endpoint(raw: str, *, source: str = "endpoint") -> ParsedEndpoint:
     root = base + "".join(f"/{s}" for s in segments[:at])
     rest = segments[at + 1:]
     if rest[1 if rest[:1] == ["v1"] else 0:][:1] in (["assistants"], ["threads"]):  # pasted from an old quickstart
-        from .hints import ASSISTANTS_RETIRED
+        from .hint_texts import ASSISTANTS_RETIRED
 
         raise ConfigError(f"{source} {text!r} is an Assistants API URL: {ASSISTANTS_RETIRED}; as the endpoint give "
                           "the resource URL, e.g. https://NAME.openai.azure.com")
