@@ -87,3 +87,21 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         from tests.doc_snippets import census
 
         terminalreporter.write_line(census().line())
+
+
+@pytest.fixture
+def emu():
+    """A default emulator on loopback for one test (a module that needs other options defines its own)."""
+    from rest_client.emulator import Emulator
+
+    with Emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def client(emu):
+    """A key-auth ``Client`` against ``emu``'s default chat deployment."""
+    from rest_client import Client
+
+    with Client(endpoint=emu.endpoint, api_key=emu.api_key, deployment=emu.chat_deployment) as c:
+        yield c

@@ -11,12 +11,6 @@ from rest_client.emulator import Deployment, Emulator
 
 
 @pytest.fixture
-def emu():
-    with Emulator() as e:
-        yield e
-
-
-@pytest.fixture
 def keyless(emu, monkeypatch):
     """The emulator's managed-identity endpoint in the environment, as on an Azure App Service."""
     for name, value in emu.identity_env.items():

@@ -22,18 +22,6 @@ MATH_TUTOR = "You are an AI assistant that can write code to help answer math qu
 CODE_INTERPRETER = {"type": "code_interpreter", "container": {"type": "auto"}}
 
 
-@pytest.fixture
-def emu():
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def client(emu):
-    with Client(endpoint=emu.endpoint, api_key=emu.api_key, deployment=emu.chat_deployment) as c:
-        yield c
-
-
 def texts(items: list[dict]) -> list[tuple[str, str]]:
     """(role, text) of each message item, in the order given."""
     return [(i["role"], "".join(p["text"] for p in i["content"])) for i in items if i["type"] == "message"]

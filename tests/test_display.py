@@ -33,12 +33,6 @@ REPO = Path(__file__).resolve().parents[1]
 HOSTILE = "<script>alert('x')</script></td></table><img src=x onerror=\"alert(1)\"> & 'single' \"double\""
 
 
-@pytest.fixture
-def emu():
-    with Emulator() as e:
-        yield e
-
-
 def key_client(emu: Emulator, **kw: Any) -> Client:
     return Client(endpoint=emu.endpoint, api_key=emu.api_key, deployment=emu.chat_deployment, **kw)
 

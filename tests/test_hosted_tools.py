@@ -19,7 +19,6 @@ from rest_client import (
     StreamError,
     WebSearchCall,
 )
-from rest_client.emulator import Emulator
 from rest_client.responses.items import OutputAssembler, hosted_tool_call, hosted_tool_calls
 from tests.helpers import Reply
 
@@ -27,18 +26,6 @@ QUESTION = "I need to solve the equation `3x + 11 = 14`. Can you help me?"
 CODE_INTERPRETER = {"type": "code_interpreter", "container": {"type": "auto"}}
 SOLVER = ("from sympy import Eq, solve, symbols\n\nx = symbols('x')\nequation = Eq(3*x + 11, 14)\n"
           "solution = solve(equation, x)\nprint(f\"x = {solution[0]}\")")
-
-
-@pytest.fixture
-def emu():
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def client(emu):
-    with Client(endpoint=emu.endpoint, api_key=emu.api_key, deployment=emu.chat_deployment) as c:
-        yield c
 
 
 def test_a_code_interpreter_answer_is_a_typed_call_then_the_message(client) -> None:

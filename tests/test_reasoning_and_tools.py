@@ -11,7 +11,6 @@ import pytest
 
 from rest_client import BadRequestError, Client
 from rest_client.diagnose import reasoning_hint
-from rest_client.emulator import Emulator
 from rest_client.tools import ToolCallAssembler
 from tests.helpers import Reply
 from tests.recordings import load_interactions
@@ -24,18 +23,6 @@ CLOCK = {"type": "function", "function": {"name": "get_time", "parameters": {
 SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}, "year": {"type": "integer"},
                                            "tags": {"type": "array", "items": {"type": "string"}}},
           "required": ["title", "year", "tags"], "additionalProperties": False}
-
-
-@pytest.fixture
-def emu():
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def client(emu):
-    with Client(endpoint=emu.endpoint, api_key=emu.api_key, deployment=emu.chat_deployment) as c:
-        yield c
 
 
 # -- reasoning ------------------------------------------------------------------------------------------------

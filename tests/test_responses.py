@@ -9,7 +9,6 @@ import openai
 import pytest
 
 from rest_client import BadRequestError, Client, ConfigError, NotFoundError, StreamError
-from rest_client.emulator import Emulator
 from rest_client.responses.routes import responses_url, v1_base
 from rest_client.responses.stream import iter_typed_events
 from tests.helpers import Reply
@@ -41,18 +40,6 @@ def test_typed_events_take_their_type_from_the_event_line_and_need_a_terminal_ev
         list(iter_typed_events(iter(lines[:3])))
     with pytest.raises(StreamError, match="rate_limit_exceeded"):
         list(iter_typed_events(iter(["event: error", 'data: {"type": "error", "code": "rate_limit_exceeded"}', ""])))
-
-
-@pytest.fixture
-def emu():
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def client(emu):
-    with Client(endpoint=emu.endpoint, api_key=emu.api_key, deployment=emu.chat_deployment) as c:
-        yield c
 
 
 def test_responses_posts_to_the_v1_route_with_the_deployment_as_model(emu, client) -> None:

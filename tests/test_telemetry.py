@@ -45,12 +45,6 @@ def otel() -> Any:
     return _PROVIDERS["exporter"], _PROVIDERS["reader"]
 
 
-@pytest.fixture
-def emu():
-    with Emulator() as e:
-        yield e
-
-
 def client_for(emu: Emulator, **kw: Any) -> Client:
     return Client(endpoint=emu.endpoint, api_key=emu.api_key, deployment=emu.chat_deployment,
                   completions_deployment=emu.completions_deployment, **kw)
