@@ -82,16 +82,22 @@ def iter_sse_data(lines: Iterable[str | bytes]) -> Iterator[str]:
     raise StreamError("the stream ended before data: [DONE]; the answer may be incomplete")
 
 
+def event_object(data: str) -> dict[str, Any]:
+    """One event's data as a JSON object (bounded, see jsonsafe.py); anything else is a ``StreamError``."""
+    try:
+        event = loads(data)
+    except ValueError as exc:
+        why = f" ({refusal(exc)})" if refusal(exc) else ""
+        raise StreamError(f"stream event is not JSON{why}: {data[:120]!r}") from exc
+    if not isinstance(event, dict):
+        raise StreamError(f"stream event is not a JSON object: {data[:120]!r}", payload=event)
+    return event
+
+
 def iter_sse_json(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
     """Yield each event as a dict; an ``{"error": …}`` event raises ``StreamError``."""
     for data in iter_sse_data(lines):
-        try:
-            event = loads(data)
-        except ValueError as exc:
-            why = f" ({refusal(exc)})" if refusal(exc) else ""
-            raise StreamError(f"stream event is not JSON{why}: {data[:120]!r}") from exc
-        if not isinstance(event, dict):
-            raise StreamError(f"stream event is not a JSON object: {data[:120]!r}", payload=event)
+        event = event_object(data)
         if "error" in event and "choices" not in event:
             raise StreamError(f"stream carried an error: {event['error']}", payload=event)
         yield event

@@ -33,6 +33,7 @@ from .conversations import (
     ConversationsAPI,
     ConversationStore,
     conversation_not_found,
+    invalid,
     is_conversations_path,
     stored_item,
 )
@@ -60,13 +61,8 @@ def is_responses_path(path: str) -> bool:
     return path == PREFIX or path.startswith(PREFIX + "/") or is_conversations_path(path)
 
 
-def _invalid(message: str, param: str | None = None, code: str | None = None, status: int = 400) -> ServiceError:
-    return ServiceError(status, {"error": {"message": message, "type": "invalid_request_error", "param": param,
-                                           "code": code}})
-
-
 def _not_found(response_id: str) -> ServiceError:
-    return _invalid(f"Response with id '{response_id}' not found.", status=404)
+    return invalid(f"Response with id '{response_id}' not found.", status=404)
 
 
 @dataclass
@@ -184,7 +180,7 @@ class ResponsesAPI:
         if not isinstance(conversation_id, str) or not conversation_id:
             return service_errors.invalid_parameter("conversation", "a string or an object with an id", given)
         if payload.get("previous_response_id") is not None:  # GUESSED wording
-            return _invalid("'previous_response_id' and 'conversation' cannot be used together.", "conversation")
+            return invalid("'previous_response_id' and 'conversation' cannot be used together.", "conversation")
         items = self.conversations.items(conversation_id)
         return conversation_not_found(conversation_id) if items is None else items
 
@@ -284,9 +280,9 @@ class ResponsesAPI:
             if record is None:
                 return _error(_not_found(response_id), headers)
             if not record.final["background"]:
-                return _error(_invalid("Only responses created with background=true can be cancelled."), headers)
+                return _error(invalid("Only responses created with background=true can be cancelled."), headers)
             if not record.steps and not record.cancelled:
-                return _error(_invalid(f"Cannot cancel a response with status '{record.final['status']}'."),
+                return _error(invalid(f"Cannot cancel a response with status '{record.final['status']}'."),
                               headers)
             record.cancelled, record.steps, record.conversation = True, [], None
             return json_reply(200, self._view(response_id), headers)

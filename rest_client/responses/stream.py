@@ -14,8 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..errors import StreamError
-from ..jsonsafe import loads, refusal
-from ..sse import DONE
+from ..sse import DONE, event_object
 from ..streaming import Stream
 from ..tools import ToolCall, tool_calls_of
 from .items import HostedToolCall, OutputAssembler, hosted_tool_calls
@@ -66,13 +65,7 @@ def _with_end(lines: Iterable[str]) -> Iterator[str]:
 
 
 def _parse(text: str, name: str | None) -> dict[str, Any]:
-    try:
-        event = loads(text)
-    except ValueError as exc:
-        why = f" ({refusal(exc)})" if refusal(exc) else ""
-        raise StreamError(f"stream event is not JSON{why}: {text[:120]!r}") from None
-    if not isinstance(event, dict):
-        raise StreamError(f"stream event is not a JSON object: {text[:120]!r}", payload=event)
+    event = event_object(text)
     if name and "type" not in event:
         event["type"] = name
     return event
