@@ -68,8 +68,11 @@ class Ticket:
 class Pacer:
     """Shared admission control: ``acquire`` before each send, ``settle`` with what came back."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_quota_wait: float | None = None) -> None:
         self._clock = clock
+        self.max_quota_wait = max_quota_wait
+        """A 429 asking for longer is a quota, not this window (the run stops, quota.py): nothing is learned
+        from it and nobody is paused by it."""
         self._cond = threading.Condition()
         self.requests = Budget()
         self.tokens = Budget()
@@ -312,6 +315,9 @@ class Pacer:
         self._refused.add(threading.get_ident())
         for budget, item in zip((self.requests, self.tokens), ticket.charges):
             budget.refund(item)  # refused requests are not counted by the service
+        hint = parse_retry_hint(headers, message)
+        if hint is not None and self.max_quota_wait is not None and hint.seconds > self.max_quota_wait:
+            return
         by_tokens = self._tokens_were_short(headers, message)
         budget, cost = (self.tokens, ticket.tokens + self.token_bias) if by_tokens else (self.requests, 1.0)
         if budget.limit is None:  # no header ever said: what got through before the first refusal
@@ -321,7 +327,6 @@ class Pacer:
             # The service is full and the model thought not: some usage we never saw (another client, an
             # answer that overtook another). Count it, so the next send does not meet the same refusal.
             budget.charge(Charge(now, budget.limit - budget.used - cost + 1e-9 + cost, answered_at=now, extra=True))
-        hint = parse_retry_hint(headers, message)
         freeing = budget.freeing_send(ticket.sent_at, cost)
         if ticket.probe == "search":
             bet = ticket.bets[0 if budget is self.requests else 1]
