@@ -96,8 +96,9 @@ HINT_MESSAGES = st.one_of(
     st.builds(lambda n, u, p: f"{p} {n} {u}",
               st.integers(0, 10**6).map(str) | st.integers(0, 400).map(lambda n: "9" * n + ".5")
               | st.sampled_from(["1" + "0" * 309, "9" * 400]),  # numbers too big for a float: inf
-              st.sampled_from(["seconds", "ms", "milliseconds", "s", "secs"]),
-              st.sampled_from(["Please retry after", "Try again in", "retry after"])),
+              st.sampled_from(["seconds", "ms", "milliseconds", "s", "secs", "minutes and 3 seconds", "hours",
+                               "h5m0s", "days", "hour, 5 mins"]),
+              st.sampled_from(["Please retry after", "Try again in", "retry after", "Retry in"])),
 )
 
 
@@ -107,7 +108,8 @@ HINT_MESSAGES = st.one_of(
 def test_a_retry_hint_is_a_finite_wait_or_none(headers: dict[str, str], message: str | None, now: float) -> None:
     hint = parse_retry_hint(headers, message, now=now)
     if hint is not None:
-        assert math.isfinite(hint.seconds) and hint.seconds >= 0
+        # > 0, or 0 from a past HTTP date only: a zero anywhere else is no hint (the caller backs off)
+        assert math.isfinite(hint.seconds) and hint.seconds >= 0 and (hint.seconds > 0 or hint.source == "retry-after")
         assert hint.source in {*(h.lower() for h in HINT_NAMES), "message"}
 
 

@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 
 from rest_client.diagnose import error_from_response
 from rest_client.errors import RateLimitError
-from rest_client.retry_hints import RetryHint, limit_named, parse_duration, parse_retry_after, parse_retry_hint
+from rest_client.retry_hints import (
+    RetryHint,
+    limit_named,
+    parse_duration,
+    parse_rate_limit_number,
+    parse_retry_after,
+    parse_retry_hint,
+)
 
 NOW = 1_700_000_000.0
 AZURE_429 = ("Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have "
@@ -137,3 +144,122 @@ def test_never_raises_and_never_answers_negative_or_nan(headers, message) -> Non
     if hint is not None:
         assert isinstance(hint.seconds, float) and math.isfinite(hint.seconds) and hint.seconds >= 0
         assert hint.source in {*(k.lower() for k in headers), "message"}
+
+
+# -- 0 is no hint, -1 is "not said", durations in words ------------------------------------------------------------
+FOUNDRY_429_HEADERS = {"x-ratelimit-limit-tokens": "-1", "x-ratelimit-remaining-tokens": "-1",
+                       "x-ratelimit-reset-tokens": "0", "x-ratelimit-limit-requests": "-1",
+                       "x-ratelimit-remaining-requests": "-1", "x-ratelimit-reset-requests": "0"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        (FOUNDRY_429_HEADERS, None),  # a Foundry project endpoint's 429: its only "hint" is a reset of 0
+        ({"retry-after": "0"}, None),
+        ({"retry-after": "0.0", "retry-after-ms": "0"}, None),
+        ({"x-ms-retry-after-ms": "0"}, None),
+        ({"x-rate-limit-reset-tokens": "0s"}, None),
+        ({}, "Rate limit is exceeded. Try again in 0 seconds."),
+        ({"retry-after": "0"}, "Try again in 0ms"),
+    ],
+)
+def test_a_zero_wait_is_no_hint_so_the_caller_backs_off(headers: dict, message) -> None:
+    assert parse_retry_hint(headers, message, now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "message", "expected"),
+    [
+        ({"retry-after-ms": "0", "retry-after": "4"}, None, RetryHint(4.0, "retry-after")),
+        ({"retry-after": "0", "x-ratelimit-reset-requests": "6"}, None, RetryHint(6.0, "x-ratelimit-reset-requests")),
+        ({**FOUNDRY_429_HEADERS, "retry-after": "9"}, None, RetryHint(9.0, "retry-after")),
+        (FOUNDRY_429_HEADERS, "Try again in 3 seconds.", RetryHint(3.0, "message")),
+        ({}, "Try again in 0 seconds, or retry after 2 seconds", RetryHint(2.0, "message")),
+    ],
+)
+def test_a_zero_does_not_hide_a_real_hint_elsewhere(headers: dict, message, expected) -> None:
+    assert parse_retry_hint(headers, message, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "seconds"),
+    [
+        ("Try again in 21 minutes and 33 seconds.", 1293.0),
+        ("Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded "
+         "call rate limit of your current OpenAI S0 pricing tier. Please retry after 86400 seconds. Please go here: "
+         "https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.", 86400.0),
+        ("Quota exceeded: retry after 2 hours", 7200.0),
+        ("Please try again in 1 hour 5 minutes", 3900.0),
+        ("try again in 1 hour, 5 minutes", 3900.0),
+        ("Try again in 30 secs", 30.0),
+        ("Retry in 500 milliseconds", 0.5),
+        ("Please try again in 1 day", 86400.0),
+        ("Please try again in 6m0s. Visit https://platform.openai.com/account/rate-limits", 360.0),
+        ("Please try again in 11.455s.", 11.455),
+        ("Try again after 2 mins", 120.0),
+    ],
+)
+def test_durations_in_words_in_a_message(message: str, seconds: float) -> None:
+    hint = parse_retry_hint({}, message, now=NOW)
+    assert hint is not None and hint.source == "message" and hint.seconds == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("message", ["Try again in 5 months", "retry after 3 weeks", "wait 30 seconds",
+                                     "Your quota resets in 2 hours", "Try again in -5 seconds"])
+def test_a_duration_without_a_retry_phrase_or_unit_is_no_hint(message: str) -> None:
+    assert parse_retry_hint({}, message, now=NOW) is None
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [("1 hour 5 minutes", 3900.0), ("21 minutes and 33 seconds", 1293.0),
+                                              ("30 secs", 30.0), ("500 milliseconds", 0.5), ("2 Hours", 7200.0),
+                                              ("0", 0.0), ("0s", 0.0), ("1 hour and", None), ("5 months", None),
+                                              ("hour", None), ("1 hour 5", None)])
+def test_durations_in_words(raw, seconds) -> None:
+    assert parse_duration(raw) == seconds
+
+
+@pytest.mark.parametrize(("raw", "value"), [("120", 120.0), (" 0 ", 0.0), ("119986", 119986.0), ("2.5", 2.5),
+                                            ("-1", None), ("-0.5", None), ("nan", None), ("inf", None),
+                                            ("", None), ("many", None), (None, None)])
+def test_rate_limit_numbers_minus_one_is_unknown_and_zero_is_real(raw, value) -> None:
+    assert parse_rate_limit_number(raw) == value
+
+
+UNIT_SECONDS = {"milliseconds": 0.001, "ms": 0.001, "seconds": 1.0, "secs": 1.0, "s": 1.0, "minutes": 60.0,
+                "mins": 60.0, "m": 60.0, "hours": 3600.0, "hrs": 3600.0, "h": 3600.0, "days": 86400.0}
+PARTS = st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(sorted(UNIT_SECONDS))), min_size=1, max_size=4)
+
+
+def _total(parts: list[tuple[int, str]]) -> float:
+    return sum(float(n) * UNIT_SECONDS[unit] for n, unit in parts)
+
+
+@settings(max_examples=200, derandomize=True)
+@given(PARTS, st.sampled_from([" ", ", ", " and ", ""]), st.sampled_from(["", " "]))
+def test_durations_in_words_round_trip(parts, separator: str, gap: str) -> None:
+    if separator == "":  # the compact form ("6m0s") joins parts with nothing, and units follow the number
+        gap, parts = "", [(n, u) for n, u in parts if u in ("ms", "s", "m", "h")] or [(1, "s")]
+    text = separator.join(f"{n}{gap}{unit}" for n, unit in parts)
+    assert parse_duration(text) == pytest.approx(_total(parts))
+    hint = parse_retry_hint({}, f"Rate limited. Please try again in {text}. Thanks.", now=NOW)
+    if _total(parts) > 0:
+        assert hint == RetryHint(pytest.approx(_total(parts)), "message")
+    else:
+        assert hint is None  # all zeros: no hint
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.one_of(st.text(max_size=40), st.integers(-10**6, 10**12).map(str), st.floats().map(str),
+                 st.builds(lambda n, u: f"{n} {u}", st.integers(-5, 10**6), st.sampled_from(sorted(UNIT_SECONDS)))))
+def test_duration_and_rate_limit_number_never_raise_nor_go_negative(raw: str) -> None:
+    for value in (parse_duration(raw), parse_rate_limit_number(raw)):
+        assert value is None or (math.isfinite(value) and value >= 0)
+    hint = parse_retry_hint({"retry-after": raw, "x-ratelimit-reset-tokens": raw}, f"Try again in {raw}", now=NOW)
+    assert hint is None or (math.isfinite(hint.seconds) and hint.seconds > 0)
+
+
+@settings(max_examples=100, derandomize=True)
+@given(st.integers(-10**9, 10**9))
+def test_rate_limit_numbers_round_trip_and_negatives_are_unknown(n: int) -> None:
+    assert parse_rate_limit_number(str(n)) == (float(n) if n >= 0 else None)
