@@ -90,7 +90,8 @@ def test_usage_the_service_counted_and_we_did_not_is_charged() -> None:
     t = pacer.acquire(100)
     assert t.charges[1].cost == pytest.approx(300)
     pacer.settle(t, 200, limits(0, 9_000))  # another client used a request: 1 request more than ours
-    assert pacer.requests.used == pytest.approx(3)
+    assert pacer.requests.used == pytest.approx(2)  # ours
+    assert pacer.requests.others_at(clock.now) == pytest.approx(1)  # theirs, held against the budget too
 
 
 def close_while_waiting(pacer: Pacer, wait: Callable[[], object]) -> list[BaseException]:
@@ -216,7 +217,7 @@ def test_a_429_with_only_message_text_and_policy_id_teaches_the_token_window() -
     pacer.settle(third, 429, {"policy-id": "DeploymentRatelimit-Token", "x-rate-limit-reset-tokens": "6"},
                  '{"statusCode": 429, "message": "Rate limit is exceeded. Try again in 6 seconds."}')
     assert pacer.tokens.hi == pytest.approx(1000.03 + 6 - 1000.0)  # the first send is the one to expire
-    assert pacer.requests.hi == pacer.tokens.hi  # one window for both until told otherwise
+    assert pacer.requests.hi is None  # each budget learns its own window (the token one was copied: issue 23)
 
 
 def test_with_no_headers_at_all_the_limit_is_what_got_through_before_the_first_429() -> None:
