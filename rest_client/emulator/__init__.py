@@ -52,7 +52,11 @@ dimensions or ``dimensions``; ``encoding_format: "base64"`` supported.
 Rate limits per deployment: ``Deployment(rpm=…, tpm=…, window=60.0)`` allows ``rpm*window/60`` requests
 and ``tpm*window/60`` tokens per sliding window. The token cost is charged up front: prompt estimate +
 ``max_tokens`` (default: 16 for completions, 90 for chat) × ``n``. Over budget → 429 with the service's
-message, ``retry-after`` (whole seconds) and ``retry-after-ms``.
+message, ``retry-after`` (whole seconds) and ``retry-after-ms``. Shared quotas (ratelimit.py, background.py):
+``Emulator(background_load=0.5)`` puts another consumer on each deployment, spending half of every window's
+budget; ``Emulator(daily_quota=N)`` answers N requests per deployment, then the service's 429 "Please retry
+after 86400 seconds" until ``emu.reset_daily_quota()``; ``rate_limit_headers="foundry"`` answers as Foundry
+project endpoints do (limit/remaining ``-1``, resets of ``0``, 429s that name no wait).
 
 Batch API (shapes and quirks of ../shared/azure-batch-api.md and the recordings it cites):
 - ``Deployment(name, model, kind="batch", max_enqueued_tokens=…)`` is a GlobalBatch deployment: batch files
@@ -77,13 +81,15 @@ Faults for the next N requests, in process (``emu.add_fault(kind, times=…, rou
 operation (``"batches.retrieve"``, ``"files.create"``, …) or ``"*"`` aim at the Batch API's routes, and
 ``"batches.line"`` fails lines of batch jobs. Log and counters: ``emu.log``, ``emu.counters``,
 ``GET /_emulator/log|counters``; entries hold a fingerprint of the credential, never the key or token.
-``emu.reset()`` forgets log, counters, rate-limit windows and faults (files and batches stay).
+``emu.reset()`` forgets log, counters, rate-limit windows, daily-quota counts and faults (files and
+batches stay).
 
 Modules: emulator (the object: creates the shared state and wires the parts), server (HTTP), inference (the
 pipeline), routes (routing/validation), versions, deployments, identity (tokens; ``Auth``, the key and issuer
-every route checks), ratelimit, faults, responses (bodies), textgen, service_errors, control (``Controls``:
-faults, log, reset, config, in process and over /_emulator), journal (log/counters), tunables (the live
-settings: token lifetime, stream delay, region, seed), wire (request/reply types); for the Batch API:
+every route checks), ratelimit (windows, daily quota, header profiles), background (another consumer of a
+deployment), faults, responses (bodies), textgen, service_errors, control (``Controls``: faults, log, reset,
+config, in process and over /_emulator), journal (log/counters), tunables (the live settings: token lifetime,
+stream delay, region, seed), wire (request/reply types); for the Batch API:
 batch_api (its HTTP routes), files (file store), multipart (upload parsing), batches (jobs, settings, Batch
 object), batch_validation (file and line checks), batch_worker (the background thread).
 No part receives the ``Emulator``: each gets the narrow state objects it reads, so imports form no cycle.

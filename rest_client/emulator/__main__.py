@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from .deployments import KINDS, Deployment, default_deployments
+from .deployments import KINDS, Deployment, check_daily_quota, check_share, default_deployments
 from .emulator import Emulator
 from .modes import Modes
 from .ratelimit import RATE_LIMIT_PROFILES
@@ -44,6 +44,23 @@ def _latency(text: str) -> float:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
     return value
+
+
+def _share(text: str) -> float:
+    """A background-load share, checked as the emulator checks it (a usage error, not a traceback)."""
+    try:
+        return check_share(float(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _daily_quota(text: str) -> int:
+    try:
+        quota = int(text)
+        check_daily_quota(quota)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"daily quota must be a whole number of requests >= 0, not {text!r}") from exc
+    return quota
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rate-limit-headers", choices=RATE_LIMIT_PROFILES, default="full",
         help="rate-limit headers answers carry: full (limit-*, remaining-*, retry-after-ms), remaining "
-        "(remaining-*, integer retry-after), message (429s say the wait only in their message text)",
+        "(remaining-*, integer retry-after), message (429s say the wait only in their message text), foundry "
+        "(limit/remaining -1, reset 0, 429s with no wait at all)",
+    )
+    parser.add_argument(
+        "--background-load", type=_share, default=0.0, metavar="SHARE",
+        help="another consumer spends this share (0 <= SHARE < 1) of each deployment's requests and tokens, "
+        "spread over the window: answers show less remaining than your own sends explain (default 0)",
+    )
+    parser.add_argument(
+        "--daily-quota", type=_daily_quota, metavar="N",
+        help="after N answered requests a deployment answers every call with 429 'Please retry after 86400 "
+        "seconds' until POST /_emulator/daily-quota/reset (default: no daily quota)",
     )
     parser.add_argument(
         "--batch-lines-per-second", type=float, help="pace of batch jobs' in_progress phase (default 500)"
@@ -121,6 +149,10 @@ def _print_banner(emu: Emulator) -> None:
     changed = {k: v for k, v in emu.modes.to_dict().items() if v != defaults[k]}
     if changed:
         print(f"  modes:        {', '.join(f'{k}={v}' for k, v in changed.items())}")
+    if emu.background_load:
+        print(f"  shared:       another consumer spends {emu.background_load:.0%} of each deployment's quota")
+    if emu.daily_quota is not None:
+        print(f"  daily quota:  {emu.daily_quota} requests per deployment, then 429 for 86400 s")
     print("\n# key auth")
     print(f"export AZURE_OPENAI_ENDPOINT={emu.endpoint}")
     print(f"export AZURE_OPENAI_API_KEY={emu.api_key}")
@@ -167,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             stream_delay=args.stream_delay,
             rate_limit_headers=args.rate_limit_headers,
+            background_load=args.background_load,
+            daily_quota=args.daily_quota,
             on_request=_print_request if args.verbose else None,
             batch_settings=(
                 {"lines_per_second": args.batch_lines_per_second} if args.batch_lines_per_second is not None else None

@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -79,6 +80,14 @@ class BatchSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def of(cls, given: BatchSettings | Mapping[str, Any] | None) -> BatchSettings:
+        """New settings of their own (an emulator's), from an instance, a dict of its fields, or the defaults."""
+        settings = cls()
+        if given is not None:
+            settings.update(given.to_dict() if isinstance(given, BatchSettings) else dict(given))
+        return settings
 
 
 @dataclass

@@ -15,12 +15,16 @@ the whole ``Emulator``.
     GET    /_emulator/faults     {"faults": [...]} pending faults
     POST   /_emulator/faults     JSON with the fields of Emulator.add_fault → 201 {"fault": {...}}
     DELETE /_emulator/faults     {"cleared": n}
-    POST   /_emulator/reset      clears log, counters, rate-limit windows and faults
+    POST   /_emulator/reset      clears log, counters, rate-limit windows, daily-quota counts and faults
+    GET    /_emulator/daily-quota            {"daily_quota": n|null, "answered": {deployment: n}, ...}
+    POST   /_emulator/daily-quota/reset      the quota returned: JSON {"deployment": name} for one, else all
     GET    /_emulator/config     {"token_lifetime": s, "stream_delay": s, ..., "batch": {BatchSettings fields}}
     PATCH  /_emulator/config     JSON {"token_lifetime": 2.0}, {"stream_delay": 0.05} and/or
                                  {"batch": {"lines_per_second": 20, ...}} (POST works too; all or nothing);
                                  {"modes": {"missing_role": true, ...}} (see modes.py)
-                                 {"rate_limit_headers": "full"|"remaining"|"message"} (see ratelimit.py)
+                                 {"rate_limit_headers": "full"|"remaining"|"message"|"foundry"} (ratelimit.py)
+                                 {"background_load": 0.5} another consumer comes (0: it goes; background.py)
+                                 {"daily_quota": 12} requests per deployment per "day" (null: none)
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .batches import BatchSettings
-from .deployments import Deployment
+from .deployments import Deployment, check_daily_quota, check_share
 from .faults import FaultQueue, make_fault
 from .journal import Journal
 from .modes import Modes, checked_modes
@@ -42,7 +46,7 @@ from .versions import GA_VERSIONS, PREVIEW_VERSIONS
 from .wire import Reply, Request, json_reply
 
 PREFIX = "/_emulator"
-SETTABLE = ("token_lifetime", "stream_delay", "batch", "modes", "rate_limit_headers")
+SETTABLE = ("token_lifetime", "stream_delay", "batch", "modes", "rate_limit_headers", "background_load", "daily_quota")
 ROUTES = (
     "GET /_emulator",
     "GET /_emulator/log",
@@ -50,6 +54,8 @@ ROUTES = (
     "GET|POST|DELETE /_emulator/faults",
     "POST /_emulator/reset",
     "GET|PATCH|POST /_emulator/config",
+    "GET /_emulator/daily-quota",
+    "POST /_emulator/daily-quota/reset",
 )
 _HEADERS = {"x-emulator": "rest_client"}
 
@@ -93,13 +99,27 @@ class Controls:
         return fault.to_dict()
 
     def reset(self) -> None:
-        """Forget the log, counters, rate-limit windows and pending faults."""
+        """Forget the log, counters, rate-limit windows, daily-quota counts and pending faults."""
         self.journal.reset()
         self.limiter.reset()
         self.faults.clear()
 
+    def reset_daily_quota(self, deployment: str | None = None) -> None:
+        """The daily quota returned on ``deployment`` (ValueError for an unknown one), or on all."""
+        if deployment is not None and deployment not in self.deployments:
+            raise ValueError(f"no deployment named {deployment!r}; known: {', '.join(self.deployments)}")
+        self.limiter.reset_daily_quota(deployment)
+
+    def daily_quota(self) -> dict[str, Any]:
+        """The quota, each deployment's own (when it has one) and what each has answered since the last reset."""
+        return {"daily_quota": self.limiter.daily_quota, "answered": self.limiter.answered(),
+                "per_deployment": {d.name: d.daily_quota for d in self.deployments.values()
+                                   if d.daily_quota is not None}}
+
     def config(self) -> dict[str, Any]:
-        return {**self.tunables.to_dict(), "batch": self.batch_settings.to_dict(), "modes": self.modes.to_dict()}
+        return {**self.tunables.to_dict(), "background_load": self.limiter.background_load,
+                "daily_quota": self.limiter.daily_quota, "batch": self.batch_settings.to_dict(),
+                "modes": self.modes.to_dict()}
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -114,6 +134,8 @@ class Controls:
                     "tpm": d.tpm,
                     "window": d.window,
                     "max_enqueued_tokens": d.enqueued_token_limit if d.is_batch else None,
+                    "background_load": d.background_load,  # None: the emulator's (config)
+                    "daily_quota": d.daily_quota,
                 }
                 for d in self.deployments.values()
             ],
@@ -143,7 +165,11 @@ class Controls:
             return _ok({"reset": True})
         if name == "config":
             return self._config(request)
-        known = name in ("", "log", "counters", "reset")
+        if name == "daily-quota" and method == "GET":
+            return _ok(self.daily_quota())
+        if name == "daily-quota/reset" and method == "POST":
+            return self._reset_daily_quota(request)
+        known = name in ("", "log", "counters", "reset", "daily-quota", "daily-quota/reset")
         return _problem(405 if known else 404, f"{method} {request.path} is not a control route; see GET {PREFIX}.")
 
     def _faults(self, request: Request) -> Reply:
@@ -182,6 +208,13 @@ class Controls:
         profile = fields.pop("rate_limit_headers", None)
         if profile is not None and profile not in RATE_LIMIT_PROFILES:
             return _problem(400, f"rate_limit_headers must be one of {', '.join(RATE_LIMIT_PROFILES)}, not {profile!r}")
+        shared = {name: fields.pop(name) for name in ("background_load", "daily_quota") if name in fields}
+        try:
+            if "background_load" in shared:
+                check_share(shared["background_load"])
+            check_daily_quota(shared.get("daily_quota"))
+        except ValueError as exc:
+            return _problem(400, str(exc))
         for name, value in fields.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return _problem(400, f"{name} must be a number of seconds, not {value!r}")
@@ -202,7 +235,25 @@ class Controls:
             self.modes.update(modes)
         if profile is not None:
             self.tunables.rate_limit_headers = profile
+        for name, value in shared.items():
+            setattr(self.limiter, name, value)
         return _ok(self.config())
+
+    def _reset_daily_quota(self, request: Request) -> Reply:
+        fields = _json_object(request)
+        if isinstance(fields, Reply):
+            return fields
+        unknown = set(fields) - {"deployment"}
+        if unknown:
+            return _problem(400, f"cannot use {', '.join(sorted(unknown))}; only deployment (a name) or nothing")
+        deployment = fields.get("deployment")
+        if deployment is not None and not isinstance(deployment, str):
+            return _problem(400, f"deployment must be a deployment's name, not {deployment!r}")
+        try:
+            self.reset_daily_quota(deployment)
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        return _ok({"reset": True, **self.daily_quota()})
 
 
 def _modes_problem(modes: Any) -> str | None:

@@ -64,6 +64,9 @@ class Deployment:
 
     ``max_enqueued_tokens`` (kind ``batch`` only) is the deployment's batch quota: the prompt tokens of all its
     batches that have not reached a terminal state; None = the documented default, 1,000,000,000.
+
+    ``background_load`` (0 <= share < 1) and ``daily_quota`` (requests, >= 0): this deployment's own shared-quota
+    settings (see ratelimit.py and background.py); None = the emulator's (``Emulator(background_load=…)``).
     """
 
     name: str
@@ -75,6 +78,8 @@ class Deployment:
     max_enqueued_tokens: int | None = None
     version: str | None = None
     latency: float = 0.0
+    background_load: float | None = None
+    daily_quota: int | None = None
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -89,6 +94,9 @@ class Deployment:
             raise ValueError(f"window must be > 0 seconds, not {self.window!r}")
         if not 0 <= self.latency < 3600:
             raise ValueError(f"latency must be >= 0 seconds (and under an hour), not {self.latency!r}")
+        if self.background_load is not None:
+            check_share(self.background_load)
+        check_daily_quota(self.daily_quota)
         quota = self.max_enqueued_tokens
         if quota is not None:
             if self.kind != "batch":
@@ -139,6 +147,20 @@ class Deployment:
         if limits and self.window != 60.0:
             limit_text += f" over {self.window:g} s windows"
         return f"{self.name} ({self.kind}, model {self.model}{limit_text})"
+
+
+def check_share(share: object) -> float:
+    """A background-load share as a float in [0, 1), or a ValueError saying why not (1 would leave nothing)."""
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1:
+        raise ValueError(f"background_load must be a share >= 0 and < 1 (0.5: another client uses half), not {share!r}")
+    return float(share)
+
+
+def check_daily_quota(quota: object) -> int | None:
+    """A daily quota as requests per deployment (0: already spent), None for none, or a ValueError."""
+    if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota < 0):
+        raise ValueError(f"daily_quota must be a whole number of requests >= 0, or None, not {quota!r}")
+    return quota
 
 
 def default_deployments() -> list[Deployment]:

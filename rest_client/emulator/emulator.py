@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Optional
 
 from .batch_api import BatchAPI, is_resource_path
 from .batch_worker import BatchWorker
@@ -56,8 +56,11 @@ class Emulator:
             200-line batch in about a second) and which documented variant of behaviour they show; settable
             later (``emu.batch_settings.lines_per_second = 20``) and over ``PATCH /_emulator/config``.
         modes: the resource's configuration (``{"missing_role": True}``…, modes.py); later ``emu.modes``.
-        rate_limit_headers: ``"full"`` (default), ``"remaining"`` or ``"message"``: which rate-limit headers
-            answers and 429s carry (see ratelimit.py); settable later and over ``PATCH /_emulator/config``.
+        rate_limit_headers: ``"full"`` (default), ``"remaining"``, ``"message"`` or ``"foundry"``: which rate-limit
+            headers answers and 429s carry (see ratelimit.py); settable later and over ``PATCH /_emulator/config``.
+        background_load: the share (0 <= share < 1) of each deployment's budget another consumer spends
+            (background.py); daily_quota: requests each deployment answers before a 429 "Please retry after 86400
+            seconds" (ratelimit.py); both settable later and over the control route; ``reset_daily_quota()``.
         gateway: ``GatewaySettings`` fields: an API Management look-alike in front (gateway.py; ``emu.gateway``).
 
     Use ``with Emulator() as emu:`` or ``emu = Emulator().start()`` … ``emu.stop()``. While running:
@@ -83,6 +86,8 @@ class Emulator:
         modes: Mapping[str, Any] | None = None,
         rate_limit_headers: str = "full",
         gateway: Mapping[str, Any] | None = None,
+        background_load: float = 0.0,
+        daily_quota: int | None = None,
     ) -> None:
         chosen = list(deployments) if deployments is not None else default_deployments()
         if not chosen or not all(isinstance(d, Deployment) for d in chosen):
@@ -101,10 +106,10 @@ class Emulator:
         self._tunables = Tunables(float(token_lifetime), float(stream_delay), region, int(seed),
                                   check_profile(rate_limit_headers))
         self._journal = Journal(on_request)
-        self._limiter = RateLimiter()
+        self._limiter = RateLimiter(background_load=background_load, daily_quota=daily_quota)
         self._faults = FaultQueue()
         self._stopping = threading.Event()
-        self._batch_settings = _batch_settings(batch_settings)
+        self._batch_settings = BatchSettings.of(batch_settings)
         self._files = FileStore()
         self._batches = BatchStore()
         # Each part gets only what it reads (see the module docstring).
@@ -195,19 +200,14 @@ class Emulator:
     stream_delay = WriteThrough[float]("_tunables", "stream_delay")
     region = WriteThrough[str]("_tunables", "region")
     seed = WriteThrough[int]("_tunables", "seed")
+    rate_limit_headers = WriteThrough[str]("_tunables", "rate_limit_headers", check_profile)
+    background_load = WriteThrough[float]("_limiter", "background_load")  # the limiter checks both
+    daily_quota = WriteThrough[Optional[int]]("_limiter", "daily_quota")
 
     @property
     def issuer(self) -> TokenIssuer:
         """Mints and checks this emulator's bearer tokens."""
         return self._auth.issuer
-
-    @property
-    def rate_limit_headers(self) -> str:
-        return self._tunables.rate_limit_headers
-
-    @rate_limit_headers.setter
-    def rate_limit_headers(self, value: str) -> None:
-        self._tunables.rate_limit_headers = check_profile(value)
 
     @property
     def deployments(self) -> dict[str, Deployment]:
@@ -227,7 +227,7 @@ class Emulator:
 
     @batch_settings.setter
     def batch_settings(self, value: BatchSettings | Mapping[str, Any]) -> None:
-        self._batch_settings.update(_batch_settings(value).to_dict())  # in place: the parts hold this object
+        self._batch_settings.update(BatchSettings.of(value).to_dict())  # in place: the parts hold this object
 
     @property
     def modes(self) -> Modes:
@@ -360,9 +360,13 @@ class Emulator:
         return self._journal.counters()
 
     def reset(self) -> None:
-        """Forget the log, counters, rate-limit windows and pending faults (deployments, key, files and batches
-        stay: they are the resource's data, like on Azure; ``emu.files.clear()`` / ``emu.batches.clear()``)."""
+        """Forget the log, counters, rate-limit windows, daily-quota counts and pending faults (deployments, key,
+        files and batches stay: they are the resource's data, like on Azure; ``emu.files.clear()`` …)."""
         self._controls.reset()
+
+    def reset_daily_quota(self, deployment: str | None = None) -> None:
+        """The daily quota returned (a new day) on ``deployment``, or on all: calls are answered again."""
+        self._controls.reset_daily_quota(deployment)
 
     # dispatch (called from server threads) -----------------------------------------------------------------
 
@@ -394,13 +398,3 @@ class Emulator:
         self._journal.record(new_entry(time=time.time(), method=request.method, path=request.path, operation="token",
                                        query=dict(request.query), status=reply.status, duration_ms=duration_ms))
         return reply
-
-
-def _batch_settings(given: BatchSettings | Mapping[str, Any] | None) -> BatchSettings:
-    """A BatchSettings of its own for this emulator, from an instance, a dict of its fields, or the defaults."""
-    settings = BatchSettings()
-    if isinstance(given, BatchSettings):
-        settings.update(given.to_dict())
-    elif given is not None:
-        settings.update(dict(given))
-    return settings

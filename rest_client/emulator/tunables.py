@@ -8,7 +8,7 @@ changes it for all of them at once, on the next request, without any part knowin
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Generic, TypeVar, cast, overload
+from typing import Any, Callable, Generic, TypeVar, cast, overload
 
 
 @dataclass
@@ -33,10 +33,11 @@ T = TypeVar("T")
 
 class WriteThrough(Generic[T]):
     """An ``Emulator`` attribute that lives on one of its shared state objects, so a change is seen by every part
-    at once (``emu.stream_delay = 0.05`` writes ``emu._tunables.stream_delay``)."""
+    at once (``emu.stream_delay = 0.05`` writes ``emu._tunables.stream_delay``); ``check`` validates (and may
+    convert) a value before it is written, raising ValueError for a bad one."""
 
-    def __init__(self, holder: str, name: str) -> None:
-        self.holder, self.name = holder, name
+    def __init__(self, holder: str, name: str, check: Callable[[Any], T] | None = None) -> None:
+        self.holder, self.name, self.check = holder, name, check
 
     @overload
     def __get__(self, obj: None, owner: type) -> WriteThrough[T]: ...
@@ -50,4 +51,4 @@ class WriteThrough(Generic[T]):
         return cast(T, getattr(getattr(obj, self.holder), self.name))
 
     def __set__(self, obj: object, value: T) -> None:
-        setattr(getattr(obj, self.holder), self.name, value)
+        setattr(getattr(obj, self.holder), self.name, value if self.check is None else self.check(value))
