@@ -167,7 +167,7 @@ def test_an_integer_retry_after_brackets_the_window_and_pauses_only_until_its_la
     # where 1000.00 is the first send's answer less the lead (every answer took 0.01 s), counted from
     assert budget.lead == pytest.approx(0.01)
     assert budget.lo == pytest.approx(9.03) and budget.hi == pytest.approx(10.04)
-    assert pacer.snapshot()["paused_for"] == pytest.approx(9.0)
+    assert pacer.snapshot()["paused_for"] == pytest.approx(9.5)  # halfway into the hint's last second
     assert pacer.rate_limited == 1
 
 
@@ -259,8 +259,10 @@ def test_a_429_the_model_did_not_expect_fills_the_budget() -> None:
     pacer.requests.limit, pacer.requests.lo, pacer.requests.hi = 5, 1.0, 1.0
     t = pacer.acquire()
     pacer.settle(t, 429, remaining_only(0, **{"retry-after-ms": "100"}))  # another client used the budget
-    clock.now += 0.2  # the pause is over, but the budget is full until that usage expires
-    assert blocked(pacer)
+    assert blocked(pacer)  # for the hint: only someone else's send can make room
+    clock.now += 0.2  # the pause is over, but the budget is full of others' usage: one lone send reads it again
+    probe = pacer.acquire()
+    assert probe.probe == "window" and blocked(pacer)
 
 
 def test_token_estimate_is_prompt_plus_max_tokens_times_n() -> None:

@@ -32,6 +32,9 @@ SEARCH_PROBES = 10
 two round trips anyway."""
 
 
+SEARCH_WIDTH = 0.015
+"""Search while the bracket is wider than this share of the window: narrower, pacing by its top costs less
+throughput than the 429s early probes would."""
 MAX_UNWINDOWED_CHARGES = 10_000
 """History kept per budget (10,000-20,000 charges) while neither the window nor the limit is known."""
 BET_SPAN = 1.5
@@ -102,8 +105,13 @@ class Budget:
     quiet: float = 0.0
     """Seconds without a 429 (and with an answer) before probing above the limit again."""
     answered_since_refusal: bool = False
-    raised: bool = False
-    """A limit inferred from remaining-* rose after it was first read (see ``shared``)."""
+    longest_hint: float = 0.0
+    """The longest wait a 429 asked for (within ``max_quota_wait``): the window is at least about that long."""
+    raised_at: float = -math.inf
+    """When a limit inferred from remaining-* last had to rise (see ``note_sharing``)."""
+    sharing: bool = False
+    """Others spend this budget now (``note_sharing``): room or a refusal may be theirs, so a 429 only says
+    the window is at least so long, a won bet says nothing, and no early probe bets."""
     unit: float = 1.0
     """The cost of one send in this budget when it is fixed (requests: 1), else 0 (tokens)."""
 
@@ -121,21 +129,22 @@ class Budget:
         ``BET_SPAN`` of ``lo``)."""
         return self.lo + 0.7 * min((self.hi if self.hi is not None else self.lo) - self.lo, BET_SPAN)
 
-    @property
-    def shared(self) -> bool:
-        """Someone else spends this budget too (others' usage seen, or a limit inferred from remaining-* that
-        had to rise: the window held others' sends when it was read). Then room or a refusal may be theirs, so
-        the window is never narrowed from them, and no early probe bets on it."""
-        if self.limit is None:
-            return False
-        return self.raised or self.others_peak >= (1.0 if self.unit == 1.0 else 0.05 * self.limit)
+    def note_sharing(self, now: float) -> None:
+        """Decide, once per answer, whether others spend this budget now (``sharing``): others' usage in the
+        recent readings, or a limit inferred from remaining-* that had to rise within the last two windows (it
+        was read with others' sends in the window). When they have gone, the run learns as a lone one again
+        (a rerun into a killed run's full window is alone a window later)."""
+        window = self.hi or max(self.lo, self.longest_hint, 1.0)
+        threshold = 1.0 if self.unit == 1.0 else 0.05 * (self.limit or 0.0)
+        self.sharing = self.limit is not None and (
+            self.others_at(now) >= max(threshold, 1e-9) or now - self.raised_at <= 2 * window)
 
     @property
     def searching(self) -> bool:
         """True while the bracket is wide enough that an early probe is worth its possible 429."""
-        if self.hi is None or self.probes >= SEARCH_PROBES or self.shared:
+        if self.hi is None or self.probes >= SEARCH_PROBES or self.sharing:
             return False
-        return self.hi - self.lo > max(0.01 * self.hi, 0.005)
+        return self.hi - self.lo > max(SEARCH_WIDTH * self.hi, 0.005)
 
     def bracket(self, lo: float | None = None, hi: float | None = None) -> None:
         """Narrow the window to what new evidence allows; evidence that contradicts the rest widens it again
@@ -144,8 +153,8 @@ class Budget:
         artefact of a hint that said nothing (Foundry's ``reset 0``), and would let every worker send at once."""
         if hi is not None:
             hi = max(hi, self.lead)
-            if self.shared and self.hi is not None:
-                hi = None  # others' sends may have made the room (or the refusal): it says nothing of the window
+            if self.sharing and self.hi is not None:
+                hi = None  # others' sends may have made the room: it says nothing of the window
         if lo is not None and lo > self.lo:
             self.lo = min(lo, MAX_WINDOW)
         if hi is not None and self.lo < hi <= MAX_WINDOW:  # at or under lo it says nothing the bracket can use
@@ -193,30 +202,35 @@ class Budget:
             self.readings.popleft()
 
     def others_at(self, now: float) -> float:
-        """Others' usage as this run assumes it at ``now``: the highest reading of the window before it, and
-        the latest reading when none is that recent — a level goes down only by what an answer shows, never by
-        time alone (a run starved by another would otherwise burst into its 429s every window)."""
-        if self.hi is not None:
-            while len(self.readings) > 1 and self.readings[0][0] <= now - self.hi:
+        """Others' usage as this run assumes it at ``now``: the highest reading of the window before it, or,
+        when none is that recent, of the window before the latest reading — a level goes down only by what
+        answers show, never by time alone (a run starved by another would otherwise burst into its 429s every
+        window). One answer may under-read (a send of ours that overtook it is counted as ours, see
+        learning.py); a window of them does not."""
+        if self.hi is not None and self.readings:
+            latest = self.readings[-1][0]
+            while self.readings[0][0] <= min(now, latest) - self.hi:
                 self.readings.popleft()
         return self._level(now)
 
     def _level(self, at: float) -> float:
         if not self.readings:
             return 0.0
-        recent = [value for when, value in self.readings if self.hi is None or when > at - self.hi]
-        return max(recent) if recent else self.readings[-1][1]
+        if self.hi is None:
+            return self.readings[-1][1]
+        since = min(at, self.readings[-1][0]) - self.hi
+        return max(value for when, value in self.readings if when > since)
 
     def share(self, now: float) -> float | None:
         """This run's budget per window: the limit less others' usage (None when unlimited)."""
         return None if self.limit is None else self.limit - self.others_at(now)
 
     def counted(self, before: float, at: float | None = None) -> float:
-        """This run's usage the service may have counted at ``at`` (a send's admission, as reckoned): the sends
-        made up to ``before`` that cannot have left the window by then — reckoned from their answers without
-        the lead, the latest they can have been admitted, so a send is never taken for someone else's."""
+        """This run's usage the service counted at ``at`` (a send's admission, as reckoned): the sends made up
+        to ``before`` that had not left the window by then, as the model reckons their expiry (``prune`` may
+        have let some go since: ``expired`` keeps them for this)."""
         return sum(c.cost for c in (*self.expired, *self.charges) if c.sent_at <= before
-                   and (at is None or self.hi is None or c.expires(self.hi, at) > at))
+                   and (at is None or self.hi is None or c.expires(self.hi, at, self.lead) > at))
 
     def free_at(self, now: float, cost: float, window: float | None = None) -> float:
         """When ``cost`` fits in this run's share: ``now`` if it fits, the moment enough of its charges expire
@@ -253,9 +267,9 @@ class Budget:
             window = f"{self.lo:.2f}–{self.hi:.2f} s, paced by {self.hi:.2f}"
         return f"{self.limit:.0f} {name} per {window} (limit: {source})"
 
-    def oldest(self) -> Charge | None:
+    def oldest(self, besides: Charge | None = None) -> Charge | None:
         """The earliest answered send still charged: the one an early probe bets has left the window."""
-        answered = [c for c in self.charges if c.answered_at is not None]
+        answered = [c for c in self.charges if c.answered_at is not None and c is not besides]
         return min(answered, key=lambda c: c.sent_at) if answered else None
 
     def freeing_send(self, before: float, cost: float, others: float = 0.0) -> Charge | None:

@@ -72,7 +72,9 @@ class Learning:
         if generated:
             self._learn_lead(now - ticket.sent_at)
             self._refusals = 0
-        self._learn_limits(ticket, status, headers)
+        self._learn_limits(ticket, status, headers, now)
+        for budget, _ in self._budgets:
+            budget.note_sharing(now)
         alone = ticket.alone_from == self.sent
         if status == 429:
             self._on_429(ticket, now, headers, message)
@@ -101,7 +103,7 @@ class Learning:
         if self._answers >= 2:
             self.requests.lead = self.tokens.lead = self._fastest
 
-    def _learn_limits(self, ticket: Ticket, status: int, headers: Mapping[str, str]) -> None:
+    def _learn_limits(self, ticket: Ticket, status: int, headers: Mapping[str, str], now: float) -> None:
         """Budgets from ``x-ratelimit-limit-*``, else inferred from ``-remaining-*`` (a lower bound each time)."""
         first = not self._informed
         for (budget, name), charge in zip(self._budgets, ticket.charges):
@@ -116,9 +118,9 @@ class Learning:
                 # window's lower end, which another consumer's 429s can mislead: a limit too high costs 429s.)
                 floor = remaining + (charge.cost if status < 300 else 0.0)
                 if floor >= budget.unit and (budget.limit is None or floor > budget.limit):
-                    # A rise after the first reading: that one was taken with others' sends in the window.
-                    budget.raised = budget.raised or (budget.limit is not None and not first and (
-                        floor >= budget.limit + 1 if budget.unit else floor > 1.05 * budget.limit))
+                    if budget.limit is not None and not first and (
+                            floor >= budget.limit + 1 if budget.unit else floor > 1.05 * budget.limit):
+                        budget.raised_at = now  # the earlier reading was taken with others' sends in the window
                     budget.limit = floor
         remaining_tokens = header_number(headers, "x-ratelimit-remaining-tokens")
         if (first and status < 300 and remaining_tokens is not None and self.tokens.limit_source == "header"
@@ -153,21 +155,28 @@ class Learning:
         budget.note_others(now, service - budget.counted(max(sent, admitted), admitted))
 
     def _grow(self, budget: Budget, ticket: Ticket, charge: Charge, admitted: float) -> None:
-        """A limit learned only from 429s is a guess the 429s may have made too low (someone else's sends
-        filled the window): an answer above it raises it, by two sends per answer while growing."""
+        """What an admitted send above the budget teaches. A lone probe with the window unknown: the oldest of
+        ours had left by its admission, an upper bound of the window. A limit learned only from 429s is a guess
+        the 429s may have made too low (someone else's sends filled the window): an answer above it raises it,
+        by two sends per answer while growing."""
         budget.answered_since_refusal = True
-        if budget.limit is None or budget.limit_source != "429":
+        if budget.limit is None:
+            return
+        over = budget.used + budget.others_at(admitted) > budget.limit
+        # Only with a budget the run can trust to be the service's: one inferred from remaining-* may be just
+        # what others left this run, and the room another consumer's send made be taken for its own.
+        trusted = budget.limit_source in ("header", "429")
+        if ticket.probe == "window" and budget.hi is None and over and trusted:
+            oldest = budget.oldest(besides=charge)
+            if oldest is not None:
+                budget.bracket(hi=admitted - oldest.sent_at)
+        if budget.limit_source != "429":
             return
         if ticket.probe == "ceiling" and budget.ceiling == "probe":
             budget.limit += charge.cost
             budget.ceiling = "grow"
         elif budget.ceiling == "grow":
             budget.limit += 2 * charge.cost
-        elif ticket.probe == "window" and budget.hi is None and budget.used > budget.limit:
-            # A lone probe past the limit got through with the window unknown: the oldest send had left.
-            oldest = budget.oldest()
-            if oldest is not None and oldest is not charge:
-                budget.bracket(hi=admitted - oldest.sent_at)
 
     def _on_429(self, ticket: Ticket, now: float, headers: Mapping[str, str], message: str | None) -> None:
         self.rate_limited += 1
@@ -205,27 +214,60 @@ class Learning:
 
     def _learn_window(self, budget: Budget, ticket: Ticket, now: float, hint: RetryHint | None,
                       freeing: Charge | None) -> None:
-        """Pause everyone as the hint says, and learn the window from it (see the module docstring)."""
-        window = budget.hi or max(budget.lo, hint.seconds if hint is not None else NO_HINT_PAUSE)
-        # Refused again and again (another consumer holds the window): back off, a window at a time.
-        held = window * min(2 ** (self._refusals - 3), MAX_HELD_WINDOWS) if self._refusals >= 3 else 0.0
+        """Pause everyone as the hint says, and learn the window from it (see the module docstring).
+
+        Once the window is known and a send of this run's makes room when it expires, the model holds the sends
+        (this 429 counted as others' usage) and the hint pauses nobody: a pause would let another consumer take
+        this run's slots as they free. Until then, or when only someone else's send can make room, the hint is
+        all there is to go by, and refusals again and again back off further (``held``: a run starved by
+        another probes a window or two apart, not at every hint).
+        """
+        if hint is not None:
+            budget.longest_hint = max(budget.longest_hint, hint.seconds)
+        window = budget.hi or max(budget.lo, budget.longest_hint, NO_HINT_PAUSE)  # a hint is at most a window
+        # Refused again and again with none of ours in the way (another consumer holds the window): back off,
+        # a window at a time.
+        starved = freeing is None and self._refusals >= 3
+        held = window * min(2 ** (self._refusals - 3), MAX_HELD_WINDOWS) if starved else 0.0
+        if budget.hi is not None and ticket.probe != "window" and freeing is not None:
+            self._learn_from_hint(budget, ticket, now, hint, freeing)
+            return
         if hint is None:  # nothing said when: pause longer each time a lone probe fails
             waited = ticket.sent_at - freeing.admitted(budget.lead, now) if freeing else 0.0
             budget.bracket(lo=waited)
             self._paused_until = max(self._paused_until, now + max(NO_HINT_PAUSE, 2 * budget.lo, held))
             return
         precise = hint.source in PRECISE_SOURCES or hint.seconds != int(hint.seconds)
-        # A coarse hint is the wait rounded up to whole seconds: capacity returns within its last second — from
-        # its start the first time, later further in (the same refusal again: the bet was early).
-        coarse = max(0.0, hint.seconds - 1 + min(1.0, 0.5 * (self._refusals - 1)))
+        # A coarse hint is the wait rounded up to whole seconds: capacity returns within its last second. Come
+        # back halfway into it, and each refusal in a row halves what is left of it (0.5, 0.75, 0.875 …): a
+        # probe at its start would mostly be refused, one at its end waits most of a second for nothing.
+        coarse = hint.seconds - 2.0 ** -max(1, self._refusals)
         self._paused_until = max(self._paused_until, now + max(hint.seconds if precise else coarse, held))
-        if freeing is None:
+        self._learn_from_hint(budget, ticket, now, hint, freeing)
+
+    def _learn_from_hint(self, budget: Budget, ticket: Ticket, now: float, hint: RetryHint | None,
+                         freeing: Charge | None) -> None:
+        """The window from a 429's hint and the send of ours the service was waiting to expire (``freeing``).
+
+        For a run alone, the hint times ``freeing``'s expiry: a precise one pins the window, a whole-seconds
+        one brackets it. While others share the budget the service may be waiting for someone else's older
+        send instead, which frees sooner: then the hint says only that the window is at least that long (from
+        ``freeing``'s answer, the latest it can have been admitted) — read as exact, a neighbour's send every
+        0.2 s taught a window of 0.2 s. The upper end then comes from answers (a lone probe admitted, ``_grow``).
+        """
+        if freeing is None or hint is None or freeing.answered_at is None:
+            return
+        if budget.hi is not None and freeing.sent_at <= now - budget.hi:
+            return  # the service may have let it go already (the model holds sends a little longer)
+        precise = hint.source in PRECISE_SOURCES or hint.seconds != int(hint.seconds)
+        if budget.sharing:
+            budget.bracket(lo=ticket.sent_at + hint.seconds - (0.0 if precise else 1.0) - freeing.answered_at)
             return
         upper = now + hint.seconds - freeing.sent_at
         if precise:
             if upper > 0:  # as good as exact: keep the largest seen (an earlier estimate may have been low)
                 budget.lo = budget.hi = max(upper, budget.hi or 0.0, budget.lo, budget.lead)
-        elif freeing.answered_at is not None:
+        else:
             budget.bracket(lo=ticket.sent_at + hint.seconds - 1 - freeing.admitted(budget.lead, now), hi=upper)
 
     def _tokens_were_short(self, headers: Mapping[str, str], message: str | None) -> bool:
