@@ -90,6 +90,9 @@ class Budget:
     charges: list[Charge] = field(default_factory=list)
     used: float = 0.0
     """What this run's own sends in the window cost (``charges``)."""
+    neighbours: list[Charge] = field(default_factory=list)
+    """Other runs' sends on this machine in the window, read from the shared pacing file (sharing.py): exact,
+    so they count like this run's own and leave the window at their own times."""
     expired: deque[Charge] = field(default_factory=deque)
     """Charges ``prune`` let go within the last window, for ``counted``."""
     readings: deque[tuple[float, float]] = field(default_factory=deque)
@@ -131,13 +134,15 @@ class Budget:
 
     def note_sharing(self, now: float) -> None:
         """Decide, once per answer, whether others spend this budget now (``sharing``): others' usage in the
-        recent readings, or a limit inferred from remaining-* that had to rise within the last two windows (it
-        was read with others' sends in the window). When they have gone, the run learns as a lone one again
-        (a rerun into a killed run's full window is alone a window later)."""
+        recent readings, a limit inferred from remaining-* that had to rise within the last two windows (it
+        was read with others' sends in the window), or other runs' sends on this machine in the window. When
+        they have gone, the run learns as a lone one again (a rerun into a killed run's full window is alone a
+        window later)."""
         window = self.hi or max(self.lo, self.longest_hint, 1.0)
         threshold = 1.0 if self.unit == 1.0 else 0.05 * (self.limit or 0.0)
         self.sharing = self.limit is not None and (
-            self.others_at(now) >= max(threshold, 1e-9) or now - self.raised_at <= 2 * window)
+            self.others_at(now) >= max(threshold, 1e-9) or now - self.raised_at <= 2 * window
+            or self.held_by_neighbours(now) > 0)
 
     @property
     def searching(self) -> bool:
@@ -152,7 +157,7 @@ class Budget:
         shorter than ``lead``, the fastest round trip: a window that closes before its answers come back is an
         artefact of a hint that said nothing (Foundry's ``reset 0``), and would let every worker send at once."""
         if hi is not None:
-            hi = max(hi, self.lead)
+            hi = max(hi, self.lead, 0.5 * (self.hi or 0.0))  # one piece of evidence halves it at most
             if self.sharing and self.hi is not None:
                 hi = None  # others' sends may have made the room: it says nothing of the window
         if lo is not None and lo > self.lo:
@@ -223,14 +228,21 @@ class Budget:
 
     def share(self, now: float) -> float | None:
         """This run's budget per window: the limit less others' usage (None when unlimited)."""
-        return None if self.limit is None else self.limit - self.others_at(now)
+        return None if self.limit is None else self.limit - self.others_at(now) - self.held_by_neighbours(now)
+
+    def held_by_neighbours(self, at: float, window: float | None = None) -> float:
+        """What other runs on this machine hold in the window at ``at`` (their sends, as ``neighbours``)."""
+        window = self.hi if window is None else window
+        return sum(c.cost for c in self.neighbours if window is None or c.expires(window, at) > at)
 
     def counted(self, before: float, at: float | None = None) -> float:
         """This run's usage the service counted at ``at`` (a send's admission, as reckoned): the sends made up
         to ``before`` that had not left the window by then, as the model reckons their expiry (``prune`` may
         have let some go since: ``expired`` keeps them for this)."""
         return sum(c.cost for c in (*self.expired, *self.charges) if c.sent_at <= before
-                   and (at is None or self.hi is None or c.expires(self.hi, at, self.lead) > at))
+                   and (at is None or self.hi is None or c.expires(self.hi, at, self.lead) > at)) + sum(
+            c.cost for c in self.neighbours if c.sent_at <= before
+            and (at is None or self.hi is None or c.expires(self.hi, at) > at))
 
     def free_at(self, now: float, cost: float, window: float | None = None) -> float:
         """When ``cost`` fits in this run's share: ``now`` if it fits, the moment enough of its charges expire
@@ -238,17 +250,18 @@ class Budget:
         others' usage alone leaves no room: a lone send will read it again)."""
         if self.limit is None:
             return now
-        if self.used + self.others_at(now) + cost <= self.limit:
+        if self.used + self.held_by_neighbours(now) + self.others_at(now) + cost <= self.limit:
             return now
         window = self.hi if window is None else window
         if window is None:
             return math.inf
         moments = sorted({*(c.expires(window, now, self.lead) for c in self.charges),
+                          *(c.expires(window, now) for c in self.neighbours),
                           *(t + self.hi for t, _ in self.readings if self.hi is not None)})
         for moment in moments:
             at = max(now, moment)
             mine = sum(c.cost for c in self.charges if c.expires(window, now, self.lead) > at)
-            if mine + self._level(at) + cost <= self.limit:
+            if mine + self.held_by_neighbours(at, window) + self._level(at) + cost <= self.limit:
                 return at
         return math.inf
 

@@ -180,6 +180,7 @@ class Learning:
 
     def _on_429(self, ticket: Ticket, now: float, headers: Mapping[str, str], message: str | None) -> None:
         self.rate_limited += 1
+        ticket.refused = True
         self._refused.add(threading.get_ident())
         for budget, item in zip((self.requests, self.tokens), ticket.charges):
             budget.refund(item)  # refused requests are not counted by the service

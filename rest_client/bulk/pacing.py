@@ -35,6 +35,8 @@ from typing import Callable
 from ..errors import PacerClosed
 from .budget import Budget, Charge
 from .learning import Learning
+from .ledger import Ledger
+from .sharing import Sharing
 
 UNKNOWN_WAIT_POLL = 1.0
 """Bound on a wait with no known end (waiting for the slow-start answer or a probe): re-check this often."""
@@ -54,12 +56,15 @@ class Ticket:
     alone_from: int | None = None
     """``Pacer.sent`` when it was sent with nothing in flight: if no other send follows before its answer, the
     service's count in that answer is exact (answers may overtake each other, so this is the only exact case)."""
+    refused: bool = False
+    """Answered 429: the service did not count it (not written to the shared pacing file)."""
 
 
-class Pacer(Learning):
+class Pacer(Learning, Sharing):
     """Shared admission control: ``acquire`` before each send, ``settle`` with what came back."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_quota_wait: float | None = None) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_quota_wait: float | None = None,
+                 ledger: Ledger | None = None) -> None:
         self._clock = clock
         self.max_quota_wait = max_quota_wait
         """A 429 asking for longer is a quota, not this window (the run stops, quota.py): nothing is learned
@@ -88,12 +93,19 @@ class Pacer(Learning):
         self._refusals = 0
         """429s in a row, each sent after the one before was known (a 2xx resets it): the pause grows with it."""
         self._last_refusal = -math.inf
+        self._start_sharing(ledger)
+        """``ledger``: the pacing file other runs on this machine share for this deployment (ledger.py)."""
 
     def close(self) -> None:
         """Refuse every waiting and future ``acquire`` (a run is stopping); sends on the wire are unaffected."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+    def finish(self) -> None:
+        """The run is over: tell the other runs sharing the deployment (its sends count until they expire)."""
+        with self._cond:
+            self._leave()
 
     @contextmanager
     def line(self, tokens: float = 0.0) -> Iterator[None]:
@@ -159,14 +171,14 @@ class Pacer(Learning):
                     if self._closed:
                         raise PacerClosed("the run is stopping; this request was not sent")
                     now = self._clock()
-                    ready, probe = math.inf, None
+                    ready: float = math.inf
                     if self._queue[0] is me:
                         self.requests.prune(now)
                         self.tokens.prune(now)
-                        ready, probe = self._ready_at(now, tokens, bet=not retry)
-                    if ready <= now:
-                        return self._admit(now, tokens, probe)
-                    self._cond.wait(min(ready - now, UNKNOWN_WAIT_POLL))
+                        ready, ticket = self._admit_if_ready(now, tokens, bet=not retry)
+                        if ticket is not None:
+                            return ticket
+                    self._cond.wait(min(max(ready - now, 0.001), UNKNOWN_WAIT_POLL))
             finally:
                 self._queue.remove(me)
                 self._cond.notify_all()  # the next in line may go now
@@ -183,11 +195,10 @@ class Pacer(Learning):
             self.requests.prune(now)
             self.tokens.prune(now)
             retry = threading.get_ident() in self._refused
-            ready, probe = self._ready_at(now, tokens, bet=not retry)
-            if ready > now:
-                return None
-            self._refused.discard(threading.get_ident())
-            return self._admit(now, tokens, probe)
+            _, ticket = self._admit_if_ready(now, tokens, bet=not retry)
+            if ticket is not None:
+                self._refused.discard(threading.get_ident())
+            return ticket
 
     def _admit(self, now: float, tokens: float, probe: str | None) -> Ticket:
         bets = tuple(budget.oldest() for budget, _ in self._budgets) if probe == "search" else ()

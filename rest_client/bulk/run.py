@@ -28,6 +28,7 @@ from ..telemetry import current as current_telemetry
 from .budget import estimate_tokens
 from .guard import SetupFailureGuard
 from .items import BulkItem, output_line, parse_item
+from .ledger import Ledger, ledger_for
 from .multi import BackendPacers
 from .pacing import Pacer
 from .quota import QuotaStop
@@ -98,13 +99,15 @@ class BulkRun:
         self.max_quota_wait = client.settings.max_quota_wait if max_quota_wait is None else float(max_quota_wait)
         if not self.max_quota_wait > 0:
             raise ConfigError(f"max_quota_wait must be a positive number of seconds, got {max_quota_wait!r}")
+        self.operation = default_operation(client, operation, deployment)
         self.pacer: Pacer | BackendPacers = pacer if pacer is not None else (
-            BackendPacers(client.router) if client.router is not None else Pacer(max_quota_wait=self.max_quota_wait))
+            BackendPacers(client.router) if client.router is not None
+            else Pacer(max_quota_wait=self.max_quota_wait, ledger=self._ledger(deployment)))
         """This run's pacer (``stop()`` closes it); pass ``pacer=`` only to share one between live runs. With
-        several backends (``client.router``): one pacer per backend, highest priority first (multi.py)."""
+        several backends (``client.router``): one pacer per backend, highest priority first (multi.py). It
+        shares the deployment's budget with other runs on this machine through a small file (ledger.py)."""
         self._rate_limited_before = self.pacer.rate_limited
         self.concurrency = concurrency
-        self.operation = default_operation(client, operation, deployment)
         self.deployment = deployment
         self._items = items
         self._retry = RetryPolicy(max_retries, max(client.settings.max_retry_wait, BULK_MAX_RETRY_WAIT),
@@ -148,6 +151,8 @@ class BulkRun:
                     yield result
         finally:
             pool.shutdown(wait=False)
+            if isinstance(self.pacer, Pacer) and not self._pending:
+                self.pacer.finish()
             if run_trace is not None:
                 run_trace.end(items=sent, rate_limited=self.rate_limited)
 
@@ -178,6 +183,16 @@ class BulkRun:
             result = self._next_result()
             if result is not None:
                 yield result
+        if isinstance(self.pacer, Pacer):
+            self.pacer.finish()
+
+    def _ledger(self, deployment: str | None) -> Ledger | None:
+        """The pacing file this run shares with others on the machine for its deployment (None: none to name)."""
+        try:
+            name = deployment_for(self.client.settings, self.operation, deployment)
+        except ConfigError:
+            return None
+        return ledger_for(self.client.settings.endpoint, name)
 
     def _run_one(self, item: BulkItem) -> BulkResult | None:
         if self.guard.tripped:
