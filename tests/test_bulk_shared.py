@@ -11,17 +11,24 @@ assertion the code before issue 23 failed (noted on the test).
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from rest_client import Client, RetryPolicy
-from rest_client.bulk import BulkRun, run_bulk_file
+from rest_client.bulk import BulkRun
 from rest_client.bulk.learning import Learning
 from rest_client.cli import main
 from rest_client.emulator import Deployment, Emulator
+from tests.limiters import RefusingAtFirst
 
 WINDOW = 1.0
 
@@ -109,3 +116,151 @@ def test_two_runs_started_a_window_apart_both_finish_every_item_once_with_few_42
     # 0.10 at the issue's scale (benchmarks/BULK_RESULTS.md); a 1 s window says less per integer retry-after.
     # Before issue 23: 0.24-0.54 here, and 1.10 with a failed run at 6 per 5 s.
     assert refused <= 0.15 * 96
+
+
+def emulator_process(*args: str) -> tuple[subprocess.Popen, str, str]:
+    """``python -m rest_client.emulator`` as a process of its own: (process, endpoint, api key)."""
+    proc = subprocess.Popen([sys.executable, "-m", "rest_client.emulator", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    endpoint = key = ""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("export AZURE_OPENAI_ENDPOINT="):
+            endpoint = line.split("=", 1)[1].strip()
+        elif line.startswith("export AZURE_OPENAI_API_KEY="):
+            key = line.split("=", 1)[1].strip()
+        if endpoint and key:
+            return proc, endpoint, key
+    raise AssertionError("the emulator did not print its endpoint")
+
+
+def bulk_process(endpoint: str, key: str, source: Path, target: Path, concurrency: int = 8) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_"))}
+    env.update(AZURE_OPENAI_ENDPOINT=endpoint, AZURE_OPENAI_API_KEY=key, AZURE_OPENAI_DEPLOYMENT="chat")
+    return subprocess.Popen([sys.executable, "-m", "rest_client", "bulk", str(source), "-o", str(target),
+                             "--concurrency", str(concurrency), "--no-progress"], env=env, cwd=source.parent,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def rate_limited(endpoint: str) -> int:
+    with urllib.request.urlopen(f"{endpoint}/_emulator/counters", timeout=10) as answer:
+        return int(json.load(answer)["rate_limited"])
+
+
+def test_two_bulk_processes_at_once_on_one_emulator_both_finish_every_item_once(tmp_path) -> None:
+    emu, endpoint, key = emulator_process("--deployment", "chat:chat:gpt-4o-mini", "--rpm", "360", "--window", "1",
+                                          "--rate-limit-headers", "remaining")
+    try:
+        sources = [write_input(tmp_path / f"{tag}.jsonl", prompts(tag, 36)) for tag in "AB"]
+        first = bulk_process(endpoint, key, sources[0], tmp_path / "A.out")
+        time.sleep(WINDOW)
+        second = bulk_process(endpoint, key, sources[1], tmp_path / "B.out")
+        for proc in (first, second):
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+            assert "Traceback" not in err
+        refused = rate_limited(endpoint)
+    finally:
+        emu.send_signal(signal.SIGINT)
+        emu.wait(10)
+    for tag in "AB":
+        lines = output_lines(tmp_path / f"{tag}.out")
+        assert Counter(line["custom_id"] for line in lines) == Counter({f"{tag}-{i}": 1 for i in range(36)})
+        assert all(line["error"] is None for line in lines)
+    assert refused <= 0.2 * 72  # they share the budget through the pacing file (before issue 23: 1.10 per success)
+
+
+@pytest.mark.parametrize("concurrency", [8, 32])
+def test_a_bulk_process_killed_then_rerun_at_once_fails_nothing_and_finishes_every_item_once(tmp_path,
+                                                                                            concurrency) -> None:
+    """The window still holds the killed run's sends: the rerun reads them from the pacing file it left."""
+    with emulator() as emu:
+        source, target = write_input(tmp_path / "in.jsonl", prompts("kill", 36)), tmp_path / "out.jsonl"
+        killed = bulk_process(emu.endpoint, emu.api_key, source, target, concurrency)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(output_lines(target)) < 12:
+            time.sleep(0.02)
+        killed.kill()  # SIGKILL: no cleanup at all
+        killed.wait(10)
+        before = emu.counters["rate_limited"]
+        rerun = bulk_process(emu.endpoint, emu.api_key, source, target, concurrency)
+        _, err = rerun.communicate(timeout=120)
+        refused = emu.counters["rate_limited"] - before
+    assert rerun.returncode == 0, err
+    lines = output_lines(target)
+    assert Counter(line["custom_id"] for line in lines) == Counter({f"kill-{i}": 1 for i in range(36)})
+    assert all(line["error"] is None for line in lines)  # today: one failed with HTTP 429, exit 1
+    assert refused <= 6
+
+
+# -- a daily quota, then the rerun after it returns ------------------------------------------------------------
+@pytest.mark.parametrize("concurrency", [8, 32])
+def test_a_spent_daily_quota_exits_4_and_the_rerun_after_it_returns_completes_every_item_once(
+        tmp_path, monkeypatch, capsys, concurrency) -> None:
+    with emulator(60, daily_quota=12) as emu:
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", emu.endpoint)
+        monkeypatch.setenv("AZURE_OPENAI_API_KEY", emu.api_key)
+        monkeypatch.setenv("AZURE_OPENAI_DEPLOYMENT", "chat")
+        source, target = write_input(tmp_path / "in.jsonl", prompts("day", 30)), tmp_path / "out.jsonl"
+        argv = ["bulk", str(source), "-o", str(target), "--no-progress", "--concurrency", str(concurrency)]
+        codes: list[int] = []
+        worker = threading.Thread(target=lambda: codes.append(main(argv)), daemon=True)
+        worker.start()
+        worker.join(60)  # today: still waiting after 90 s (it would wait a day)
+        assert not worker.is_alive() and codes == [4]
+        err = capsys.readouterr().err
+        assert "the service asks to wait 24 h for its requests limit, until " in err
+        assert "18 lines not sent, none written as failed: rerun the same command after " in err
+        lines = output_lines(target)
+        assert len(lines) == 12 and all(line["error"] is None for line in lines)
+        emu.daily_quota = None  # the quota returns
+        assert main(argv) == 0
+        answered = Counter(e["body"]["messages"][0]["content"] for e in emu.log if e["status"] == 200)
+    assert Counter(line["custom_id"] for line in output_lines(target)) == Counter({f"day-{i}": 1 for i in range(30)})
+    assert sorted(answered.values()) == [1] * 30  # each item answered exactly once over both runs
+
+
+# -- Foundry's -1/-1/0: nothing said about the limits ----------------------------------------------------------
+def test_foundry_headers_are_unknowns_not_instructions_and_a_bulk_run_finishes() -> None:
+    with emulator(profile="foundry") as emu, client_for(emu) as client:
+        run = BulkRun(client, prompts("foundry", 12), concurrency=8)
+        results = list(run)
+        sent = emu.counters["requests"]
+        emu.add_fault("status", status=429, times=1, headers={
+            "x-ratelimit-limit-tokens": "-1", "x-ratelimit-remaining-tokens": "-1", "x-ratelimit-reset-tokens": "0"})
+        result = client.chat("one more", max_tokens=5)
+    assert all(r.ok for r in results)  # today: all 12 failed
+    assert sent <= 40  # today: 132 requests in 0.75 s
+    window = run.pacer.requests.hi  # type: ignore[union-attr]
+    assert window is None or window >= run.pacer.requests.lead  # type: ignore[union-attr]  # never ~1 ms
+    assert result.exchanges[1].wait_source == "backoff"  # a reset of 0 is no hint (today: a 0 s wait)
+
+
+# -- a server with no rate-limit headers that refuses at first --------------------------------------------------
+def run_against(limiter: RefusingAtFirst, n: int = 60) -> tuple[list, BulkRun]:
+    from tests.helpers import ScriptedServer
+
+    server = ScriptedServer().start()
+    server.default = limiter
+    try:
+        with Client(endpoint=server.url, api_key="k" * 32, deployment="chat") as client:
+            run = BulkRun(client, prompts("cold", n), concurrency=8)
+            return list(run), run
+    finally:
+        server.stop()
+
+
+def test_a_limit_learned_from_429s_at_the_start_is_probed_upwards_once_they_stop() -> None:
+    results, run = run_against(RefusingAtFirst(refusing=2.0, latency=0.2))
+    assert all(r.ok for r in results)
+    # Today: "1 request per 4 s" learned and never raised (48x slower); it grows back past the 8 workers.
+    limit = run.pacer.requests.limit  # type: ignore[union-attr]
+    assert limit is None or limit >= 8
+
+
+def test_control_without_probing_upwards_the_limit_learned_from_the_first_429s_stays(monkeypatch) -> None:
+    monkeypatch.setattr(Learning, "_ceiling_probe", lambda self, now, frees: False)
+    monkeypatch.setattr(Learning, "_grow", lambda self, budget, ticket, charge, admitted: None)
+    results, run = run_against(RefusingAtFirst(refusing=2.0, latency=0.2), n=30)
+    assert all(r.ok for r in results)
+    assert run.pacer.requests.limit is not None and run.pacer.requests.limit < 8  # type: ignore[union-attr]

@@ -172,8 +172,9 @@ class Learning:
                 budget.bracket(hi=admitted - oldest.sent_at)
         if budget.limit_source != "429":
             return
-        if ticket.probe == "ceiling" and budget.ceiling == "probe":
-            budget.limit += charge.cost
+        if (ticket.probe == "ceiling" and budget.ceiling == "probe") or (ticket.probe == "window" and over
+                                                                        and not budget.ceiling):
+            budget.limit += charge.cost  # a send above the limit got through: it was too low (or sends left)
             budget.ceiling = "grow"
         elif budget.ceiling == "grow":
             budget.limit += 2 * charge.cost
