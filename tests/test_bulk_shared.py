@@ -28,7 +28,7 @@ from rest_client.bulk import BulkRun
 from rest_client.bulk.learning import Learning
 from rest_client.cli import main
 from rest_client.emulator import Deployment, Emulator
-from tests.limiters import RefusingAtFirst
+from tests.limiters import RefusingAtFirst, TwoWindows
 
 WINDOW = 1.0
 
@@ -264,3 +264,93 @@ def test_control_without_probing_upwards_the_limit_learned_from_the_first_429s_s
     results, run = run_against(RefusingAtFirst(refusing=2.0, latency=0.2), n=30)
     assert all(r.ok for r in results)
     assert run.pacer.requests.limit is not None and run.pacer.requests.limit < 8  # type: ignore[union-attr]
+
+
+# -- the hint only in the message text, 32 workers --------------------------------------------------------------
+def test_a_429_whose_only_hint_is_its_message_costs_few_429s_at_32_workers() -> None:
+    with emulator(profile="message") as emu, client_for(emu) as client:
+        results = list(BulkRun(client, prompts("msg", 96), concurrency=32))
+    assert all(r.ok for r in results) and len(results) == 96
+    assert emu.counters["rate_limited"] <= 0.08 * 96  # 0.05 at the issue's scale (benchmarks/BULK_RESULTS.md)
+
+
+# -- another consumer takes half -------------------------------------------------------------------------------
+@pytest.mark.parametrize("profile", ["full", "remaining"])
+def test_with_a_background_consumer_the_run_paces_by_its_share(profile) -> None:
+    with emulator(10, profile, background_load=0.5) as emu, client_for(emu) as client:
+        run = BulkRun(client, prompts("half", 40), concurrency=8)
+        results = list(run)
+    assert all(r.ok for r in results)
+    # Before issue 23, with the header profile: a window learned from the neighbour's sends (0.2 s) and 1.25
+    # 429s per success.
+    assert emu.counters["rate_limited"] <= 0.15 * 40
+    window = run.pacer.requests.hi  # type: ignore[union-attr]
+    assert window is not None and 0.9 * WINDOW <= window <= 1.2 * WINDOW
+
+
+# -- Microsoft's simulator: requests and tokens each with a window of its own -----------------------------------
+def two_window_run(items: list[dict], concurrency: int = 8) -> tuple[list, BulkRun, TwoWindows]:
+    from tests.helpers import ScriptedServer
+
+    limiter = TwoWindows(requests=10, request_window=0.5, tokens=10_000, token_window=3.0)
+    server = ScriptedServer().start()
+    server.default = limiter
+    try:
+        with Client(endpoint=server.url, api_key="k" * 32, deployment="chat") as client:
+            run = BulkRun(client, items, concurrency=concurrency)
+            return list(run), run, limiter
+    finally:
+        server.stop()
+
+
+def big(n: int, max_tokens: int, tag: str) -> list[dict]:
+    return [{"custom_id": f"{tag}-{i}", "prompt": f"{tag} {i}", "max_tokens": max_tokens} for i in range(n)]
+
+
+def test_a_token_bound_job_learns_the_token_window_from_the_token_reset_not_the_message() -> None:
+    """The 429 says "call rate limit" but carries x-ratelimit-reset-tokens: the header names the limit."""
+    results, run, limiter = two_window_run(big(10, 2000, "tok"))
+    assert all(r.ok for r in results)
+    pacer = run.pacer
+    assert pacer.requests.hi is None or pacer.requests.hi < 1.0  # type: ignore[union-attr]  # today: 59 s of 60
+    assert pacer.tokens.hi is not None and pacer.tokens.hi >= 2.0  # type: ignore[union-attr]
+    assert limiter.refused["requests"] == 0
+
+
+def test_control_when_the_message_names_the_limit_the_token_window_is_learned_for_requests(monkeypatch) -> None:
+    from rest_client.bulk import learning
+    from rest_client.retry_hints import limit_named
+
+    monkeypatch.setattr(learning, "limit_of", lambda headers, message=None: limit_named(headers, message))
+    results, run, _ = two_window_run(big(10, 2000, "tok"))
+    assert all(r.ok for r in results)
+    assert run.pacer.requests.hi is not None and run.pacer.requests.hi >= 2.0  # type: ignore[union-attr]
+
+
+def test_a_mixed_job_keeps_a_window_for_requests_and_one_for_tokens() -> None:
+    items = big(4, 2000, "large") + big(1, 3000, "larger") + big(40, 10, "small")
+    results, run, limiter = two_window_run(items)
+    assert all(r.ok for r in results) and len(results) == 45
+    # today: the token window copied to requests, and the 40 small items went 10 a token window
+    assert run.pacer.requests.hi is None or run.pacer.requests.hi < 1.0  # type: ignore[union-attr]
+    assert limiter.refused["requests"] + limiter.refused["tokens"] <= 8
+    (line,) = run.pacer.describe()
+    assert " requests per " in line and " tokens per " in line  # each window as learned
+
+
+# -- a slow first answer, and answers that take a model's time ---------------------------------------------------
+def test_a_cold_start_does_not_inflate_the_window_learned() -> None:
+    with emulator(10) as emu, client_for(emu) as client:
+        emu.add_fault("delay", delay=2 * WINDOW, times=1)  # the first answer stalls two windows
+        run = BulkRun(client, prompts("cold", 60), concurrency=8)
+        results = list(run)
+    assert all(r.ok for r in results)
+    window = run.pacer.requests.hi  # type: ignore[union-attr]
+    assert window is not None and window <= 1.1 * WINDOW  # today: reckoned from the stalled send, 8 windows
+
+
+def test_answers_that_take_a_model_time_cost_few_429s() -> None:
+    with emulator(10, latency=0.2 * WINDOW) as emu, client_for(emu) as client:
+        results = list(BulkRun(client, prompts("slow", 60), concurrency=8))
+    assert all(r.ok for r in results)
+    assert emu.counters["rate_limited"] <= 0.1 * 60
