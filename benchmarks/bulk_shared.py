@@ -5,7 +5,7 @@ Run: ``python benchmarks/bulk_shared.py`` (about 30 minutes) — at the service'
 OpenAI simulator does (``x-ratelimit-remaining-*`` and an integer ``retry-after``; ``--profile``), three ways the
 quota is not all the run's own:
 
-- ``rerun``: a run started into a full window (a killed bulk run's 10 sends, a moment ago);
+- ``rerun``: a run started into a full window (a bulk run's last 10 sends, a moment ago);
 - ``two runs``: two runs of 60 items, the second started one window after the first;
 - ``background``: another consumer spends half of every window (``Emulator(background_load=0.5)``).
 
@@ -84,9 +84,10 @@ def scenario(name: str, contender: Contender, n: int, window: float, profile: st
     prompts = [f"Story number {i}" for i in range(n)]
     windows = math.ceil
     with emulator(window, profile, 0.5 if name == "background" else 0.0) as emu:
-        if name == "rerun":  # a killed bulk run's sends fill the window (and its pacing file says so)
-            bulk(emu, [f"killed {i}" for i in range(PER_WINDOW)], PER_WINDOW)
-            minimum = (windows((n + PER_WINDOW) / PER_WINDOW) - 1) * window
+        if name == "rerun":  # a bulk run stopped a moment ago: its last window's sends fill it (its pacing
+            # file says so, and what it learned): two windows' worth, so it met the limit once
+            bulk(emu, [f"killed {i}" for i in range(2 * PER_WINDOW)], PER_WINDOW)
+            minimum = windows(n / PER_WINDOW) * window  # the first slot frees about a window from now
         elif name == "background":
             minimum = (windows(n / (PER_WINDOW // 2)) - 1) * window
         else:

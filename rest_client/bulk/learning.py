@@ -5,18 +5,23 @@ answers. ``Learning`` is the half of ``Pacer`` that ``settle`` runs, under the p
 
 What each answer teaches, in order:
 - the budget: ``x-ratelimit-limit-*`` when sent; else at least what ``x-ratelimit-remaining-*`` says is left
-  plus this run's sends the service surely counted; else what got through before the first 429. A limit known
-  only from 429s is probed upwards once the 429s stop (``Budget.ceiling``): the 429s may have been someone
-  else's (a window still full of a killed run's sends), not the limit;
-- others' usage: the service's count (limit less remaining, or "full" on a 429) less this run's own sends it
-  counted, kept as a level (budget.py): the run's share is the rest;
-- the window, from a 429's hint and the log of sends (which send the service was waiting to expire), and from a
-  lone answer that finds more room than the model thought (sends left). Requests and tokens each learn their
+  plus this send; else what got through before the first 429. A limit known only from 429s is probed upwards
+  once the 429s stop (``Budget.ceiling``): the 429s may have been someone else's (a window still full of a
+  killed run's sends), not the limit;
+- others' usage: the service's count (limit less remaining, or "full" on a 429) less the sends of this run
+  (and of other runs on this machine, sharing.py) it counted, kept as a level (budget.py): the run's share is
+  the rest;
+- the window, from a 429's hint and the log of sends (which send the service was waiting to expire), from a
+  lone probe admitted past a budget the run can trust, and from a lone answer that finds more room than the
+  model thought (sends left). While others spend the budget (``Budget.sharing``) a 429 only says the window is
+  at least so long: the service may be waiting for someone else's send. Requests and tokens each learn their
   own window from their own 429s: a 429 is about the limit its reset header names (``x-ratelimit-reset-tokens``
   wins over a message that says "call rate limit"), and one budget's window is never copied to the other;
-- the pause: a 429 holds every worker for the time the service asked (a coarse whole-seconds hint: until its
-  last second, then longer as refusals repeat); a hint longer than ``max_quota_wait`` is a quota, not a window,
-  and teaches nothing (the run stops, quota.py).
+- the pause: until the window is known, or when only someone else's send can make room, a 429 holds every
+  worker for the time the service asked (a coarse whole-seconds hint: halfway into its last second, further as
+  refusals repeat; a run starved by another backs off a window or two). Once the window is known and a send
+  of this run's makes room, the model holds the sends and nobody pauses. A hint longer than
+  ``max_quota_wait`` is a quota, not a window, and teaches nothing (the run stops, quota.py).
 """
 
 from __future__ import annotations
