@@ -59,9 +59,9 @@ class Wait(NamedTuple):
 class Call:
     """A logical call: what it sends (fixed), and what has happened so far (its exchanges, the wait ahead)."""
 
-    __slots__ = ("body_start", "client_request_id", "cost", "error", "exchanges", "extra", "gate", "headers",
-                 "method", "moved", "next_wait", "reasoning", "reported", "request", "response", "slot", "started",
-                 "stream", "target", "trace", "wait_refused")
+    __slots__ = ("body_start", "client_request_id", "cost", "error", "exchanges", "extra", "free_attempts", "gate",
+                 "headers", "method", "moved", "next_wait", "reasoning", "refused_since", "reported", "request",
+                 "response", "slot", "started", "stream", "target", "trace", "wait_refused")
 
     def __init__(self, method: str, target: Target, *, stream: bool, headers: dict[str, str] | None,
                  extra: dict[str, str], client_request_id: str, gate: Gate | None, cost: float,
@@ -76,7 +76,12 @@ class Call:
         """Decided after each answer that is retried (retry.py, or the router's layer); read by the next
         attempt as its ``wait_before``."""
         self.wait_refused: float | None = None
-        """Set when the service asked for a wait above the cap: the seconds it asked for."""
+        """Set when the service asked for a wait above the cap: the seconds it asked for (under a quota policy
+        also: how long it had refused this call, when that passed the cap)."""
+        self.free_attempts = 0
+        """Attempts that spent no retry: 429s waited for under a quota policy (retry.py)."""
+        self.refused_since: float | None = None
+        """``time.monotonic()`` of this call's first 429 under a quota policy."""
         self.request: requests.PreparedRequest | None = None
         self.response: requests.Response | None = None
         """The last attempt's answer (``None`` when no answer came: then ``error`` says why)."""

@@ -308,11 +308,13 @@ class Client(ResponsesCalls):
                resource: str | None) -> APIStatusError:
         auth, settings = (call.slot.auth, call.slot.settings) if call.slot is not None else (self.auth, self.settings)
         hint = call.exchanges[-1].retry_hint if call.exchanges else None  # parsed once, when the answer came
+        quota = policy.max_quota_wait is not None and response.status_code == 429
+        cap = policy.max_quota_wait if quota else policy.max_retry_wait  # the cap that refused a wait
         context = ErrorContext(
             auth_kind=getattr(auth, "kind", None), deployment=call.target.deployment,
             api_version=None if settings.is_v1 else settings.api_version, key_source=settings.sources.get("api_key"),
             resource=resource, url=response.url, retry_after=hint.seconds if hint is not None else None,
-            wait_refused=call.wait_refused, max_retry_wait=policy.max_retry_wait, exchanges=call.exchanges,
+            wait_refused=call.wait_refused, max_retry_wait=cap, exchanges=call.exchanges,
             client_request_id=call.client_request_id)
         return error_from_response(response.status_code, response.headers, response.text, context, response=response)
 

@@ -8,18 +8,25 @@ The policy, in order: transport errors and 408/429/500/502/503/504 are retried, 
 hint (parsed once per answer, kept on its ``Exchange``; see retry_hints.py) sets the wait; a hint longer than
 ``max_retry_wait`` stops at once (waiting that long is the caller's decision, not ours); otherwise exponential
 backoff with jitter. With backends the router's layer decides instead (router.py): same loop, other rules.
+
+A policy with ``max_quota_wait`` (a bulk run's) treats a 429 as a wait, not a failure: it spends none of
+``max_retries`` (that budget is for 5xx, timeouts and network errors: a shared deployment refuses a run's sends
+as a matter of course), and the cap on its wait is ``max_quota_wait``. A longer wait — or refusals that have
+gone on longer than that — is a quota the run cannot sit out: the call stops with ``Call.wait_refused`` set,
+and the run stops sending (bulk/quota.py).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import requests
-from tenacity import RetryCallState, Retrying, stop_after_attempt
+from tenacity import RetryCallState, Retrying
 
 from .call import Call, Wait
 from .errors import TransportError
@@ -45,6 +52,9 @@ class RetryPolicy:
     max_retries: int = 3
     max_retry_wait: float = 60.0
     retry_transport: bool = True
+    max_quota_wait: float | None = None
+    """Set: a 429 is a wait of up to this long that spends no retry (see the module docstring); ``None``: a 429
+    is retried like a 5xx, within ``max_retries`` and ``max_retry_wait`` (a single call)."""
 
 
 def hint_of(response: requests.Response) -> RetryHint | None:
@@ -71,6 +81,8 @@ def decide(policy: RetryPolicy, call: Call, error: BaseException | None) -> Wait
     if exchange.status_code not in RETRYABLE_STATUS:
         return None
     hint = exchange.retry_hint
+    if exchange.status_code == 429 and policy.max_quota_wait is not None:
+        return quota_wait(policy.max_quota_wait, call, hint)
     if hint is not None and hint.seconds > policy.max_retry_wait:
         call.wait_refused = hint.seconds
         return None
@@ -82,6 +94,24 @@ def decide(policy: RetryPolicy, call: Call, error: BaseException | None) -> Wait
     if hint is not None:
         return Wait(hint.seconds, hint.source)
     return Wait(backoff(len(call.exchanges)), "backoff")
+
+
+def quota_wait(bound: float, call: Call, hint: RetryHint | None) -> Wait | None:
+    """A 429 under a quota policy: a free attempt, waited for (by the gate when there is one), unless the
+    service asks for longer than ``bound`` or has refused this call for longer than that already."""
+    now = time.monotonic()
+    if call.refused_since is None:
+        call.refused_since = now
+    refused_for = now - call.refused_since
+    if (hint is not None and hint.seconds > bound) or refused_for > bound:
+        call.wait_refused = hint.seconds if hint is not None and hint.seconds > bound else refused_for
+        return None
+    call.free_attempts += 1
+    if call.gate is not None:  # the gate heard the 429 and holds every caller (see decide)
+        return Wait(0.0, f"pacer ({hint.source})" if hint is not None else "pacer")
+    if hint is not None:
+        return Wait(hint.seconds, hint.source)
+    return Wait(backoff(call.free_attempts), "backoff")
 
 
 def retries_transport(policy: RetryPolicy, error: BaseException) -> bool:
@@ -115,9 +145,14 @@ def build_retrying(attempts: int, rule: Decide, report: Report, *,
             logger.debug("attempt %d: %s; retrying in %.2f s (%s)", state.attempt_number, what,
                          state.upcoming_sleep, call.next_wait.source if call.next_wait else None)
 
+    def out_of_attempts(state: RetryCallState) -> bool:
+        """``attempts`` counts the attempts that spend the retry budget: a quota policy's 429s do not."""
+        call: Call = state.args[0]
+        return state.attempt_number - call.free_attempts >= attempts
+
     kwargs: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
     return Retrying(
-        stop=stop_after_attempt(attempts),
+        stop=out_of_attempts,
         retry=should_retry,
         wait=wait,
         before_sleep=before_sleep,

@@ -23,6 +23,7 @@ from typing import Any
 from .errors import COGNITIVE_SERVICES_SCOPE, ConfigError, ConfigWarning
 from .jsonsafe import loads
 from .redact import redact_headers, redact_url
+from .retry_hints import parse_duration
 from .urls import DEFAULT_API_VERSION, check_secure_url, is_v1_endpoint, parse_endpoint
 
 AUTH_MODES = ("key", "cli", "default", "apim")
@@ -38,6 +39,7 @@ SOURCES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "auth": (("AZURE_OPENAI_AUTH",), ("AUTH",)),
     "scope": (("AZURE_OPENAI_SCOPE",), ("AZURE_OPENAI_SCOPE",)),
     "subscription_key": (("APIM_SUBSCRIPTION_KEY",), ("APIM_SUBSCRIPTION_KEY",)),
+    "max_quota_wait": (("AZURE_OPENAI_MAX_QUOTA_WAIT",), ("MAX_QUOTA_WAIT",)),
 }
 # config.json keys read elsewhere (not strings): extra headers here, the list of backends in backends.py.
 STRUCTURED_KEYS = frozenset({"HEADERS", "headers", "backends"})
@@ -49,7 +51,9 @@ IGNORED_SAMPLE_KEYS = frozenset({
 DEFAULT_READ_TIMEOUT = 120.0
 REASONING_READ_TIMEOUT = 600.0
 """The openai SDK's default for every call; reasoning models (o-series, gpt-5) can think that long."""
-NUMERIC_FIELDS = ("connect_timeout", "read_timeout", "max_retries", "max_retry_wait")
+NUMERIC_FIELDS = ("connect_timeout", "read_timeout", "max_retries", "max_retry_wait", "max_quota_wait")
+DEFAULT_MAX_QUOTA_WAIT = 900.0
+"""15 minutes: a bulk run sits out a rate limit's window, never a quota that returns in hours (bulk/quota.py)."""
 NO_ENDPOINT = "no endpoint configured"
 DEPLOYMENT_FIELDS = ("deployment", "completions_deployment")
 HEADER_FIELDS = ("api_key", "subscription_key")
@@ -84,6 +88,10 @@ class Settings:
     """An API Management subscription key, sent as ``Ocp-Apim-Subscription-Key`` (with any auth mode)."""
     headers: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
     """Extra headers on every request (a gateway's own); values of secret-looking names are never shown."""
+    max_quota_wait: float = DEFAULT_MAX_QUOTA_WAIT
+    """Seconds a bulk run waits out a 429 at most: a longer wait (a daily quota) stops the run, to be rerun
+    when the quota returns. Seconds, or a duration such as ``"15m"``, ``"2h"``. A single call keeps
+    ``max_retry_wait``."""
 
     def read_timeout_for(self, reasoning: bool = False) -> float:
         """The read timeout of one call: the one set, else ``DEFAULT_READ_TIMEOUT``, or for a call to a reasoning
@@ -203,11 +211,14 @@ def _warn_unknown_keys(data: Mapping[str, Any], path: Path) -> None:
         warnings.warn(f"{path}: unknown key {key!r} is ignored{tip}", ConfigWarning, stacklevel=3)
 
 
-def _from_mapping(values: Mapping[str, Any], names: tuple[str, ...], where: str) -> tuple[Any, str] | None:
+def _from_mapping(values: Mapping[str, Any], names: tuple[str, ...], where: str,
+                  numeric: bool = False) -> tuple[Any, str] | None:
     for name in names:
         value = values.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
+        if numeric and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value, where.format(name=name)  # a number in config.json: checked by _number
         if not isinstance(value, str):
             raise ConfigError(f"{where.format(name=name)} must be a string, not {type(value).__name__}")
         return value.strip(), where.format(name=name)
@@ -225,7 +236,7 @@ def _layers(overrides: Mapping[str, Any], environ: Mapping[str, str], config: Ma
         if hit:
             env[name] = hit
         if config_path is not None:
-            hit = _from_mapping(config, cfg_keys, f"{config_path} key {{name}}")
+            hit = _from_mapping(config, cfg_keys, f"{config_path} key {{name}}", numeric=name in NUMERIC_FIELDS)
             if hit:
                 cfg[name] = hit
     for layer in (args, env, cfg):
@@ -290,6 +301,8 @@ def load_settings(config_path: str | os.PathLike[str] | None = None, *,
 def _number(name: str, value: Any, where: str) -> Any:
     """A finite number in range; ``max_retries`` a whole number (``1.7`` or ``True`` are refused, not truncated)."""
     integer = name == "max_retries"
+    if name == "max_quota_wait" and isinstance(value, str):
+        value = parse_duration(value) if parse_duration(value) is not None else value  # "15m", "2h", "900"
     if isinstance(value, bool):
         raise ConfigError(f"{name} (from {where}) must be a number, got {value!r}")
     try:

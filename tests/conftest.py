@@ -38,6 +38,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith(_ENV_PREFIXES):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+    # Bulk runs share pacing state through the user's cache directory: each test gets its own.
+    monkeypatch.setenv("REST_CLIENT_CACHE_DIR", str(tmp_path / ".cache"))
 
 
 @pytest.fixture(scope="session")

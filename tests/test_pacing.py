@@ -10,8 +10,8 @@ from typing import Any, Callable
 
 import pytest
 
-from rest_client.bulk.budget import estimate_tokens
-from rest_client.bulk.pacing import Pacer, Ticket
+from rest_client.bulk.budget import Ticket, estimate_tokens
+from rest_client.bulk.pacing import Pacer
 from rest_client.errors import PacerClosed
 
 
@@ -90,7 +90,8 @@ def test_usage_the_service_counted_and_we_did_not_is_charged() -> None:
     t = pacer.acquire(100)
     assert t.charges[1].cost == pytest.approx(300)
     pacer.settle(t, 200, limits(0, 9_000))  # another client used a request: 1 request more than ours
-    assert pacer.requests.used == pytest.approx(3)
+    assert pacer.requests.used == pytest.approx(2)  # ours
+    assert pacer.requests.others_at(clock.now) == pytest.approx(1)  # theirs, held against the budget too
 
 
 def close_while_waiting(pacer: Pacer, wait: Callable[[], object]) -> list[BaseException]:
@@ -166,7 +167,7 @@ def test_an_integer_retry_after_brackets_the_window_and_pauses_only_until_its_la
     # where 1000.00 is the first send's answer less the lead (every answer took 0.01 s), counted from
     assert budget.lead == pytest.approx(0.01)
     assert budget.lo == pytest.approx(9.03) and budget.hi == pytest.approx(10.04)
-    assert pacer.snapshot()["paused_for"] == pytest.approx(9.0)
+    assert pacer.snapshot()["paused_for"] == pytest.approx(9.5)  # halfway into the hint's last second
     assert pacer.rate_limited == 1
 
 
@@ -216,7 +217,7 @@ def test_a_429_with_only_message_text_and_policy_id_teaches_the_token_window() -
     pacer.settle(third, 429, {"policy-id": "DeploymentRatelimit-Token", "x-rate-limit-reset-tokens": "6"},
                  '{"statusCode": 429, "message": "Rate limit is exceeded. Try again in 6 seconds."}')
     assert pacer.tokens.hi == pytest.approx(1000.03 + 6 - 1000.0)  # the first send is the one to expire
-    assert pacer.requests.hi == pacer.tokens.hi  # one window for both until told otherwise
+    assert pacer.requests.hi is None  # each budget learns its own window (the token one was copied: issue 23)
 
 
 def test_with_no_headers_at_all_the_limit_is_what_got_through_before_the_first_429() -> None:
@@ -258,8 +259,10 @@ def test_a_429_the_model_did_not_expect_fills_the_budget() -> None:
     pacer.requests.limit, pacer.requests.lo, pacer.requests.hi = 5, 1.0, 1.0
     t = pacer.acquire()
     pacer.settle(t, 429, remaining_only(0, **{"retry-after-ms": "100"}))  # another client used the budget
-    clock.now += 0.2  # the pause is over, but the budget is full until that usage expires
-    assert blocked(pacer)
+    assert blocked(pacer)  # for the hint: only someone else's send can make room
+    clock.now += 0.2  # the pause is over, but the budget is full of others' usage: one lone send reads it again
+    probe = pacer.acquire()
+    assert probe.probe == "window" and blocked(pacer)
 
 
 def test_token_estimate_is_prompt_plus_max_tokens_times_n() -> None:

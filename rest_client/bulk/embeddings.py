@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..client import Client
-from ..errors import APIStatusError, ConfigError, PacerClosed, RestClientError
+from ..errors import APIStatusError, ConfigError, PacerClosed, RateLimitError, RestClientError
 from ..jsonsafe import loads, lone_surrogate
 from ..resolve import EMBEDDINGS, deployment_for
 from ..retry import RetryPolicy
@@ -45,6 +45,7 @@ from .files import ctrl_c_stops
 from .guard import SetupFailureGuard
 from .items import BulkItem, not_utf8
 from .pacing import Pacer
+from .quota import QuotaStop
 from .run import BULK_MAX_RETRIES, BULK_MAX_RETRY_WAIT, BulkResult
 from .summary import BulkSummary
 
@@ -157,6 +158,10 @@ class EmbeddingsRun:
     pacer: Pacer = field(default_factory=Pacer)
     requests: int = 0
     """Requests sent (splits of refused packs included)."""
+    max_retries: int = BULK_MAX_RETRIES
+    max_quota_wait: float | None = None
+    """As ``BulkRun``'s: a 429 is a wait up to this long (default: the client's setting), a longer one stops
+    the run (``quota``)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) or self.concurrency < 1:
@@ -165,7 +170,12 @@ class EmbeddingsRun:
             raise ConfigError(f"max_inputs must be between 1 and {MAX_INPUTS} (the service's limit per request)")
         self.name = deployment_for(self.client.settings, EMBEDDINGS, self.deployment)
         settings = self.client.settings
-        self._retry = RetryPolicy(BULK_MAX_RETRIES, max(settings.max_retry_wait, BULK_MAX_RETRY_WAIT))
+        if self.max_quota_wait is None:
+            self.max_quota_wait = settings.max_quota_wait
+        self.pacer.max_quota_wait = self.max_quota_wait
+        self._retry = RetryPolicy(self.max_retries, max(settings.max_retry_wait, BULK_MAX_RETRY_WAIT),
+                                  max_quota_wait=self.max_quota_wait)
+        self.quota: QuotaStop | None = None
         self._rate_limited_before = self.pacer.rate_limited
         self.guard = SetupFailureGuard.for_client(self.client, self.name)
         self.stopped = False
@@ -227,6 +237,12 @@ class EmbeddingsRun:
             results = split_answer(pack, answer.json(), answer.status_code, answer.request_id, answer.attempts,
                                    time.perf_counter() - started)
         except PacerClosed:
+            return None
+        except RateLimitError as exc:  # under the quota policy: a wait longer than the run sits out (quota.py)
+            with self._lock:
+                self.quota = self.quota or QuotaStop.from_error(exc, self._retry.max_quota_wait or 0.0,
+                                                                time.perf_counter() - started)
+            self.stop()
             return None
         except APIStatusError as exc:
             if len(pack) > 1 and splittable(exc):  # too big for the service, or one bad input: halve it
@@ -290,7 +306,8 @@ def apportion(total: int, weights: list[int]) -> list[int]:
 
 def run_embeddings_file(client: Client, input_path: str | os.PathLike[str], output_path: str | os.PathLike[str],
                         *, concurrency: int = 4, deployment: str | None = None, retry_failed: bool = False,
-                        max_inputs: int = MAX_INPUTS,
+                        max_inputs: int = MAX_INPUTS, max_retries: int | None = None,
+                        max_quota_wait: float | None = None,
                         on_start: Callable[[int, int], None] | None = None,
                         on_result: Callable[[BulkResult, EmbeddingsRun], None] | None = None) -> BulkSummary:
     """Embed every line of ``input_path`` into ``output_path`` (appended, one line per input, input order).
@@ -315,7 +332,8 @@ def run_embeddings_file(client: Client, input_path: str | os.PathLike[str], outp
     summary = BulkSummary(total=total, skipped=skipped, skipped_failed=failed_before, output=str(target))
     with stream, target.open("a", encoding="utf-8") as out:
         run = EmbeddingsRun(client, read_inputs(stream, done), deployment=deployment, concurrency=concurrency,
-                            max_inputs=max_inputs)
+                            max_inputs=max_inputs, max_quota_wait=max_quota_wait,
+                            max_retries=BULK_MAX_RETRIES if max_retries is None else max_retries)
         if on_start:
             on_start(total, skipped)
         started = time.perf_counter()
@@ -334,6 +352,7 @@ def run_embeddings_file(client: Client, input_path: str | os.PathLike[str], outp
     summary.rate_limited = run.rate_limited
     summary.pacing = run.pacer.describe()
     summary.stopped_early = run.guard.tripped
+    summary.quota = run.quota
     return summary
 
 

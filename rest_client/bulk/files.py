@@ -24,7 +24,7 @@ from ..client import Client
 from ..errors import ConfigError
 from .ids import IdIndex
 from .items import BulkItem, check_jsonl, not_utf8, output_outcome, read_items
-from .run import BulkResult, BulkRun, default_operation
+from .run import BULK_MAX_RETRIES, BulkResult, BulkRun, default_operation
 from .sendlog import RecordingPacer
 from .summary import BulkSummary
 
@@ -172,13 +172,17 @@ def ctrl_c_stops(run: Stoppable) -> Iterator[threading.Event]:
 
 def run_bulk_file(client: Client, input_path: str | os.PathLike[str], output_path: str | os.PathLike[str], *,
                   concurrency: int = 8, operation: str | None = None, deployment: str | None = None,
-                  retry_failed: bool = False,
+                  retry_failed: bool = False, max_retries: int | None = None,
+                  max_quota_wait: float | None = None,
                   on_start: Callable[[int, int], None] | None = None,
                   on_result: Callable[[BulkResult, BulkRun], None] | None = None) -> BulkSummary:
     """Run every line of ``input_path``, appending one Azure-Batch-shaped line per item to ``output_path``.
 
     ``on_start(total, already_done)`` and ``on_result(result, run)`` are for progress displays. Ctrl-C stops
-    sending, waits for calls on the wire, writes them, and returns a summary with ``interrupted=True``.
+    sending, waits for calls on the wire, writes them, and returns a summary with ``interrupted=True``. A wait
+    longer than ``max_quota_wait`` does the same by itself (``summary.quota`` says why); either way the lines
+    not answered are not written, so rerunning the same call finishes them. ``max_retries``: per item, for
+    5xx, timeouts and network errors (default ``BULK_MAX_RETRIES``; 429s spend none).
     """
     source, target = Path(input_path), Path(output_path)
     total = _count_lines(source)
@@ -191,10 +195,10 @@ def run_bulk_file(client: Client, input_path: str | os.PathLike[str], output_pat
     skipped = [0]
     items = _pending(read_items(_input_lines(source), operation), done.ids, skipped)
     summary = BulkSummary(total=total, skipped_failed=done.failed, output=str(target))
-    recorder = RecordingPacer() if client.router is None else None  # one limit to draw: one backend
     with out, contextlib.closing(done.ids), contextlib.closing(items):
         run = BulkRun(client, items, concurrency=concurrency, operation=operation, deployment=deployment,
-                      pacer=recorder)
+                      record_sends=True, max_retries=BULK_MAX_RETRIES if max_retries is None else max_retries,
+                      max_quota_wait=max_quota_wait)
         if on_start:
             on_start(summary.total, len(done.ids))
         started = time.perf_counter()
@@ -220,5 +224,6 @@ def run_bulk_file(client: Client, input_path: str | os.PathLike[str], output_pat
     summary.wall = time.perf_counter() - started
     summary.rate_limited = run.rate_limited
     summary.pacing = run.pacer.describe()
-    summary.sends = recorder.send_log() if recorder is not None else None
+    summary.sends = run.pacer.send_log() if isinstance(run.pacer, RecordingPacer) else None
+    summary.quota = run.quota
     return summary

@@ -1,7 +1,9 @@
 """A bulk run: many requests through one deployment at the rate limit's own pace, results as they complete.
 
 The run's workers share one ``Pacer`` (see pacing.py), so concurrency is a cap, not a promise: a 429 pauses
-everyone, and the rest of the time the pacer sends just as fast as the limit allows. The pacer belongs to
+everyone, and the rest of the time the pacer sends just as fast as the limit allows. A 429 is a wait, never an
+item's failure, and spends none of the item's retries (those are for 5xx, timeouts and network errors); a wait
+longer than ``max_quota_wait`` stops the run instead (quota.py: ``BulkRun.quota`` says why). The pacer belongs to
 the run, not the client: each call hands it to ``Client.request`` as its gate, so stopping a run leaves the
 client as it was. Files (resume, Ctrl-C) are in files.py.
 """
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..client import Client
-from ..errors import APIStatusError, ConfigError, PacerClosed, RestClientError
+from ..errors import APIStatusError, ConfigError, PacerClosed, RateLimitError, RestClientError
 from ..payloads import reasoning_tokens_of
 from ..resolve import default_operation as _default_operation
 from ..resolve import deployment_for
@@ -26,8 +28,11 @@ from ..telemetry import current as current_telemetry
 from .budget import estimate_tokens
 from .guard import SetupFailureGuard
 from .items import BulkItem, output_line, parse_item
+from .ledger import Ledger, ledger_for
 from .multi import BackendPacers
 from .pacing import Pacer
+from .quota import QuotaStop
+from .sendlog import RecordingPacer
 
 BULK_MAX_RETRIES = 10
 BULK_MAX_RETRY_WAIT = 120.0
@@ -77,24 +82,44 @@ class BulkResult:
 
 
 class BulkRun:
-    """Run items on ``concurrency`` workers sharing one pacer; iterate for results as they complete."""
+    """Run items on ``concurrency`` workers sharing one pacer; iterate for results as they complete.
+
+    ``max_retries``: retries per item after 5xx, timeouts and network errors (429s spend none).
+    ``max_quota_wait``: the longest 429 wait the run sits out (default: the client's setting, 15 min); a longer
+    one stops the run: ``quota`` then says why, and the items not answered are not yielded (rerun them).
+    """
 
     def __init__(self, client: Client, items: Iterable[Any], *, concurrency: int = 8, operation: str | None = None,
                  deployment: str | None = None, max_retries: int = BULK_MAX_RETRIES,
-                 pacer: Pacer | BackendPacers | None = None) -> None:
+                 pacer: Pacer | BackendPacers | None = None, max_quota_wait: float | None = None,
+                 record_sends: bool = False) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigError(f"max_retries must be a whole number of at least 0, got {max_retries!r}")
         self.client = client
+        self.max_quota_wait = client.settings.max_quota_wait if max_quota_wait is None else float(max_quota_wait)
+        if not self.max_quota_wait > 0:
+            raise ConfigError(f"max_quota_wait must be a positive number of seconds, got {max_quota_wait!r}")
+        self.operation = default_operation(client, operation, deployment)
         self.pacer: Pacer | BackendPacers = pacer if pacer is not None else (
-            BackendPacers(client.router) if client.router is not None else Pacer())
+            BackendPacers(client.router) if client.router is not None
+            else (RecordingPacer if record_sends else Pacer)(max_quota_wait=self.max_quota_wait,
+                                                             ledger=self._ledger(deployment)))
         """This run's pacer (``stop()`` closes it); pass ``pacer=`` only to share one between live runs. With
-        several backends (``client.router``): one pacer per backend, highest priority first (multi.py)."""
+        several backends (``client.router``): one pacer per backend, highest priority first (multi.py). It
+        shares the deployment's budget with other runs on this machine through a small file (ledger.py).
+        ``record_sends``: keep every send and its status (``RecordingPacer``: the run's picture, sendlog.py)."""
         self._rate_limited_before = self.pacer.rate_limited
         self.concurrency = concurrency
-        self.operation = default_operation(client, operation, deployment)
         self.deployment = deployment
         self._items = items
-        self._retry = RetryPolicy(max_retries, max(client.settings.max_retry_wait, BULK_MAX_RETRY_WAIT))
+        self._retry = RetryPolicy(max_retries, max(client.settings.max_retry_wait, BULK_MAX_RETRY_WAIT),
+                                  max_quota_wait=None if client.router is not None else self.max_quota_wait)
+        """429s are waits (``max_quota_wait``); with backends the router's layer moves on from a 429 instead."""
+        self.quota: QuotaStop | None = None
+        """Set when a wait longer than ``max_quota_wait`` stopped the run (the first such answer's)."""
+        self._quota_lock = threading.Lock()
         self._stopping = threading.Event()
         self._pending: set[Future[BulkResult | None]] = set()
         self._ready: deque[Future[BulkResult | None]] = deque()
@@ -124,10 +149,14 @@ class BulkRun:
                 if not self._pending and not self._ready:
                     return
                 result = self._next_result()
+                if self.quota is not None and not self._stopping.is_set():
+                    self.stop()  # no new sends; the calls on the wire finish and are handed out
                 if result is not None:
                     yield result
         finally:
             pool.shutdown(wait=False)
+            if isinstance(self.pacer, Pacer) and not self._pending:
+                self.pacer.finish()
             if run_trace is not None:
                 run_trace.end(items=sent, rate_limited=self.rate_limited)
 
@@ -158,6 +187,16 @@ class BulkRun:
             result = self._next_result()
             if result is not None:
                 yield result
+        if isinstance(self.pacer, Pacer):
+            self.pacer.finish()
+
+    def _ledger(self, deployment: str | None) -> Ledger | None:
+        """The pacing file this run shares with others on the machine for its deployment (None: none to name)."""
+        try:
+            name = deployment_for(self.client.settings, self.operation, deployment)
+        except ConfigError:
+            return None
+        return ledger_for(self.client.settings.endpoint, name)
 
     def _run_one(self, item: BulkItem) -> BulkResult | None:
         if self.guard.tripped:
@@ -189,11 +228,14 @@ class BulkRun:
             body = result.json()
         except PacerClosed:
             raise
+        except RateLimitError as exc:
+            if self._retry.max_quota_wait is None:
+                return self._failed(item, exc, started)
+            # Under the quota policy a 429 ends a call only when its wait is longer than the run sits out.
+            self._stop_for_quota(exc, time.perf_counter() - started)
+            raise PacerClosed("stopped by a quota; this item was not answered") from exc
         except APIStatusError as exc:
-            error = {"code": exc.code or f"http_{exc.status_code}", "message": exc.message,
-                     "status": exc.status_code}
-            return BulkResult(item, exc.status_code, exc.request_id, exc.body, error, len(exc.exchanges),
-                              time.perf_counter() - started, _route(exc.exchanges))
+            return self._failed(item, exc, started)
         except RestClientError as exc:
             status = getattr(exc, "status_code", None)
             return BulkResult(item, error={"code": type(exc).__name__, "message": str(exc), "status": status},
@@ -201,6 +243,20 @@ class BulkRun:
                               route=_route(exc.exchanges))
         return BulkResult(item, result.status_code, result.request_id, body, None, result.attempts,
                           result.elapsed, _route(result.exchanges))
+
+    @staticmethod
+    def _failed(item: BulkItem, exc: APIStatusError, started: float) -> BulkResult:
+        error = {"code": exc.code or f"http_{exc.status_code}", "message": exc.message, "status": exc.status_code}
+        return BulkResult(item, exc.status_code, exc.request_id, exc.body, error, len(exc.exchanges),
+                          time.perf_counter() - started, _route(exc.exchanges))
+
+    def _stop_for_quota(self, error: RateLimitError, elapsed: float) -> None:
+        """Keep the first quota that stopped the run and refuse every send not made yet (from this worker, at
+        once: the main thread then cancels the queued items)."""
+        with self._quota_lock:
+            if self.quota is None:
+                self.quota = QuotaStop.from_error(error, self.max_quota_wait, elapsed)
+        self.pacer.close()
 
 
 def _route(exchanges: Iterable[Any]) -> tuple[tuple[str, int | None], ...]:

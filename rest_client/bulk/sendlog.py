@@ -12,12 +12,12 @@ own logic untouched. Memory is bounded: past ``MAX_SENDS`` only a count is kept.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from .pacing import Pacer, Ticket
+from .budget import Ticket
+from .pacing import Pacer
 
 MAX_SENDS = 50_000
 """Sends kept per run (about 4 MB); a longer run's picture shows its first MAX_SENDS sends."""
@@ -73,8 +73,9 @@ class SendLog:
 class RecordingPacer(Pacer):
     """A ``Pacer`` that also keeps a ``SendLog`` of the sends it admits and the statuses they got."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(clock=clock)
+    def __init__(self, **options: Any) -> None:
+        """``options``: those of ``Pacer`` (the clock, the quota bound, the machine's ledger)."""
+        super().__init__(**options)
         self._log_lock = threading.Lock()
         self._times: list[float] = []
         self._statuses: list[int | None] = []

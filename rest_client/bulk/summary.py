@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ..jsonsafe import loads
 from ..payloads import reasoning_tokens_of
+from .quota import QuotaStop
 from .run import BulkResult
 from .sendlog import SendLog
 
@@ -71,6 +72,8 @@ class BulkSummary:
     """With several backends: each one's counts, keyed by name (the answer counts where it was answered)."""
     pacing: list[str] = field(default_factory=list)
     """The rate limit as the run's pacer learned it (``Pacer.describe``): budget, window, where each came from."""
+    quota: QuotaStop | None = None
+    """The run stopped sending: the service asked for a wait longer than ``max_quota_wait`` (quota.py)."""
     sends: SendLog | None = None
     """Every send with its status, and the limit learned (sendlog.py): the run's picture. ``None`` over several
     backends (each has its own limit)."""
@@ -123,12 +126,15 @@ class BulkSummary:
 
     def lines(self) -> list[str]:
         reasoning = f" ({self.reasoning_tokens} reasoning)" if self.reasoning_tokens else ""
-        head = "interrupted" if self.interrupted else "stopped early" if self.stopped_early else "done"
+        head = ("interrupted" if self.interrupted else "stopped by a quota" if self.quota
+                else "stopped early" if self.stopped_early else "done")
         lines = [f"{head}: {self.ok} ok, {self.failed} failed, {self.skipped} skipped (already in the output), "
                  f"{self.rate_limited} answers of 429, {self.tokens} tokens{reasoning}, {self.wall:.1f} s"]
         lines += [counts.line(name) for name, counts in self.backends.items()]
         lines += self.failures  # before the pacing line: what the user must act on comes first
         lines += [f"  {line}" for line in self.pacing]
+        if self.quota is not None:
+            lines += self.quota.lines(self.not_sent, self.output)
         if self.stopped_early and self.not_sent:
             lines.append(f"{self.not_sent} lines not sent: every answer so far was the same failure; fix it and "
                          "rerun the same command (lines already answered are skipped; --retry-failed redoes "

@@ -14,6 +14,7 @@ from .common import (
     EXIT_API,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_QUOTA,
     Console,
     add_connection_options,
     config_backends_of,
@@ -41,8 +42,13 @@ examples:
 after 3 identical 401/403/404 answers before any success the run stops sending (the setup is wrong, not the
 lines): the rest are not sent, and a rerun after the fix does them.
 
+a 429 is a wait, never a failed line, and spends no retry (--max-retries is for 5xx, timeouts and network
+errors). When the service asks for a wait longer than --max-quota-wait (default 15m; a daily quota, say), the
+run stops: calls on the wire finish and are written, the rest are not written, the summary says which limit and
+until when, and the exit code is 4: rerun the same command after that time to finish.
+
 exit codes: 0 all ok, 1 some lines failed (now or in an earlier run still in the output),
-2 usage/config/credential error, 3 network error, 130 interrupted.
+2 usage/config/credential error, 3 network error, 4 stopped by a quota (rerun later), 130 interrupted.
 """
 
 
@@ -56,6 +62,9 @@ def build_bulk_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=8, metavar="N",
                    help="at most N requests in flight (a cap: the pacer sends only as fast as the limit allows)")
     p.add_argument("--retry-failed", action="store_true", help="drop failed lines from the output and redo them")
+    p.add_argument("--max-quota-wait", type=quota_wait, metavar="DURATION",
+                   help="the longest 429 wait to sit out (seconds, or 15m, 2h; default 15m, or MAX_QUOTA_WAIT): "
+                        "a longer one stops the run with exit 4, to be rerun when the quota returns")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("-v", "--verbose", action="store_true", help="every attempt as it happens; tracebacks on errors")
     add_connection_options(p)
@@ -67,6 +76,16 @@ def build_bulk_parser() -> argparse.ArgumentParser:
                     help="each line is one input to embed (\"text\" or {\"custom_id\", \"input\"}); up to 2048 "
                          "inputs per request, one vector per output line in input order (needs --deployment)")
     return p
+
+
+def quota_wait(text: str) -> float:
+    """argparse type for ``--max-quota-wait``: seconds or a duration (``900``, ``15m``, ``2h``, ``1h30m``)."""
+    from ..retry_hints import parse_duration
+
+    seconds = parse_duration(text)
+    if seconds is None or not seconds > 0:
+        raise argparse.ArgumentTypeError(f"not a positive duration: {text!r} (e.g. 900, 15m, 2h)")
+    return seconds
 
 
 class Progress:
@@ -127,7 +146,8 @@ def run_bulk(args: argparse.Namespace, con: Console, emulator: Any) -> int:
             else:
                 summary = run_bulk_file(client, args.input, args.output, concurrency=args.concurrency,
                                         operation=operation, deployment=args.deployment,
-                                        retry_failed=args.retry_failed, on_start=progress.start,
+                                        retry_failed=args.retry_failed, max_retries=args.max_retries,
+                                        max_quota_wait=args.max_quota_wait, on_start=progress.start,
                                         on_result=progress.update)
     finally:
         progress.close()
@@ -142,6 +162,8 @@ def run_bulk(args: argparse.Namespace, con: Console, emulator: Any) -> int:
             con.note(line)
     if summary.interrupted:
         return EXIT_INTERRUPTED
+    if getattr(summary, "quota", None) is not None:
+        return EXIT_QUOTA  # unfinished, by the service's quota: a rerun after the time shown finishes it
     # Failed lines anywhere in the output (also from an earlier run) make it exit 1, so `bulk … && next` stops.
     return EXIT_API if summary.output_has_failures else EXIT_OK
 
@@ -156,4 +178,6 @@ def run_embeddings(client: Any, args: argparse.Namespace, emulator: Any, progres
         raise ConfigError("--embeddings needs the embeddings deployment: --deployment NAME (the chat deployment "
                           "of the settings cannot embed)")
     return run_embeddings_file(client, args.input, args.output, concurrency=args.concurrency, deployment=deployment,
-                               retry_failed=args.retry_failed, on_start=progress.start, on_result=progress.update)
+                               retry_failed=args.retry_failed, max_retries=args.max_retries,
+                               max_quota_wait=args.max_quota_wait, on_start=progress.start,
+                               on_result=progress.update)

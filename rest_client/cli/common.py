@@ -2,7 +2,8 @@
 the one place failures become an ``error:`` line (+ ``hint:``) and an exit code.
 
 Exit codes: 0 success, 1 API error after retries (or an answer cut by the content filter),
-2 usage/config/credential error, 3 network error, 130 interrupted.
+2 usage/config/credential error, 3 network error, 4 a bulk run stopped by a quota whose wait exceeds
+``max_quota_wait`` (rerun after the time shown: nothing unsent is written as failed), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Callable, TextIO
 
 from ..errors import APIStatusError, ConfigError, CredentialError, RestClientError, StreamError, TransportError
 
-EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_NETWORK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_NETWORK, EXIT_QUOTA, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 EMULATOR_FIELDS = ("endpoint", "deployment", "completions_deployment", "api_key", "auth")
 EMULATOR_AUTH = ("key", "default")
 """What --emulator can honour: its api-key, or tokens from its managed-identity endpoint (DefaultAzureCredential)."""

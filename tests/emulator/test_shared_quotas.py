@@ -240,8 +240,10 @@ def test_the_emulator_command_lists_and_checks_the_new_flags() -> None:
 
 
 def test_the_docs_snippet_runs_as_written() -> None:
-    """docs/sharing-a-deployment-emulator.md: the snippet a reader copies works (its asserts are the check)."""
-    page = (Path(__file__).resolve().parents[2] / "docs" / "sharing-a-deployment-emulator.md").read_text("utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
+    """docs/sharing-a-deployment.md's offline section: the snippet a reader copies works (its asserts are the
+    check)."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "sharing-a-deployment.md").read_text("utf-8")
+    section = page.split("## Trying it offline", 1)[1]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert len(blocks) == 1
-    exec(compile(blocks[0], "sharing-a-deployment-emulator.md", "exec"), {})
+    exec(compile(blocks[0], "sharing-a-deployment.md", "exec"), {})
