@@ -30,14 +30,10 @@ import logging
 import math
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from ..retry_hints import RetryHint, parse_retry_hint
-from .budget import Budget, Charge, header_number
+from .budget import Budget, Charge, Ticket, header_number
 from .quota import limit_of
-
-if TYPE_CHECKING:
-    from .pacing import Ticket
 
 logger = logging.getLogger("rest_client")
 

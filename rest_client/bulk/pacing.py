@@ -29,35 +29,16 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import PacerClosed
-from .budget import Budget, Charge
+from .budget import Budget, Charge, Ticket
 from .learning import Learning
 from .ledger import Ledger
 from .sharing import Sharing
 
 UNKNOWN_WAIT_POLL = 1.0
 """Bound on a wait with no known end (waiting for the slow-start answer or a probe): re-check this often."""
-
-
-@dataclass
-class Ticket:
-    """One admitted send: when, what it was charged, and whether it probes (``"window"``: the window is not
-    known yet; ``"search"``: sent early to narrow a bracketed window; ``"ceiling"``: above a limit known only
-    from 429s), with the sends it bet had expired."""
-
-    sent_at: float
-    tokens: float
-    probe: str | None = None
-    charges: tuple[Charge, ...] = ()
-    bets: tuple[Charge | None, ...] = ()
-    alone_from: int | None = None
-    """``Pacer.sent`` when it was sent with nothing in flight: if no other send follows before its answer, the
-    service's count in that answer is exact (answers may overtake each other, so this is the only exact case)."""
-    refused: bool = False
-    """Answered 429: the service did not count it (not written to the shared pacing file)."""
 
 
 class Pacer(Learning, Sharing):

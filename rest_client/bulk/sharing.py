@@ -13,13 +13,10 @@ import logging
 import math
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from .budget import Budget, Charge
+from .budget import Budget, Charge, Ticket
 from .ledger import KEEP, Ledger, Send
-
-if TYPE_CHECKING:
-    from .pacing import Ticket
 
 logger = logging.getLogger("rest_client")
 
