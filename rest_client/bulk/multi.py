@@ -27,7 +27,8 @@ from typing import Callable
 
 from ..errors import PacerClosed
 from ..router import BackendChoice, Router
-from .pacing import Pacer, Ticket
+from .budget import Ticket
+from .pacing import Pacer
 
 POLL = 0.25
 """Bound on a wait when no pacer can say when it will admit (slow start: only an answer can tell)."""
