@@ -352,21 +352,3 @@ def estimate_tokens(operation: str, body: Mapping[str, object]) -> float:
         return float(prompt + int(limit or 0) * int(n))  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return float(prompt)
-
-
-@dataclass
-class Ticket:
-    """One admitted send: when, what it was charged, and whether it probes (``"window"``: the window is not
-    known yet; ``"search"``: sent early to narrow a bracketed window; ``"ceiling"``: above a limit known only
-    from 429s), with the sends it bet had expired."""
-
-    sent_at: float
-    tokens: float
-    probe: str | None = None
-    charges: tuple[Charge, ...] = ()
-    bets: tuple[Charge | None, ...] = ()
-    alone_from: int | None = None
-    """``Pacer.sent`` when it was sent with nothing in flight: if no other send follows before its answer, the
-    service's count in that answer is exact (answers may overtake each other, so this is the only exact case)."""
-    refused: bool = False
-    """Answered 429: the service did not count it (not written to the shared pacing file)."""
