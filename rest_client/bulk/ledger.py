@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -32,6 +33,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .. import jsonsafe
 
 try:  # POSIX
     import fcntl
@@ -148,16 +151,53 @@ class Ledger:
                 self._write(state)
 
     def _read(self) -> dict[str, Any]:
+        """The file's state, with whatever is not its shape dropped: another version, a truncated write or a
+        hand edit must cost the runs only what they shared, never a run (``_valid``)."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = jsonsafe.loads(self.path.read_bytes())
         except (OSError, ValueError):
             return {}
-        return data if isinstance(data, dict) else {}
+        return _valid(data)
 
     def _write(self, state: dict[str, Any]) -> None:
         tmp = self.path.with_suffix(f".{self.run}.tmp")
         tmp.write_text(json.dumps(state), encoding="utf-8")
         os.replace(tmp, self.path)
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from the file (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _valid(data: Any) -> dict[str, Any]:
+    """The parts of a decoded file that have the shape ``exchange`` writes: runs (a pid, when last seen, sends
+    of ``[sent, answered or null, tokens]``) and the learned state (entries are checked where they are used,
+    ``Sharing._adopt``)."""
+    if not isinstance(data, dict):
+        return {}
+    runs: dict[str, Any] = {}
+    raw_runs = data.get("runs")
+    for run, entry in (raw_runs.items() if isinstance(raw_runs, dict) else ()):
+        if not isinstance(entry, dict):
+            continue
+        pid, seen = entry.get("pid"), _number(entry.get("seen"))
+        sends = []
+        raw_sends = entry.get("sends")
+        for send in raw_sends if isinstance(raw_sends, list) else ():
+            if isinstance(send, list) and len(send) == 3:
+                sent, answered, tokens = _number(send[0]), _number(send[1]), _number(send[2])
+                if sent is not None and tokens is not None and (answered is not None or send[1] is None):
+                    sends.append([sent, answered, tokens])
+        real = isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2 ** 31  # else os.kill overflows
+        runs[str(run)] = {"pid": pid if real else 0,
+                          "seen": seen or 0.0, "sends": sends}
+    learned = data.get("learned")
+    learned = {k: v for k, v in learned.items() if k != "at" or _number(v) is not None} if isinstance(
+        learned, dict) else {}
+    return {"runs": runs, "learned": learned}
 
 
 def _alive(pid: int) -> bool:
