@@ -34,11 +34,11 @@ from tests.limiters import RefusingAtFirst, TwoWindows
 WINDOW = 1.0
 
 
-def emulator(per_window: int = 6, profile: str = "remaining", **options) -> Emulator:
-    """One chat deployment limited to ``per_window`` requests per 1 s sliding window."""
+def emulator(per_window: int = 6, profile: str = "remaining", *, window: float = WINDOW, **options) -> Emulator:
+    """One chat deployment limited to ``per_window`` requests per sliding ``window`` (1 s)."""
     latency = options.pop("latency", 0.0)
-    return Emulator(deployments=[Deployment("chat", "gpt-4o-mini", rpm=round(per_window * 60 / WINDOW),
-                                            window=WINDOW, latency=latency)],
+    return Emulator(deployments=[Deployment("chat", "gpt-4o-mini", rpm=round(per_window * 60 / window),
+                                            window=window, latency=latency)],
                     rate_limit_headers=profile, **options)
 
 
@@ -288,6 +288,34 @@ def test_with_a_background_consumer_the_run_paces_by_its_share(profile) -> None:
     assert emu.counters["rate_limited"] <= 0.25 * 40
     window = run.pacer.requests.hi  # type: ignore[union-attr]
     assert window is not None and 0.9 * WINDOW <= window <= 1.2 * WINDOW
+
+
+@pytest.mark.parametrize("concurrency", [8, 32])
+def test_a_neighbour_hidden_in_remaining_headers_does_not_teach_its_send_interval_as_the_window(
+        concurrency) -> None:
+    """With ``x-ratelimit-remaining-*`` alone the neighbour is invisible: what remains is all the run ever sees,
+    so the budget it infers is its share (5 of 10), and each 429's whole-second ``retry-after`` times the
+    neighbour's next send leaving (one every 0.8 s), not the run's. At 1 s windows a hint cannot be shorter
+    than the window, so this needs a window several hints long. Before: the run learned a 1-2 s window for a
+    4 s one, then read its own sends, still counted, as others' usage (the benchmark's 1.35×, 0.91 429s per
+    success at 10 s)."""
+    with emulator(10, "remaining", window=4.0, background_load=0.5) as emu, client_for(emu) as client:
+        run = BulkRun(client, prompts("hidden", 20), concurrency=concurrency)
+        results = list(run)
+    assert all(r.ok for r in results) and len(results) == 20
+    window = run.pacer.requests.hi  # type: ignore[union-attr]
+    assert window is not None and 0.9 * 4.0 <= window <= 1.3 * 4.0, run.pacer.describe()
+    assert emu.counters["rate_limited"] <= 8, emu.counters  # finding the window costs a probe per hint
+
+
+def test_control_taking_the_hints_at_their_word_learns_the_neighbours_interval(monkeypatch) -> None:
+    monkeypatch.setattr(Learning, "_longer_window", lambda self, budget, ticket, now, cost: None)
+    with emulator(10, "remaining", window=4.0, background_load=0.5) as emu, client_for(emu) as client:
+        run = BulkRun(client, prompts("misled", 20), concurrency=8)
+        results = list(run)
+    assert all(r.ok for r in results)
+    window = run.pacer.requests.hi  # type: ignore[union-attr]
+    assert (window is not None and window < 0.9 * 4.0) or emu.counters["rate_limited"] > 8
 
 
 # -- Microsoft's simulator: requests and tokens each with a window of its own -----------------------------------

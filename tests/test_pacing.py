@@ -319,14 +319,16 @@ class SlidingWindowServer:
 
 
 def simulate(profile: str, *, workers: int = 32, items: int = 120, use_line: bool = True,
-             window: float = 10.0, **server_args: Any) -> tuple[list[float], float, int]:
+             window: float = 10.0, server_class: type[SlidingWindowServer] | None = None,
+             **server_args: Any) -> tuple[list[float], float, int]:
     """A bulk run on the fake clock, one thread playing every worker: each takes the next item, stands in the
     pacer's line (unless ``use_line`` is off), acquires, sends, settles, retries a 429 at once (first in line,
     as the pacer puts it). A worker acts only when the pacer would let it through now, so nothing blocks.
-    Returns each item's time from its place in line to its answer, the run's wall time and the 429s."""
+    Returns each item's time from its place in line to its answer, the run's wall time and the 429s.
+    ``server_class``: another service (a subclass: test_pacing_shared.py adds a neighbour)."""
     clock = Clock()
     pacer = Pacer(clock=clock)
-    server = SlidingWindowServer(clock, 10, window, profile, **server_args)
+    server = (server_class or SlidingWindowServer)(clock, 10, window, profile, **server_args)
     start, todo = clock.now, items
     places: dict[int, tuple[float, object]] = {}  # worker -> (entered line at, the line's context)
     waiting: deque[int] = deque()  # workers in line, in the order the pacer admits them

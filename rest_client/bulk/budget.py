@@ -134,6 +134,11 @@ class Budget:
     sharing: bool = False
     """Others spend this budget now (``note_sharing``): room or a refusal may be theirs, so a 429 only says
     the window is at least so long, a won bet says nothing, and no early probe bets."""
+    misled: bool = False
+    """A window taught by a 429's hint was contradicted by the service: this run's own sends, which that window
+    had let go, were still counted. The hints time someone else's sends (a neighbour hidden in a limit inferred
+    from remaining-*), so from then on they only say how long the window is at least, and its upper end comes
+    from lone probes (learning.py ``_longer_window``)."""
     unit: float = 1.0
     """The cost of one send in this budget when it is fixed (requests: 1), else 0 (tokens)."""
 

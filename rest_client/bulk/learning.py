@@ -16,7 +16,10 @@ What each answer teaches, in order:
   model thought (sends left). While others spend the budget (``Budget.sharing``) a 429 only says the window is
   at least so long: the service may be waiting for someone else's send. Requests and tokens each learn their
   own window from their own 429s: a 429 is about the limit its reset header names (``x-ratelimit-reset-tokens``
-  wins over a message that says "call rate limit"), and one budget's window is never copied to the other;
+  wins over a message that says "call rate limit"), and one budget's window is never copied to the other.
+  A window a hint taught is dropped when the service refuses a send that only this run's own sends, still
+  counted past that window, explain: the hints were timing a neighbour hidden in a limit inferred from
+  remaining-* (``_longer_window``, ``Budget.misled``);
 - the pause: until the window is known, or when only someone else's send can make room, a 429 holds every
   worker for the time the service asked (a coarse whole-seconds hint: halfway into its last second, further as
   refusals repeat; a run starved by another backs off a window or two). Once the window is known and a send
@@ -32,7 +35,7 @@ import threading
 from collections.abc import Mapping
 
 from ..retry_hints import RetryHint, parse_retry_hint
-from .budget import Budget, Charge, Ticket, header_number
+from .budget import MAX_WINDOW, Budget, Charge, Ticket, header_number
 from .quota import limit_of
 
 logger = logging.getLogger("rest_client")
@@ -166,7 +169,7 @@ class Learning:
         over = budget.used + budget.others_at(admitted) > budget.limit
         # Only with a budget the run can trust to be the service's: one inferred from remaining-* may be just
         # what others left this run, and the room another consumer's send made be taken for its own.
-        trusted = budget.limit_source in ("header", "429")
+        trusted = budget.limit_source in ("header", "429") or budget.misled
         if ticket.probe == "window" and budget.hi is None and over and trusted:
             oldest = budget.oldest(besides=charge)
             if oldest is not None:
@@ -191,6 +194,8 @@ class Learning:
             return  # a quota, not this window: the run stops (quota.py)
         by_tokens = self._tokens_were_short(headers, message)
         budget, cost = (self.tokens, ticket.tokens + self.token_bias) if by_tokens else (self.requests, 1.0)
+        if budget.hi is not None and budget.limit is not None and budget.limit_source == "remaining":
+            self._longer_window(budget, ticket, now, cost)
         counted = budget.counted(ticket.sent_at, now)
         if budget.limit is None:  # no header ever said: what got through before the first refusal
             budget.limit = max(cost, sum(c.cost for c in budget.charges if c.answered_at is not None))
@@ -214,6 +219,40 @@ class Learning:
         logger.debug("pacer: 429 (%s, hint %s); window now (%.3f, %s] s, lead %.3f s, others %.1f",
                      "tokens" if by_tokens else "requests", hint, budget.lo, budget.hi, budget.lead,
                      budget.others_at(now))
+
+    def _longer_window(self, budget: Budget, ticket: Ticket, now: float, cost: float) -> None:
+        """A 429 the model did not expect, on a limit inferred from remaining-*: before blaming others,
+        ask whether this run's own sends explain it with a longer window than the model's.
+
+        They do when the service hides a steady neighbour in the budget: what remains is then all the run ever
+        sees, so the limit it infers *is* its share, and the 429s' hints time the neighbour's sends, not its own
+        (a neighbour sending every 2 s taught a 2-3 s window for a 10 s one, and its refusals of this run's
+        sends read as others' usage: 1.26× the minimum, a 429 per item). Then the window the hints taught is
+        dropped and the sends the model let go are charged again: lone probes find the window's upper end,
+        and from now on hints give only its lower end (``Budget.misled``). A run alone never gets here: its
+        hints time its own sends, so a window they taught holds.
+        """
+        assert budget.hi is not None and budget.limit is not None
+        room = budget.limit - budget.held_by_neighbours(now)
+        ours = sorted((c for c in (*budget.expired, *budget.charges) if c.sent_at < ticket.sent_at),
+                      key=lambda c: c.sent_at, reverse=True)
+        total = 0.0
+        for crossing in ours:
+            total += crossing.cost
+            if total + cost > room + 1e-9:
+                break
+        else:
+            return  # this run's sends cannot fill the budget: someone else's usage
+        longer = ticket.sent_at - crossing.admitted(budget.lead, now)
+        if longer < budget.hi - 1e-9:
+            return  # the model still counted them: nothing contradicts the window
+        budget.misled = True
+        budget.lo, budget.hi = max(budget.lo, min(longer, MAX_WINDOW)), None
+        for item in [c for c in budget.expired if c.sent_at >= crossing.sent_at]:
+            budget.expired.remove(item)
+            budget.charge(item)
+        logger.debug("pacer: a 429 this run's own sends explain with a window over %.3f s: the hints were "
+                     "someone else's", longer)
 
     def _learn_window(self, budget: Budget, ticket: Ticket, now: float, hint: RetryHint | None,
                       freeing: Charge | None) -> None:
@@ -263,7 +302,7 @@ class Learning:
         if budget.hi is not None and freeing.sent_at <= now - budget.hi:
             return  # the service may have let it go already (the model holds sends a little longer)
         precise = hint.source in PRECISE_SOURCES or hint.seconds != int(hint.seconds)
-        if budget.sharing:
+        if budget.sharing or budget.misled:
             budget.bracket(lo=ticket.sent_at + hint.seconds - (0.0 if precise else 1.0) - freeing.answered_at)
             return
         upper = now + hint.seconds - freeing.sent_at

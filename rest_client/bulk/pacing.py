@@ -268,6 +268,8 @@ class Pacer(Learning, Sharing):
             parts += [f"others used up to {budget.others_peak:.0f} {name} of a window"
                       for budget, name in self._budgets if budget.limit is not None
                       and budget.others_peak >= max(0.5, 0.01 * budget.limit)]
+            parts += [f"the 429s' retry hints timed someone else's sends, not this run's: the {name} window was "
+                      "found by lone probes" for budget, name in self._budgets if budget.misled]
             if parts and self.requests.lead >= 0.0005:
                 lead = self.requests.lead
                 shown = f"{lead * 1000:.0f} ms" if lead < 1 else f"{lead:.2f} s"

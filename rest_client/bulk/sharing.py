@@ -106,17 +106,19 @@ class Sharing:
     def _learned(self) -> dict[str, Any]:
         learned: dict[str, Any] = {}
         for budget, name in ((self.requests, "requests"), (self.tokens, "tokens")):
-            if budget.limit is not None and budget.hi is not None:
+            # A window this run found wrong (``Budget.misled``) is taken back: published without its upper end.
+            if budget.limit is not None and (budget.hi is not None or budget.misled):
                 learned[name] = {"limit": budget.limit, "source": budget.limit_source, "lo": budget.lo,
-                                 "hi": budget.hi}
+                                 "hi": budget.hi, "by": self._ledger.run if self._ledger else None}
         return learned
 
     def _adopt(self, learned: dict[str, Any]) -> None:
         """Take what another run learned: the larger budget (a run that started into the other's full window
-        read less), and the window while this run knows none — so it neither probes nor bursts."""
+        read less), and the window while this run knows none — so it neither probes nor bursts. Never its
+        own: a window this run dropped as wrong must not come back from the file."""
         for budget, name in ((self.requests, "requests"), (self.tokens, "tokens")):
             entry = learned.get(name)
-            if not isinstance(entry, dict):
+            if not isinstance(entry, dict) or (self._ledger is not None and entry.get("by") == self._ledger.run):
                 continue
             try:
                 limit, lo, hi = float(entry["limit"]), float(entry["lo"]), float(entry["hi"])
