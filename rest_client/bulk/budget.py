@@ -296,7 +296,9 @@ class Budget:
             return None
         source = {"header": f"x-ratelimit-limit-{name}", "remaining": f"inferred from x-ratelimit-remaining-{name}",
                   "429": "what got through before the first 429"}.get(self.limit_source or "", "unknown")
-        if self.hi is None:
+        if self.hi is None and self.misled:
+            window = f"window over {self.lo:.2f} s, its end still being probed"
+        elif self.hi is None:
             window = "window of unknown length: no 429 yet"
         elif self.hi - self.lo <= max(0.01 * self.hi, 0.005):
             window = f"{self.hi:.2f} s"
