@@ -19,8 +19,10 @@ from typing import Any
 
 import pytest
 
+from rest_client.bulk.budget import Budget
 from rest_client.bulk.learning import Learning
-from tests.test_pacing import Clock, SlidingWindowServer, simulate
+from rest_client.bulk.pacing import Pacer
+from tests.test_pacing import Clock, SlidingWindowServer, fill, remaining_only, simulate
 
 ITEMS = 120
 SHARE = 0.5
@@ -83,3 +85,54 @@ def test_with_limit_headers_the_neighbour_shows_and_the_hints_are_read_as_lower_
     """The same neighbour with ``x-ratelimit-limit-*`` sent: others' usage is read off every answer."""
     times, wall, refused = simulate("full", workers=8, server_class=WithNeighbour)
     assert len(times) == ITEMS and wall <= 1.03 * minimum() and refused <= 0.08 * ITEMS
+
+
+def taught_then_refused(*, admitted_after_hint: bool) -> Pacer:
+    """A run alone as far as it can tell (limit 3 from remaining-*), taught a 2 s window by a hint; then a send
+    on that window is refused although its own three sends, 2 s old, explain the refusal only if the window is
+    longer. ``admitted_after_hint``: one send made on the taught window was admitted first (it held)."""
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    start = clock.now
+    first = pacer.acquire()
+    clock.now += 0.01
+    pacer.settle(first, 200, remaining_only(2))
+    fill(pacer, clock, 2, 0)
+    probe = pacer.acquire()
+    clock.now += 0.01
+    pacer.settle(probe, 429, remaining_only(0, **{"retry-after": "2"}))  # the hint: a neighbour's send, 2 s
+    assert pacer.requests.hi is not None and pacer.requests.hi < 2.1
+    if admitted_after_hint:
+        clock.now = start + 2.1
+        assert pacer.wait_for() == 0  # (acquire would block: the fake clock does not move by itself)
+        held = pacer.acquire()
+        clock.now += 0.01
+        pacer.settle(held, 200, remaining_only(2))  # the taught window let this one go, and it was admitted
+    clock.now = start + 2.6
+    assert pacer.wait_for() == 0
+    refused = pacer.acquire()
+    clock.now += 0.01
+    pacer.settle(refused, 429, remaining_only(0, **{"retry-after": "1"}))
+    return pacer
+
+
+def test_a_window_only_a_hint_taught_is_dropped_when_the_runs_own_sends_explain_a_refusal() -> None:
+    pacer = taught_then_refused(admitted_after_hint=False)
+    budget = pacer.requests
+    assert budget.misled and budget.hi is None and budget.lo > 2.0  # longer than taught; lone probes find it
+    assert budget.others_at(pacer._clock()) == 0  # not read as someone else's usage
+    assert any("timed someone else's sends" in line for line in pacer.describe())
+
+
+def test_a_window_an_admitted_send_bore_out_stays_and_the_refusal_is_someone_new() -> None:
+    pacer = taught_then_refused(admitted_after_hint=True)
+    budget = pacer.requests
+    assert not budget.misled and budget.hi is not None and budget.hi < 2.1
+    assert budget.others_at(pacer._clock()) >= 1  # a newcomer spends the budget: the run paces by its share
+
+
+def test_control_without_the_confirmation_a_newcomer_would_be_read_as_a_longer_window(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Budget, "confirmed", property(lambda self: False, lambda self, value: None))
+    pacer = taught_then_refused(admitted_after_hint=True)
+    assert pacer.requests.misled

@@ -139,6 +139,13 @@ class Budget:
     had let go, were still counted. The hints time someone else's sends (a neighbour hidden in a limit inferred
     from remaining-*), so from then on they only say how long the window is at least, and its upper end comes
     from lone probes (learning.py ``_longer_window``)."""
+    taught_at: float = -math.inf
+    """When a 429's hint last set the window for a run that believed itself alone (``confirmed`` is about it)."""
+    confirmed: bool = False
+    """A send made after the hint taught the window was admitted: the window held, so a later 429 that this
+    run's sends would explain with a longer window is someone new spending the budget, not a window the hints
+    got wrong (``misled`` is only for a window no answer has borne out: a hidden neighbour refuses every send
+    until this run's own have left)."""
     unit: float = 1.0
     """The cost of one send in this budget when it is fixed (requests: 1), else 0 (tokens)."""
 

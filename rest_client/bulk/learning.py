@@ -94,6 +94,8 @@ class Learning:
                     budget.bracket(hi=admitted - bet.sent_at)
             if generated:
                 self._grow(budget, ticket, charge, admitted)
+                if budget.hi is not None and ticket.sent_at > budget.taught_at:
+                    budget.confirmed = True  # sent on the window the hint taught, and admitted: it held
             remaining = header_number(headers, f"x-ratelimit-remaining-{name}")
             if remaining is not None:
                 self._reconcile(budget, remaining, now, alone, ticket.sent_at, admitted)
@@ -207,6 +209,7 @@ class Learning:
         # The service was full: whatever of it is not ours is someone else's (or usage we under-estimated):
         # at least enough that this send did not fit (a whole request: requests come in ones).
         budget.note_others(now, budget.limit - counted - (0.0 if budget is self.requests else cost - 1e-9))
+        budget.note_sharing(now)  # this very 429 may show someone else: then its hint is not about our sends
         freeing = budget.freeing_send(ticket.sent_at, cost, budget.others_at(now))
         if ticket.probe == "search":
             bet = ticket.bets[0 if budget is self.requests else 1]
@@ -230,9 +233,14 @@ class Learning:
         sends read as others' usage: 1.26× the minimum, a 429 per item). Then the window the hints taught is
         dropped and the sends the model let go are charged again: lone probes find the window's upper end,
         and from now on hints give only its lower end (``Budget.misled``). A run alone never gets here: its
-        hints time its own sends, so a window they taught holds.
+        hints time its own sends, so a window they taught holds. Nor does a window answers have borne out
+        (``Budget.confirmed``): a neighbour that arrives later shows as others' usage, as with limit headers.
         """
         assert budget.hi is not None and budget.limit is not None
+        if budget.confirmed or budget.sharing:
+            # The window held for two windows of answers, or answers show others' usage: someone is spending
+            # the budget beside this run, and its sends explain the 429 (``Budget.confirmed``).
+            return
         room = budget.limit - budget.held_by_neighbours(now)
         ours = sorted((c for c in (*budget.expired, *budget.charges) if c.sent_at < ticket.sent_at),
                       key=lambda c: c.sent_at, reverse=True)
@@ -306,6 +314,7 @@ class Learning:
             budget.bracket(lo=ticket.sent_at + hint.seconds - (0.0 if precise else 1.0) - freeing.answered_at)
             return
         upper = now + hint.seconds - freeing.sent_at
+        budget.taught_at, budget.confirmed = now, False
         if precise:
             if upper > 0:  # as good as exact: keep the largest seen (an earlier estimate may have been low)
                 budget.lo = budget.hi = max(upper, budget.hi or 0.0, budget.lo, budget.lead)
