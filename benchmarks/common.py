@@ -19,8 +19,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 SCOPE = "https://cognitiveservices.azure.com/.default"
 API_VERSION = "2024-10-21"
@@ -79,6 +81,55 @@ def fmt_ratio(value: float) -> str:
 
 def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("**met**" if ok else "**missed**")
+
+
+# -- the openai SDK in a thread pool: the bulk benchmarks' other contender --------------------------------------
+Outcome = tuple[int, list[float]]
+"""Failures, and the seconds each item took."""
+PoolContender = Callable[[Any, list[str], int], Outcome]
+"""Runs prompts on a server with ``endpoint`` and ``api_key`` (an Emulator or any Azure-shaped one), N workers."""
+
+
+def sdk_pool(max_retries: int, max_tokens: int, deployment: str = "chat") -> PoolContender:
+    """What people hand-write for bulk: ``AzureOpenAI`` shared by a thread pool, one chat call per prompt.
+
+    Each item is timed from a pool thread picking it up to its answer or error (its retries and waits
+    included); an exception is the item's failure. ``openai`` is imported when the contender runs, so the
+    benchmarks load without it (``sdk_contenders`` leaves the SDK out then).
+    """
+
+    def run(server: Any, prompts: list[str], workers: int) -> Outcome:
+        from openai import AzureOpenAI
+
+        sdk = AzureOpenAI(azure_endpoint=server.endpoint, api_key=server.api_key, api_version=API_VERSION,
+                          max_retries=max_retries)
+
+        def one(prompt: str) -> tuple[bool, float]:
+            t0 = time.perf_counter()
+            try:
+                sdk.chat.completions.create(model=deployment, messages=[{"role": "user", "content": prompt}],
+                                            max_tokens=max_tokens)
+                return True, time.perf_counter() - t0
+            except Exception:  # a failure is what we count
+                return False, time.perf_counter() - t0
+
+        with ThreadPoolExecutor(workers) as pool:
+            outcomes = list(pool.map(one, prompts))
+        sdk.close()
+        return sum(not ok for ok, _ in outcomes), [t for _, t in outcomes]
+
+    return run
+
+
+def sdk_contenders(max_tokens: int, retries: Sequence[int] = (2, 10)) -> list[tuple[str, PoolContender]]:
+    """The SDK pool at ``max_retries`` 2 (its default) and 10; none when ``openai`` is not installed (said on
+    stderr), so a machine without it still measures rest_client."""
+    try:
+        import openai  # noqa: F401
+    except ImportError as exc:
+        print(f"SDK contenders skipped ({exc})", file=sys.stderr)
+        return []
+    return [(f"openai SDK pool, max_retries {n}", sdk_pool(n, max_tokens)) for n in retries]
 
 
 # -- environment -----------------------------------------------------------------------------------------
