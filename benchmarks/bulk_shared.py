@@ -22,7 +22,6 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import threading
 import time
 from datetime import date
@@ -34,7 +33,7 @@ if __package__ in (None, ""):  # run as a script: import the suite as the ``benc
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "benchmarks"]
     sys.path.insert(0, str(_ROOT))
 
-from benchmarks.common import Outcome, sdk_contenders
+from benchmarks.common import Outcome, fresh_pacing, sdk_contenders
 from rest_client import Client, __version__
 from rest_client.bulk import BulkRun
 from rest_client.emulator import Deployment, Emulator
@@ -107,8 +106,7 @@ def main() -> None:
     rows = []
     for name in [s for s in args.scenarios.split(",") if s]:
         for label, contender in contenders:
-            with tempfile.TemporaryDirectory() as cache:
-                os.environ["REST_CLIENT_CACHE_DIR"] = cache  # a fresh pacing directory for every contender
+            with fresh_pacing():  # a pacing directory of its own for every contender
                 wall, failed, refused, longest, minimum = scenario(name, contender, n, window, args.profile, 8)
             ok = n - failed
             rows.append(f"| {name} | {label} | {wall:.1f} s | {wall / minimum:.3f}× | {failed} | "
