@@ -324,7 +324,9 @@ def main() -> None:
     print("\n" + head + "\n\n" + text)
     if not args.quick:
         with args.output.open("a", encoding="utf-8") as out:
-            out.write(f"\n### The issue's tables, row by row\n\n`python benchmarks/bulk_issue23.py --rows "
+            measured = [name for name, lines in rows.items() if lines]
+            which = "tables" if len(measured) > 1 else f"{measured[0]} table"
+            out.write(f"\n### The issue's {which}, row by row\n\n`python benchmarks/bulk_issue23.py --rows "
                       f"{''.join(sorted(set(args.rows)))}` (each row's minimum and goal: its docstring and "
                       f"bulk_issue23_sim.py's).\n\n{head}\n\n{text}\n")
 

@@ -126,7 +126,7 @@ class SimulatorTable:
             server.stop()
         minimum = self.minimum(work, latency)
         row = BulkRow(name, "rest_client bulk", len(work), done.failed, sum(limiter.refused.values()), wall, minimum,
-                      max(done.times), unit or self.window, done.learned,
+                      max(done.times, default=0.0), unit or self.window, done.learned,
                       done.failed == 0 and done.whole and wall <= goal * minimum)
         return row, done
 
@@ -154,7 +154,7 @@ class SimulatorTable:
         minimum = self.minimum(halves["A"] + halves["B"])
         learned = " / ".join(f"{tag}: {outcomes[tag].learned}" for tag in sorted(outcomes))
         yield BulkRow("h. two runs at once", "rest_client bulk", 120, failed, sum(limiter.refused.values()), wall,
-                      minimum, max(t for d in outcomes.values() for t in d.times), self.window, learned,
+                      minimum, max((t for d in outcomes.values() for t in d.times), default=0.0), self.window, learned,
                       failed == 0 and all(d.whole for d in outcomes.values()) and wall <= 1.05 * minimum)
 
     def i(self) -> Iterator[BulkRow]:
