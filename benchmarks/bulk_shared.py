@@ -22,13 +22,18 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import threading
 import time
 from datetime import date
 from pathlib import Path
 from typing import Callable
 
+if __package__ in (None, ""):  # run as a script: import the suite as the ``benchmarks`` package
+    _ROOT = Path(__file__).resolve().parent.parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "benchmarks"]
+    sys.path.insert(0, str(_ROOT))
+
+from benchmarks.common import Outcome, fresh_pacing, sdk_contenders
 from rest_client import Client, __version__
 from rest_client.bulk import BulkRun
 from rest_client.emulator import Deployment, Emulator
@@ -36,7 +41,6 @@ from rest_client.emulator import Deployment, Emulator
 HERE = Path(__file__).resolve().parent
 PER_WINDOW = 10
 MAX_TOKENS = 10
-Outcome = tuple[int, list[float]]  # failures, seconds each item took
 Contender = Callable[[Emulator, list[str], int], Outcome]
 
 
@@ -45,32 +49,6 @@ def bulk(emu: Emulator, prompts: list[str], workers: int) -> Outcome:
         results = list(BulkRun(client, [{"prompt": p, "max_tokens": MAX_TOKENS} for p in prompts],
                                concurrency=workers))
     return sum(not r.ok for r in results), [r.elapsed for r in results]
-
-
-def sdk_pool(max_retries: int) -> Contender:
-    def run(emu: Emulator, prompts: list[str], workers: int) -> Outcome:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from openai import AzureOpenAI
-
-        sdk = AzureOpenAI(azure_endpoint=emu.endpoint, api_key=emu.api_key, api_version="2024-10-21",
-                          max_retries=max_retries)
-
-        def one(prompt: str) -> tuple[bool, float]:
-            t0 = time.perf_counter()
-            try:
-                sdk.chat.completions.create(model="chat", messages=[{"role": "user", "content": prompt}],
-                                            max_tokens=MAX_TOKENS)
-                return True, time.perf_counter() - t0
-            except Exception:  # a failure is what we count
-                return False, time.perf_counter() - t0
-
-        with ThreadPoolExecutor(workers) as pool:
-            outcomes = list(pool.map(one, prompts))
-        sdk.close()
-        return sum(not ok for ok, _ in outcomes), [t for _, t in outcomes]
-
-    return run
 
 
 def emulator(window: float, profile: str, background: float = 0.0) -> Emulator:
@@ -124,18 +102,11 @@ def main() -> None:
     n, window = (40, 1.0) if args.quick else (120, args.window)
     contenders: list[tuple[str, Contender]] = [("rest_client bulk", bulk)]
     if not args.bulk_only:
-        try:
-            import openai  # noqa: F401
-
-            contenders += [("openai SDK pool, max_retries 2", sdk_pool(2)),
-                           ("openai SDK pool, max_retries 10", sdk_pool(10))]
-        except ImportError as exc:
-            print(f"SDK contenders skipped ({exc})", file=sys.stderr)
+        contenders += sdk_contenders(MAX_TOKENS)
     rows = []
     for name in [s for s in args.scenarios.split(",") if s]:
         for label, contender in contenders:
-            with tempfile.TemporaryDirectory() as cache:
-                os.environ["REST_CLIENT_CACHE_DIR"] = cache  # a fresh pacing directory for every contender
+            with fresh_pacing():  # a pacing directory of its own for every contender
                 wall, failed, refused, longest, minimum = scenario(name, contender, n, window, args.profile, 8)
             ok = n - failed
             rows.append(f"| {name} | {label} | {wall:.1f} s | {wall / minimum:.3f}× | {failed} | "

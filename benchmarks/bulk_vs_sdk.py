@@ -21,11 +21,16 @@ import os
 import platform
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Callable
 
+if __package__ in (None, ""):  # run as a script: import the suite as the ``benchmarks`` package
+    _ROOT = Path(__file__).resolve().parent.parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "benchmarks"]
+    sys.path.insert(0, str(_ROOT))
+
+from benchmarks.common import Outcome, sdk_contenders
 from rest_client import Client, __version__
 from rest_client.bulk import BulkRun
 from rest_client.emulator import Deployment, Emulator
@@ -33,7 +38,7 @@ from rest_client.emulator import Deployment, Emulator
 HERE = Path(__file__).resolve().parent
 PROFILES = ("full", "remaining", "message")
 MAX_TOKENS = 10
-Outcome = tuple[int, list[float]]  # failures, seconds each item took
+Contender = Callable[[Emulator, list[str], int], Outcome]
 
 
 def rest_client_bulk(emu: Emulator, prompts: list[str], workers: int) -> Outcome:
@@ -43,31 +48,7 @@ def rest_client_bulk(emu: Emulator, prompts: list[str], workers: int) -> Outcome
     return sum(not r.ok for r in results), [r.elapsed for r in results]
 
 
-def sdk_pool(max_retries: int) -> Callable[[Emulator, list[str], int], Outcome]:
-    def run(emu: Emulator, prompts: list[str], workers: int) -> Outcome:
-        from openai import AzureOpenAI
-
-        sdk = AzureOpenAI(azure_endpoint=emu.endpoint, api_key=emu.api_key, api_version="2024-10-21",
-                          max_retries=max_retries)
-
-        def one(prompt: str) -> tuple[bool, float]:
-            t0 = time.perf_counter()
-            try:
-                sdk.chat.completions.create(model="chat", messages=[{"role": "user", "content": prompt}],
-                                            max_tokens=MAX_TOKENS)
-                return True, time.perf_counter() - t0
-            except Exception:  # a failure is what we count
-                return False, time.perf_counter() - t0
-
-        with ThreadPoolExecutor(workers) as pool:
-            outcomes = list(pool.map(one, prompts))
-        sdk.close()
-        return sum(not ok for ok, _ in outcomes), [t for _, t in outcomes]
-
-    return run
-
-
-def throttled(contenders: list, n: int, per_window: int, window: float, profiles: list[str],
+def throttled(contenders: list[tuple[str, Contender]], n: int, per_window: int, window: float, profiles: list[str],
               latency: float = 0.0) -> list[str]:
     minimum = (math.ceil(n / per_window) - 1) * window + latency  # the last answer takes its latency too
     prompts = [f"Story number {i}" for i in range(n)]
@@ -96,7 +77,7 @@ def throttled(contenders: list, n: int, per_window: int, window: float, profiles
             "| longest item |", "|---|---|---:|---:|---:|---:|---:|---:|", *rows]
 
 
-def unthrottled(contenders: list, n: int) -> list[str]:
+def unthrottled(contenders: list[tuple[str, Contender]], n: int) -> list[str]:
     prompts = [f"Story number {i}" for i in range(n)]
     rows = []
     for name, run in contenders:
@@ -131,16 +112,11 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown profile(s) {', '.join(unknown)}; choose from {', '.join(PROFILES)}")
     n = 40 if args.quick else 120
-    contenders: list = [("rest_client bulk", rest_client_bulk)]
-    try:
-        if args.bulk_only:
-            raise ImportError("--bulk-only")
-        import openai  # noqa: F401
-
-        contenders += [("openai SDK pool, max_retries 2", sdk_pool(2)),
-                       ("openai SDK pool, max_retries 10", sdk_pool(10))]
-    except ImportError as exc:
-        print(f"SDK contenders skipped ({exc})", file=sys.stderr)
+    contenders: list[tuple[str, Contender]] = [("rest_client bulk", rest_client_bulk)]
+    if args.bulk_only:
+        print("SDK contenders skipped (--bulk-only)", file=sys.stderr)
+    else:
+        contenders += sdk_contenders(MAX_TOKENS)
     table = throttled(contenders, n, 10, args.window, profiles, args.latency)
     speed = [] if args.no_speed else unthrottled([contenders[0], *contenders[1:2]], 2000 if not args.quick else 200)
     head = (f"Measured {date.today()}, Python {platform.python_version()}, rest_client {__version__}, "

@@ -17,10 +17,13 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 SCOPE = "https://cognitiveservices.azure.com/.default"
 API_VERSION = "2024-10-21"
@@ -79,6 +82,119 @@ def fmt_ratio(value: float) -> str:
 
 def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("**met**" if ok else "**missed**")
+
+
+# -- the openai SDK in a thread pool: the bulk benchmarks' other contender --------------------------------------
+Outcome = tuple[int, list[float]]
+"""Failures, and the seconds each item took."""
+PoolContender = Callable[[Any, list[str], int], Outcome]
+"""Runs prompts on a server with ``endpoint`` and ``api_key`` (an Emulator or any Azure-shaped one), N workers."""
+
+
+def sdk_pool(max_retries: int, max_tokens: int, deployment: str = "chat") -> PoolContender:
+    """What people hand-write for bulk: ``AzureOpenAI`` shared by a thread pool, one chat call per prompt.
+
+    Each item is timed from a pool thread picking it up to its answer or error (its retries and waits
+    included); an exception is the item's failure. ``openai`` is imported when the contender runs, so the
+    benchmarks load without it (``sdk_contenders`` leaves the SDK out then).
+    """
+
+    def run(server: Any, prompts: list[str], workers: int) -> Outcome:
+        from openai import AzureOpenAI
+
+        sdk = AzureOpenAI(azure_endpoint=server.endpoint, api_key=server.api_key, api_version=API_VERSION,
+                          max_retries=max_retries)
+
+        def one(prompt: str) -> tuple[bool, float]:
+            t0 = time.perf_counter()
+            try:
+                sdk.chat.completions.create(model=deployment, messages=[{"role": "user", "content": prompt}],
+                                            max_tokens=max_tokens)
+                return True, time.perf_counter() - t0
+            except Exception:  # a failure is what we count
+                return False, time.perf_counter() - t0
+
+        with ThreadPoolExecutor(workers) as pool:
+            outcomes = list(pool.map(one, prompts))
+        sdk.close()
+        return sum(not ok for ok, _ in outcomes), [t for _, t in outcomes]
+
+    return run
+
+
+def sdk_contenders(max_tokens: int, retries: Sequence[int] = (2, 10)) -> list[tuple[str, PoolContender]]:
+    """The SDK pool at ``max_retries`` 2 (its default) and 10; none when ``openai`` is not installed (said on
+    stderr), so a machine without it still measures rest_client."""
+    try:
+        import openai  # noqa: F401
+    except ImportError as exc:
+        print(f"SDK contenders skipped ({exc})", file=sys.stderr)
+        return []
+    return [(f"openai SDK pool, max_retries {n}", sdk_pool(n, max_tokens)) for n in retries]
+
+
+# -- bulk rows: a contender in one scenario, against the least wall its limit allows ------------------------------
+@dataclass
+class BulkRow:
+    """One contender in one scenario of a bulk benchmark, printed as one Markdown row (``BULK_HEADERS``).
+
+    ``n``: the items the row is about (429s per success are per its successes); ``minimum``: the least wall any
+    client could reach (None: the row is not about speed); ``window``: the unit of the longest item."""
+
+    row: str
+    contender: str
+    n: int
+    failed: int
+    refused: int
+    wall: float
+    minimum: float | None
+    longest: float
+    window: float
+    also: str = ""
+    goal: bool | None = None
+
+    def markdown(self) -> str:
+        ok = self.n - self.failed
+        per = f"{self.refused / ok:.3f}" if ok > 0 else "—"
+        ratio = f"{self.wall / self.minimum:.3f}×" if self.minimum else "—"
+        return (f"| {self.row} | {self.contender} | {self.failed} | {per} | {self.wall:.1f} s | {ratio} | "
+                f"{self.longest:.1f} s ({self.longest / self.window:.1f}) | {self.also} | {verdict(self.goal)} |")
+
+
+BULK_HEADERS = ("| row | contender | failed | 429s per success | wall | wall / minimum | longest item (windows) "
+                "| also | goal |", "|---|---|---:|---:|---:|---:|---:|---|---|")
+
+
+def earliest_finish(prior: Sequence[float], n: int, per_window: int, window: float, start: float = 0.0,
+                    latency: float = 0.0) -> float:
+    """Seconds from ``start`` until the last of ``n`` sends is answered, each sent as early as a sliding window of
+    ``per_window`` sends per ``window`` s allows, the window already holding the sends at times ``prior``: the
+    least wall any client gets (an empty window: ``(ceil(n / per_window) - 1) * window + latency``)."""
+    sends = sorted(prior)
+    for _ in range(n):
+        sends.append(start if len(sends) < per_window else max(start, sends[-per_window] + window))
+    return (sends[-1] if n else start) + latency - start
+
+
+@contextlib.contextmanager
+def fresh_pacing() -> Iterator[str]:
+    """A pacing directory of its own (``REST_CLIENT_CACHE_DIR``) while active: a bulk run shares the deployment's
+    budget with runs on this machine through a file there, and no contender may read one another left."""
+    saved = os.environ.get("REST_CLIENT_CACHE_DIR")
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["REST_CLIENT_CACHE_DIR"] = cache
+        try:
+            yield cache
+        finally:
+            if saved is None:
+                os.environ.pop("REST_CLIENT_CACHE_DIR", None)
+            else:
+                os.environ["REST_CLIENT_CACHE_DIR"] = saved
+
+
+def bulk_items(tag: str, n: int, max_tokens: int) -> list[dict[str, Any]]:
+    """``n`` bulk input lines: ``custom_id`` ``<tag>-<i>``, prompt ``<tag> story <i>``."""
+    return [{"custom_id": f"{tag}-{i}", "prompt": f"{tag} story {i}", "max_tokens": max_tokens} for i in range(n)]
 
 
 # -- environment -----------------------------------------------------------------------------------------
