@@ -59,6 +59,7 @@ class Learning:
     max_quota_wait: float | None
     _informed: bool
     _paused_until: float
+    _paused_by: Budget | None
     _refused: set[int]
     _answers: int
     _fastest: float
@@ -149,7 +150,10 @@ class Learning:
         service = budget.limit - remaining
         if alone and service < budget.used:
             for item in sorted(budget.charges, key=lambda c: c.sent_at):
-                if budget.used <= service:
+                # Tokens are our estimate, not the service's count: a shortfall of a few tokens is that error,
+                # not a send that left — forgetting a 3000-token send for it made the service's count of that
+                # send read as 3000 tokens of others' usage for a window (a mixed job ran 1.5× the minimum).
+                if budget.used - service < max(budget.unit, 0.5 * item.cost):
                     break
                 budget.refund(item)
                 if budget.hi is not None:
@@ -285,15 +289,21 @@ class Learning:
         if hint is None:  # nothing said when: pause longer each time a lone probe fails
             waited = ticket.sent_at - freeing.admitted(budget.lead, now) if freeing else 0.0
             budget.bracket(lo=waited)
-            self._paused_until = max(self._paused_until, now + max(NO_HINT_PAUSE, 2 * budget.lo, held))
+            self._pause(budget, now + max(NO_HINT_PAUSE, 2 * budget.lo, held))
             return
         precise = hint.source in PRECISE_SOURCES or hint.seconds != int(hint.seconds)
         # A coarse hint is the wait rounded up to whole seconds: capacity returns within its last second. Come
         # back halfway into it, and each refusal in a row halves what is left of it (0.5, 0.75, 0.875 …): a
         # probe at its start would mostly be refused, one at its end waits most of a second for nothing.
         coarse = hint.seconds - 2.0 ** -max(1, self._refusals)
-        self._paused_until = max(self._paused_until, now + max(hint.seconds if precise else coarse, held))
+        self._pause(budget, now + max(hint.seconds if precise else coarse, held))
         self._learn_from_hint(budget, ticket, now, hint, freeing)
+
+    def _pause(self, budget: Budget, until: float) -> None:
+        """Hold every send until ``until``, on ``budget``'s account (``Pacer._ready_at`` lets through a send
+        that a token pause is not about: one whose tokens fit the token window the model knows)."""
+        if until > self._paused_until:
+            self._paused_until, self._paused_by = until, budget
 
     def _learn_from_hint(self, budget: Budget, ticket: Ticket, now: float, hint: RetryHint | None,
                          freeing: Charge | None) -> None:

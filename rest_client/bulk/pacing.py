@@ -54,6 +54,7 @@ class Pacer(Learning, Sharing):
         self.requests = Budget()
         self.tokens = Budget(unit=0.0)
         self._paused_until = 0.0
+        self._paused_by: Budget | None = None
         self._informed = False
         self._in_flight = 0
         self._probing = False
@@ -61,6 +62,8 @@ class Pacer(Learning, Sharing):
         self.sent = 0
         self._closed = False
         self._queue: deque[object] = deque()
+        self._wanted: dict[object, float] = {}
+        """What each caller waiting in ``acquire`` wants to send (tokens), for backfilling."""
         self._refused: set[int] = set()
         """Threads whose last send met a 429: their retry goes first in line (it has waited its turn already)."""
         self._line: deque[object] = deque()
@@ -137,7 +140,8 @@ class Pacer(Learning, Sharing):
         """Block until a send costing one request and ``tokens`` tokens fits, then charge it.
 
         First come, first served: only the longest-waiting caller is considered, so no worker starves while
-        others keep winning the race for each freed slot.
+        others keep winning the race for each freed slot — except a send that fits now and does not delay
+        the first in line (``_backfills``): a small item need not wait a token window behind a big one.
         """
         me = object()
         with self._cond:
@@ -147,22 +151,44 @@ class Pacer(Learning, Sharing):
                 self._queue.appendleft(me)
             else:
                 self._queue.append(me)
+            self._wanted[me] = tokens
             try:
                 while True:
                     if self._closed:
                         raise PacerClosed("the run is stopping; this request was not sent")
                     now = self._clock()
                     ready: float = math.inf
-                    if self._queue[0] is me:
-                        self.requests.prune(now)
-                        self.tokens.prune(now)
-                        ready, ticket = self._admit_if_ready(now, tokens, bet=not retry)
+                    self.requests.prune(now)
+                    self.tokens.prune(now)
+                    if self._queue[0] is me or self._backfills(now, tokens):
+                        ready, ticket = self._admit_if_ready(now, tokens, bet=not retry and self._queue[0] is me)
                         if ticket is not None:
                             return ticket
                     self._cond.wait(min(max(ready - now, 0.001), UNKNOWN_WAIT_POLL))
             finally:
                 self._queue.remove(me)
+                del self._wanted[me]
                 self._cond.notify_all()  # the next in line may go now
+
+    def _backfills(self, now: float, tokens: float) -> bool:
+        """A send behind the first in line may go now if it fits now and charging it would not make the first
+        wait any longer (backfilling, as batch schedulers do): in a mixed job the 3000-token item waits a token
+        window, and 10-token items behind it would wait with it (1.50× the minimum) though requests and
+        tokens both have room for them. Never while a probe is out, and no early bets."""
+        head_tokens = self._wanted[self._queue[0]]
+        if tokens >= head_tokens or self._probing or not self._informed:
+            return False
+        head_ready, _ = self._ready_at(now, head_tokens, bet=False)
+        mine, probe = self._ready_at(now, tokens, bet=False)
+        if not (now < head_ready < math.inf) or mine > now or probe not in (None, "window"):
+            return False  # (a lone probe of a window not known yet may go: the first in line cannot now)
+        trial = (self.requests.charge(Charge(now, 1.0)), self.tokens.charge(Charge(now, tokens + self.token_bias)))
+        try:
+            later, _ = self._ready_at(now, head_tokens, bet=False)
+        finally:
+            self.requests.refund(trial[0])
+            self.tokens.refund(trial[1])
+        return later <= head_ready + 1e-6
 
     def try_acquire(self, tokens: float = 0.0) -> Ticket | None:
         """``acquire`` if the send fits now and nobody waits in line, else ``None`` at once (nothing charged):
@@ -211,6 +237,11 @@ class Pacer(Learning, Sharing):
         risk another (one item should not pay for every lost bet)."""
         tokens += self.token_bias
         at = max(now, self._paused_until)
+        if at > now and self._paused_by is self.tokens and self.tokens.hi is not None and (
+                self.tokens.free_at(now, tokens) <= now):
+            # A token 429 paused the run (a big item did not fit); this send's tokens fit the token window the
+            # model knows: the pause is not about it (small items waited a token window behind a big one).
+            at = now
         if not self._informed:  # slow start: one request until the service has told us something
             return (at, None) if self._in_flight == 0 else (math.inf, None)
         costs = ((self.requests, 1.0), (self.tokens, tokens))
