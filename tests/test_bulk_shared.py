@@ -371,6 +371,27 @@ def test_a_mixed_job_keeps_a_window_for_requests_and_one_for_tokens() -> None:
     assert " requests per " in line and " tokens per " in line  # each window as learned
 
 
+def test_in_a_mixed_job_small_items_do_not_wait_a_token_window_behind_a_big_one() -> None:
+    """The last big item cannot fit until the first ones leave the token window (3 s); the 40 small ones fit
+    the budgets all along (10 requests per 0.5 s): most go first (backfilling), so the job takes the token
+    window, not the token window plus the small items' request windows after it (1.50× at the issue's scale)."""
+    items = big(4, 2000, "large") + big(1, 3000, "larger") + big(40, 10, "small")
+    results, _, _ = two_window_run(items)
+    order = [r.custom_id for r in results]
+    last_big = max(i for i, name in enumerate(order) if name.startswith("large"))
+    assert len(order) == 45 and last_big >= 20, order  # (29 in five runs; without backfilling 3-5)
+
+
+def test_control_first_come_first_served_alone_holds_the_small_items_behind_the_big_one(monkeypatch) -> None:
+    from rest_client.bulk.pacing import Pacer
+
+    monkeypatch.setattr(Pacer, "_backfills", lambda self, now, tokens: False)
+    items = big(4, 2000, "large") + big(1, 3000, "larger") + big(40, 10, "small")
+    results, _, _ = two_window_run(items)
+    order = [r.custom_id for r in results]
+    assert max(i for i, name in enumerate(order) if name.startswith("large")) < 20, order
+
+
 # -- a slow first answer, and answers that take a model's time ---------------------------------------------------
 def test_a_cold_start_does_not_inflate_the_window_learned() -> None:
     with emulator(10) as emu, client_for(emu) as client:

@@ -136,3 +136,18 @@ def test_control_without_the_confirmation_a_newcomer_would_be_read_as_a_longer_w
     monkeypatch.setattr(Budget, "confirmed", property(lambda self: False, lambda self, value: None))
     pacer = taught_then_refused(admitted_after_hint=True)
     assert pacer.requests.misled
+
+
+def test_an_exact_answer_a_few_tokens_short_of_our_estimate_does_not_forget_a_big_send() -> None:
+    """Tokens are estimated (characters / 4 + max_tokens); the service counts its own way. A lone answer that
+    counts 30 tokens fewer than the model holds is that error, not the 3000-token send leaving the window."""
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    first = pacer.acquire(3000.0)
+    clock.now += 0.01
+    pacer.settle(first, 200, {"x-ratelimit-remaining-tokens": "7000", "x-ratelimit-remaining-requests": "9"})
+    small = pacer.acquire(40.0)  # alone on the wire: its answer's count is exact
+    clock.now += 0.01
+    pacer.settle(small, 200, {"x-ratelimit-remaining-tokens": "6990", "x-ratelimit-remaining-requests": "8"})
+    assert pacer.tokens.used == pytest.approx(3040.0)  # both still charged
+    assert pacer.tokens.others_at(clock.now) == 0
