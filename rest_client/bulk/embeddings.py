@@ -39,7 +39,7 @@ from .embedding_packs import (
     splittable,
 )
 from .files import ctrl_c_stops
-from .gates import RunGate, gate_for, quota_stop
+from .gates import RunGate, gate_for, reported
 from .guard import SetupFailureGuard
 from .items import not_utf8
 from .pacing import Pacer
@@ -83,11 +83,16 @@ class EmbeddingsRun:
         """Requests sent (splits of refused packs included)."""
         self._retry = RetryPolicy(max_retries, max(settings.max_retry_wait, BULK_MAX_RETRY_WAIT),
                                   max_quota_wait=self.max_quota_wait)
-        self.quota: QuotaStop | None = None
+        self._quota: QuotaStop | None = None
         self._rate_limited_before = self.pacer.rate_limited
         self.guard = SetupFailureGuard.for_client(client, self.name)
         self.stopped = False
         self._lock = threading.Lock()
+
+    @property
+    def quota(self) -> QuotaStop | None:
+        """Set when a wait longer than ``max_quota_wait`` stopped the run (as ``BulkRun.quota``)."""
+        return reported(self.pacer, self._quota)
 
     @property
     def rate_limited(self) -> int:
@@ -151,8 +156,8 @@ class EmbeddingsRun:
             return None
         except RateLimitError as exc:  # under the quota policy: a wait longer than the run sits out (quota.py)
             with self._lock:
-                self.quota = self.quota or quota_stop(self.pacer, exc, self.max_quota_wait,
-                                                      time.perf_counter() - started)
+                self._quota = self._quota or QuotaStop.from_error(exc, self.max_quota_wait,
+                                                                  time.perf_counter() - started)
             self.stop()
             return None
         except APIStatusError as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Union
 
 from ..client import Client
-from ..errors import ConfigError, RateLimitError
+from ..errors import ConfigError
 from ..resolve import deployment_for
 from ..settings import Settings
 from .ledger import Ledger, ledger_for
@@ -46,8 +46,7 @@ def ledger_of(settings: Settings, operation: str, deployment: str | None) -> Led
     return ledger_for(settings.endpoint, name)
 
 
-def quota_stop(gate: RunGate, error: RateLimitError, bound: float, elapsed: float) -> QuotaStop:
-    """Why the run stops, from the 429 that ended a call ``elapsed`` seconds after it began: over backends,
-    with every backend's quota (``BackendPacers.quota_stop``)."""
-    stop = QuotaStop.from_error(error, bound, elapsed)
-    return gate.quota_stop(stop) if isinstance(gate, BackendPacers) else stop
+def reported(gate: RunGate, stop: QuotaStop | None) -> QuotaStop | None:
+    """A run's quota stop as it reports it: over backends, with every backend's quota as known by now (read it
+    when the run is over: a 429 still on its way to the gate when the run stopped adds its backend)."""
+    return gate.quota_stop(stop) if stop is not None and isinstance(gate, BackendPacers) else stop

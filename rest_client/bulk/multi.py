@@ -47,7 +47,7 @@ from ..router import BackendChoice, Router
 from .budget import Ticket
 from .ledger import Ledger
 from .pacing import Pacer
-from .quota import QuotaStop
+from .quota import OUT_FOR_A_QUOTA, QuotaStop
 
 POLL = 0.25
 """Bound on a wait when no pacer can say when it will admit (slow start: only an answer can tell)."""
@@ -95,7 +95,7 @@ class BackendPacers:
         """Each backend's rate limit as its pacer learned it (``Pacer.describe``), and its quota, named."""
         lines = [f"{line} [{name}]" for name, pacer in self.pacers.items() for line in pacer.describe()]
         with self._cond:
-            return lines + [f"out for a quota: {replace(stop, backend=None).wait_line()} [{name}]"
+            return lines + [f"{OUT_FOR_A_QUOTA}{replace(stop, backend=None).wait_line()} [{name}]"
                             for name, stop in self.quotas.items()]
 
     def quota_stop(self, stop: QuotaStop) -> QuotaStop:

@@ -21,6 +21,9 @@ from typing import Any
 
 from ..retry_hints import limit_named, parse_duration
 
+OUT_FOR_A_QUOTA = "out for a quota: "
+"""How a pacing line about a backend out for a quota starts (multi.py): a stopped run's own lines say it again."""
+
 
 @dataclass(frozen=True)
 class QuotaStop:

@@ -28,7 +28,7 @@ from ..resolve import deployment_for
 from ..retry import RetryPolicy
 from ..telemetry import current as current_telemetry
 from .budget import estimate_tokens
-from .gates import RunGate, gate_for, quota_stop
+from .gates import RunGate, gate_for, reported
 from .guard import SetupFailureGuard
 from .items import BulkItem, output_line, parse_item
 from .quota import QuotaStop
@@ -114,8 +114,7 @@ class BulkRun:
         self._retry = RetryPolicy(max_retries, max(client.settings.max_retry_wait, BULK_MAX_RETRY_WAIT),
                                   max_quota_wait=self.max_quota_wait)
         """429s are waits (``max_quota_wait``); with backends the router's layer moves on from a 429 as well."""
-        self.quota: QuotaStop | None = None
-        """Set when a wait longer than ``max_quota_wait`` stopped the run (the first such answer's)."""
+        self._quota: QuotaStop | None = None
         self._quota_lock = threading.Lock()
         self._stopping = threading.Event()
         self._pending: set[Future[BulkResult | None]] = set()
@@ -146,7 +145,7 @@ class BulkRun:
                 if not self._pending and not self._ready:
                     return
                 result = self._next_result()
-                if self.quota is not None and not self._stopping.is_set():
+                if self._quota is not None and not self._stopping.is_set():
                     self.stop()  # no new sends; the calls on the wire finish and are handed out
                 if result is not None:
                     yield result
@@ -156,6 +155,12 @@ class BulkRun:
                 self.pacer.finish()
             if run_trace is not None:
                 run_trace.end(items=sent, rate_limited=self.rate_limited)
+
+    @property
+    def quota(self) -> QuotaStop | None:
+        """Set when a wait longer than ``max_quota_wait`` stopped the run (the first such answer's; with backends
+        every backend was out: each one's wait, the first back leading)."""
+        return reported(self.pacer, self._quota)
 
     @property
     def rate_limited(self) -> int:
@@ -243,8 +248,8 @@ class BulkRun:
         """Keep the first quota that stopped the run and refuse every send not made yet (from this worker, at
         once: the main thread then cancels the queued items)."""
         with self._quota_lock:
-            if self.quota is None:
-                self.quota = quota_stop(self.pacer, error, self.max_quota_wait, elapsed)
+            if self._quota is None:
+                self._quota = QuotaStop.from_error(error, self.max_quota_wait, elapsed)
         self.pacer.close()
 
 
