@@ -154,13 +154,15 @@ class EmbeddingsRun:
                                    time.perf_counter() - started)
         except PacerClosed:
             return None
-        except RateLimitError as exc:  # under the quota policy: a wait longer than the run sits out (quota.py)
-            with self._lock:
-                self._quota = self._quota or QuotaStop.from_error(exc, self.max_quota_wait,
-                                                                  time.perf_counter() - started)
-            self.stop()
-            return None
         except APIStatusError as exc:
+            if isinstance(exc, RateLimitError) and self._retry.max_quota_wait is not None:
+                # Under the quota policy a 429 ends a call only when its wait is longer than the run sits out (as
+                # in run.py; a policy without quota waits makes the 429 the pack's answer, below).
+                with self._lock:
+                    self._quota = self._quota or QuotaStop.from_error(exc, self.max_quota_wait,
+                                                                      time.perf_counter() - started)
+                self.stop()
+                return None
             if len(pack) > 1 and splittable(exc):  # too big for the service, or one bad input: halve it
                 half = len(pack) // 2
                 first, second = self._send(pack[:half]), self._send(pack[half:])
