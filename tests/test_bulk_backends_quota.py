@@ -57,10 +57,11 @@ def busy_everywhere(emu: Emulator) -> None:
 def test_429s_on_every_backend_are_waited_out_without_spending_the_items_retries() -> None:
     with two_deployments() as emu, Client(backends=backends(emu, "ptu", "paygo")) as client:
         busy_everywhere(emu)
-        results = list(BulkRun(client, prompts("busy", 3), concurrency=1, max_retries=0))
-    assert [r.ok for r in results] == [True, True, True]
-    assert results[0].attempts == 7 and [status for _, status in results[0].route] == [429] * 6 + [200]
-    assert {name for name, _ in results[0].route} == {"ptu", "paygo"}  # it moved on at each 429
+        results = {r.custom_id: r for r in BulkRun(client, prompts("busy", 3), concurrency=1, max_retries=0)}
+    assert [r.ok for r in results.values()] == [True, True, True]
+    first = results["busy-0"]  # one worker: the first item met all six
+    assert first.attempts == 7 and [status for _, status in first.route] == [429] * 6 + [200]
+    assert {name for name, _ in first.route} == {"ptu", "paygo"}  # it moved on at each 429
 
 
 def test_control_under_the_routers_old_rule_a_429_on_every_backend_fails_the_item() -> None:
