@@ -99,10 +99,7 @@ def decide(policy: RetryPolicy, call: Call, error: BaseException | None) -> Wait
 def quota_wait(bound: float, call: Call, hint: RetryHint | None) -> Wait | None:
     """A 429 under a quota policy: a free attempt, waited for (by the gate when there is one), unless the
     service asks for longer than ``bound`` or has refused this call for longer than that already."""
-    now = time.monotonic()
-    if call.refused_since is None:
-        call.refused_since = now
-    refused_for = now - call.refused_since
+    refused_for = refused_so_far(call)
     if (hint is not None and hint.seconds > bound) or refused_for > bound:
         call.wait_refused = hint.seconds if hint is not None and hint.seconds > bound else refused_for
         return None
@@ -112,6 +109,14 @@ def quota_wait(bound: float, call: Call, hint: RetryHint | None) -> Wait | None:
     if hint is not None:
         return Wait(hint.seconds, hint.source)
     return Wait(backoff(call.free_attempts), "backoff")
+
+
+def refused_so_far(call: Call) -> float:
+    """Seconds since this call's first 429 under a quota policy (0 at the first: it starts the count)."""
+    now = time.monotonic()
+    if call.refused_since is None:
+        call.refused_since = now
+    return now - call.refused_since
 
 
 def retries_transport(policy: RetryPolicy, error: BaseException) -> bool:

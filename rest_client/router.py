@@ -9,6 +9,10 @@ The rules (those users ask LiteLLM and the APIM load-balancer samples for):
   again in 21 minutes and 33 seconds") cools it until the quota returns (``gateway.quota_wait``);
 - the call moves on at once to the next available backend (no wait, ``wait_source`` ``"failover"``);
 - when every backend is cooling, the call waits for the earliest — if that is within ``max_retry_wait``.
+Under a quota policy (``RetryPolicy.max_quota_wait``: a bulk run's) a 429 spends no retry, as on one deployment
+(retry.py): the call moves on or waits, and the cap is ``max_quota_wait``. A backend whose 429 asks for longer
+is out for that wait (its cooldown); the call stops only when *every* backend is out that long, or when it has
+been refused for longer than the cap — then the run stops (bulk/quota.py).
 Each backend has its own ``requests.Session`` and auth object: different resources, keys or tenants.
 
 The router is a layer of the call path (httpx's ``_send_handling_redirects`` is the shape): a call to a
@@ -32,7 +36,7 @@ from .backends import Backend
 from .call import Call, Target, Wait
 from .errors import TransportError
 from .gateway import quota_wait
-from .retry import RETRYABLE_STATUS, RetryPolicy, retries_transport
+from .retry import RETRYABLE_STATUS, RetryPolicy, refused_so_far, retries_transport
 from .retry_hints import RetryHint
 from .settings import Settings
 from .transport import make_session
@@ -131,10 +135,27 @@ class Router:
         elif not call.moved:
             return None
         seconds, soonest = self.wait_needed()
+        source = "failover" if seconds == 0 or soonest is None else f"cooldown of {soonest.name}"
+        if error is None and policy.max_quota_wait is not None and call.exchanges[-1].status_code == 429:
+            return self._sit_out(policy.max_quota_wait, call, seconds, source)
         if seconds > policy.max_retry_wait:
             call.wait_refused = seconds
             return None
-        return Wait(seconds, "failover" if seconds == 0 or soonest is None else f"cooldown of {soonest.name}")
+        return Wait(seconds, source)
+
+    @staticmethod
+    def _sit_out(bound: float, call: Call, seconds: float, source: str) -> Wait | None:
+        """A 429 under a quota policy: a free attempt that moves on (or waits for the soonest backend), unless
+        every backend is out for longer than ``bound`` (``seconds``: the soonest one's cooldown, which a 429
+        sets to its hint) or this call has been refused for longer than that already."""
+        refused_for = refused_so_far(call)
+        if seconds > bound or refused_for > bound:
+            call.wait_refused = seconds if seconds > bound else refused_for
+            return None
+        call.free_attempts += 1
+        if call.gate is not None:  # the gate skips cooling backends and holds the call until one admits it
+            return Wait(0.0, f"pacer ({source})" if seconds else source)
+        return Wait(seconds, source)
 
     def close(self) -> None:
         for slot in self.slots:

@@ -1,185 +1,98 @@
 """Bulk embeddings: many inputs packed per request within the service's limits, vectors written in input order.
 
-Why packing: one input per request spends the deployment's request budget (RPM) long before its token budget;
-the embeddings API takes an array, so a run sends as many inputs per request as the service accepts:
-
-- at most ``MAX_INPUTS`` (2048) inputs per request: Azure's "Learn how to generate embeddings" page ("If
-  sending an array of inputs in a single embedding request the max array size is 2048") and the 2024-10-21
-  spec (``input.maxItems: 2048``);
-- at most ``MAX_REQUEST_TOKENS`` (300,000) tokens summed over a request's inputs: OpenAI's API reference
-  ("all embedding models enforce a maximum of 300,000 tokens summed across all inputs in a single request",
-  answered with 400 ``max_tokens_per_request``). Azure's page says a sum limit exists; that it is the same
-  number is a guess. Tokens are estimated (characters / 4, no tokenizer), so packs are cut at
-  ``pack_tokens`` (half the cap by default) and a pack the service still refuses with a 400 about its size
-  or inputs is split in halves and resent: a too-big pack, or one bad input, costs a few requests, never the
-  other lines;
-- an input estimated above ``MAX_INPUT_TOKENS`` (8192, the models' input length) goes alone, so only its
-  line fails.
-
-Each pack goes through ``Client.request`` with the run's ``Pacer`` as gate, charged its token estimate, so
-the pacer paces by tokens (embeddings have no completion). Output: one Azure-Batch-shaped line per input
-line, in input order, its body shaped like the service's answer for that one input (``data[0].embedding``);
-``usage`` is the pack's, apportioned by each input's share of the estimate (the lines add up to what the
-service counted). A rerun skips the custom_ids already in the output.
+The packing, and splitting each answer back into one line per input, are embedding_packs.py's (pure). This
+module sends: each pack goes through ``Client.request`` with the run's gate, charged its token estimate, so the
+pacer paces by tokens (embeddings have no completion). The gate is built as a chat run's is (gates.py): one
+``Pacer`` on the deployment's pacing file, shared with other runs on this machine (ledger.py), or one per
+backend on a client with backends (multi.py). A 429 is a wait and spends no retry; a wait longer than
+``max_quota_wait`` (with backends: every backend out that long) stops the run (``quota``; the CLI exits 4), and
+packs not sent are not written. A rerun skips the custom_ids already in the output.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from ..client import Client
 from ..errors import APIStatusError, ConfigError, PacerClosed, RateLimitError, RestClientError
-from ..jsonsafe import loads, lone_surrogate
+from ..jsonsafe import loads
 from ..resolve import EMBEDDINGS, deployment_for
 from ..retry import RetryPolicy
+from .embedding_packs import (
+    BATCH_URLS,
+    MAX_INPUT_TOKENS,
+    MAX_INPUTS,
+    MAX_REQUEST_TOKENS,
+    EmbeddingInput,
+    apportion,
+    packs,
+    parse_input,
+    read_inputs,
+    split_answer,
+    splittable,
+)
 from .files import ctrl_c_stops
+from .gates import RunGate, gate_for, reported
 from .guard import SetupFailureGuard
-from .items import BulkItem, not_utf8
+from .items import not_utf8
 from .pacing import Pacer
 from .quota import QuotaStop
 from .run import BULK_MAX_RETRIES, BULK_MAX_RETRY_WAIT, BulkResult
 from .summary import BulkSummary
 
-MAX_INPUTS = 2048
-MAX_REQUEST_TOKENS = 300_000
-MAX_INPUT_TOKENS = 8192
-BATCH_URLS = ("/embeddings", "/v1/embeddings")
+__all__ = ["BATCH_URLS", "MAX_INPUTS", "MAX_INPUT_TOKENS", "MAX_REQUEST_TOKENS", "EmbeddingInput", "EmbeddingsRun",
+           "apportion", "packs", "parse_input", "read_inputs", "run_embeddings_file", "split_answer", "splittable"]
 
 
-@dataclass(frozen=True)
-class EmbeddingInput:
-    """One input line: its text and extra parameters (``dimensions``…), or why it cannot be sent (``error``)."""
-
-    custom_id: str
-    line: int
-    text: str = ""
-    params: tuple[tuple[str, Any], ...] = ()
-    error: str | None = None
-
-    @property
-    def tokens(self) -> int:
-        return max(1, math.ceil(len(self.text) / 4))
-
-    def result(self, **fields: Any) -> BulkResult:
-        return BulkResult(BulkItem(self.custom_id, self.line, EMBEDDINGS, {"input": self.text}), **fields)
-
-
-def parse_input(value: Any, line: int) -> EmbeddingInput:
-    """``"text"``, ``{"custom_id"?, "input": "text", **params}`` or an Azure Batch line to ``/embeddings``
-    whose ``body.input`` is one string (one line, one vector: a list would break the line-to-vector match)."""
-    fallback = f"line-{line}"
-    if isinstance(value, str):
-        return EmbeddingInput(fallback, line, value) if value else _bad(fallback, line, "the input is empty")
-    if not isinstance(value, Mapping):
-        return _bad(fallback, line, f"expected a string or an object, got {type(value).__name__}")
-    custom_id = value.get("custom_id", fallback)
-    if not isinstance(custom_id, str) or not custom_id:
-        return _bad(fallback, line, "custom_id must be a non-empty string")
-    body: Any = value
-    if "url" in value or "body" in value:
-        if str(value.get("url")).split("?")[0] not in BATCH_URLS:
-            return _bad(custom_id, line, f"url {value.get('url')!r} is not /embeddings (this is --embeddings)")
-        body = value.get("body")
-        if not isinstance(body, Mapping):
-            return _bad(custom_id, line, "body must be an object")
-    text = body.get("input")
-    if not isinstance(text, str) or not text:
-        return _bad(custom_id, line, '"input" must be one non-empty string (one line, one vector)')
-    params = tuple(sorted((k, v) for k, v in body.items() if k not in ("custom_id", "input", "model", "url",
-                                                                      "method", "body")))
-    return EmbeddingInput(custom_id, line, text, params)
-
-
-def _bad(custom_id: str, line: int, why: str) -> EmbeddingInput:
-    return EmbeddingInput(custom_id, line, error=f"line {line}: {why}")
-
-
-def read_inputs(lines: Iterable[str], skip: frozenset[str] | set[str] = frozenset()) -> Iterator[EmbeddingInput]:
-    """Decode JSONL lazily (blank lines skipped, ids kept unique); custom_ids in ``skip`` are left out."""
-    seen: set[str] = set()
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            value = loads(text, surrogates="keep")
-            half = lone_surrogate(value, text)
-            item = parse_input(value, number) if half is None else _bad(
-                f"line-{number}", number, f"holds {half}, half of a UTF-16 surrogate pair without its other half, "
-                                          "which is not text: fix or remove that escape")
-        except ValueError as exc:
-            item = _bad(f"line-{number}", number, f"not valid JSON ({exc})")
-        if item.custom_id in seen:
-            item = _bad(f"line-{number}", number, f"custom_id {item.custom_id!r} is used on an earlier line")
-        seen.add(item.custom_id)
-        if item.custom_id not in skip:
-            yield item
-
-
-def packs(inputs: Iterable[EmbeddingInput], *, max_inputs: int = MAX_INPUTS,
-          pack_tokens: int = MAX_REQUEST_TOKENS // 2) -> Iterator[list[EmbeddingInput]]:
-    """Consecutive inputs grouped into requests: same parameters, ≤ ``max_inputs``, ≤ ``pack_tokens``
-    estimated; a line in error, or an input above ``MAX_INPUT_TOKENS``, is a pack of its own."""
-    pack: list[EmbeddingInput] = []
-    tokens = 0
-    for item in inputs:
-        alone = item.error is not None or item.tokens > MAX_INPUT_TOKENS
-        if pack and (alone or item.params != pack[0].params or len(pack) >= max_inputs
-                     or tokens + item.tokens > pack_tokens):
-            yield pack
-            pack, tokens = [], 0
-        if alone:
-            yield [item]
-            continue
-        pack.append(item)
-        tokens += item.tokens
-    if pack:
-        yield pack
-
-
-@dataclass
 class EmbeddingsRun:
-    """Send packs on ``concurrency`` workers sharing one pacer; iterate for one result per input, in order."""
+    """Send packs on ``concurrency`` workers sharing one pacer; iterate for one result per input, in order.
 
-    client: Client
-    inputs: Iterable[EmbeddingInput]
-    deployment: str | None = None
-    concurrency: int = 4
-    max_inputs: int = MAX_INPUTS
-    pack_tokens: int = MAX_REQUEST_TOKENS // 2
-    pacer: Pacer = field(default_factory=Pacer)
-    requests: int = 0
-    """Requests sent (splits of refused packs included)."""
-    max_retries: int = BULK_MAX_RETRIES
-    max_quota_wait: float | None = None
-    """As ``BulkRun``'s: a 429 is a wait up to this long (default: the client's setting), a longer one stops
-    the run (``quota``)."""
+    ``max_quota_wait``: as ``BulkRun``'s, a 429 is a wait up to this long (default: the client's setting), a
+    longer one stops the run (``quota``). ``pacer``: pass one only to share it between live runs (it is given
+    this run's ``max_quota_wait``); by default the run builds its own, on the deployment's pacing file.
+    """
 
-    def __post_init__(self) -> None:
-        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) or self.concurrency < 1:
-            raise ConfigError(f"concurrency must be a whole number of at least 1, got {self.concurrency!r}")
-        if not 1 <= self.max_inputs <= MAX_INPUTS:
+    def __init__(self, client: Client, inputs: Iterable[EmbeddingInput], deployment: str | None = None,
+                 concurrency: int = 4, max_inputs: int = MAX_INPUTS, pack_tokens: int = MAX_REQUEST_TOKENS // 2,
+                 pacer: RunGate | None = None, *, max_retries: int = BULK_MAX_RETRIES,
+                 max_quota_wait: float | None = None) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
+        if not 1 <= max_inputs <= MAX_INPUTS:
             raise ConfigError(f"max_inputs must be between 1 and {MAX_INPUTS} (the service's limit per request)")
-        self.name = deployment_for(self.client.settings, EMBEDDINGS, self.deployment)
-        settings = self.client.settings
-        if self.max_quota_wait is None:
-            self.max_quota_wait = settings.max_quota_wait
-        self.pacer.max_quota_wait = self.max_quota_wait
-        self._retry = RetryPolicy(self.max_retries, max(settings.max_retry_wait, BULK_MAX_RETRY_WAIT),
+        self.client, self.inputs, self.deployment = client, inputs, deployment
+        self.concurrency, self.max_inputs, self.pack_tokens = concurrency, max_inputs, pack_tokens
+        self.max_retries = max_retries
+        self.name = deployment_for(client.settings, EMBEDDINGS, deployment)
+        """The deployment (the first backend's, with backends: each backend sends to its own)."""
+        settings = client.settings
+        self.max_quota_wait = settings.max_quota_wait if max_quota_wait is None else float(max_quota_wait)
+        if pacer is None:
+            pacer = gate_for(client, EMBEDDINGS, deployment, max_quota_wait=self.max_quota_wait)
+        elif isinstance(pacer, Pacer):
+            pacer.max_quota_wait = self.max_quota_wait
+        self.pacer: RunGate = pacer
+        self.requests = 0
+        """Requests sent (splits of refused packs included)."""
+        self._retry = RetryPolicy(max_retries, max(settings.max_retry_wait, BULK_MAX_RETRY_WAIT),
                                   max_quota_wait=self.max_quota_wait)
-        self.quota: QuotaStop | None = None
+        self._quota: QuotaStop | None = None
         self._rate_limited_before = self.pacer.rate_limited
-        self.guard = SetupFailureGuard.for_client(self.client, self.name)
+        self.guard = SetupFailureGuard.for_client(client, self.name)
         self.stopped = False
         self._lock = threading.Lock()
+
+    @property
+    def quota(self) -> QuotaStop | None:
+        """Set when a wait longer than ``max_quota_wait`` stopped the run (as ``BulkRun.quota``)."""
+        return reported(self.pacer, self._quota)
 
     @property
     def rate_limited(self) -> int:
@@ -220,6 +133,8 @@ class EmbeddingsRun:
                     done[pending.pop(future)] = future.result()
         finally:
             pool.shutdown(wait=False)
+            if not pending:
+                self.pacer.finish()  # the other runs sharing the pacing file stop waiting for this one
 
     def _send(self, pack: list[EmbeddingInput]) -> list[BulkResult] | None:
         """One pack's results, in order; ``None`` when it was never sent (stopped, or the setup is wrong)."""
@@ -232,19 +147,22 @@ class EmbeddingsRun:
         try:
             with self._lock:
                 self.requests += 1
-            answer = self.client.request("POST", EMBEDDINGS, json=body, deployment=self.name, retry=self._retry,
+            deployment = self.deployment if self.client.router is not None else self.name  # backends: own
+            answer = self.client.request("POST", EMBEDDINGS, json=body, deployment=deployment, retry=self._retry,
                                          gate=self.pacer, cost=float(sum(item.tokens for item in pack)))
             results = split_answer(pack, answer.json(), answer.status_code, answer.request_id, answer.attempts,
                                    time.perf_counter() - started)
         except PacerClosed:
             return None
-        except RateLimitError as exc:  # under the quota policy: a wait longer than the run sits out (quota.py)
-            with self._lock:
-                self.quota = self.quota or QuotaStop.from_error(exc, self._retry.max_quota_wait or 0.0,
-                                                                time.perf_counter() - started)
-            self.stop()
-            return None
         except APIStatusError as exc:
+            if isinstance(exc, RateLimitError) and self._retry.max_quota_wait is not None:
+                # Under the quota policy a 429 ends a call only when its wait is longer than the run sits out (as
+                # in run.py; a policy without quota waits makes the 429 the pack's answer, below).
+                with self._lock:
+                    self._quota = self._quota or QuotaStop.from_error(exc, self.max_quota_wait,
+                                                                      time.perf_counter() - started)
+                self.stop()
+                return None
             if len(pack) > 1 and splittable(exc):  # too big for the service, or one bad input: halve it
                 half = len(pack) // 2
                 first, second = self._send(pack[:half]), self._send(pack[half:])
@@ -258,50 +176,6 @@ class EmbeddingsRun:
         for result in results:
             self.guard.observe(result)
         return results
-
-
-SPLIT_CODES = frozenset({"max_tokens_per_request", "context_length_exceeded"})
-
-
-def splittable(exc: APIStatusError) -> bool:
-    """Whether a refused pack may do better in halves: a 400 about its size or its inputs. Not a 400 about the
-    deployment (``OperationNotSupported``: a chat deployment), which would only multiply the same refusal."""
-    about_input = exc.code in SPLIT_CODES or exc.param == "input" or "too many inputs" in exc.message.lower()
-    return exc.status_code == 400 and about_input
-
-
-def split_answer(pack: list[EmbeddingInput], body: Any, status: int, request_id: str | None, attempts: int,
-                 elapsed: float) -> list[BulkResult]:
-    """One result per input from a pack's answer: ``data[i]`` (by its ``index``) as a one-input answer."""
-    data = body.get("data") if isinstance(body, Mapping) else None
-    by_index = {d.get("index"): d for d in data or () if isinstance(d, Mapping)}
-    usage = body.get("usage") if isinstance(body, Mapping) else None
-    counted = usage.get("prompt_tokens") if isinstance(usage, Mapping) else None
-    shares = apportion(int(counted), [item.tokens for item in pack]) if isinstance(counted, int) else None
-    results = []
-    for position, item in enumerate(pack):
-        vector = by_index.get(position)
-        if vector is None:
-            error = {"code": "missing_embedding", "message": f"the answer has no data[index={position}]",
-                     "status": status}
-            results.append(item.result(status_code=status, request_id=request_id, error=error, attempts=attempts))
-            continue
-        one: dict[str, Any] = {"object": "list", "data": [{**vector, "index": 0}], "model": body.get("model")}
-        if shares is not None:
-            one["usage"] = {"prompt_tokens": shares[position], "total_tokens": shares[position]}
-        results.append(item.result(status_code=status, request_id=request_id, body=one, attempts=attempts,
-                                   elapsed=elapsed))
-    return results
-
-
-def apportion(total: int, weights: list[int]) -> list[int]:
-    """``total`` split in proportion to ``weights`` (largest remainders), so the parts add up to ``total``."""
-    whole = sum(weights) or 1
-    exact = [total * w / whole for w in weights]
-    parts = [int(x) for x in exact]
-    for i in sorted(range(len(weights)), key=lambda i: parts[i] - exact[i])[: total - sum(parts)]:
-        parts[i] += 1
-    return parts
 
 
 def run_embeddings_file(client: Client, input_path: str | os.PathLike[str], output_path: str | os.PathLike[str],

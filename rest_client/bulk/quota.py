@@ -6,16 +6,23 @@ proxy that answers ``retry-after: 999999`` — would hold the run silently for t
 (default 15 min) the run stops sending instead: calls on the wire finish and are written, items not answered
 are *not* written (so a rerun of the same command picks them up), and the summary says which limit, for how
 long, until when (clock time), and how to resume. The CLI exits 4.
+
+Over several backends (bulk/multi.py) one backend's quota is not the run's: that backend is out for its wait and
+the others go on. The run stops only when every backend is out; then ``backend`` names the one that returns
+first (a rerun can start then) and ``others`` the rest, each with its own limit, wait and clock time.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..retry_hints import limit_named, parse_duration
+
+OUT_FOR_A_QUOTA = "out for a quota: "
+"""How a pacing line about a backend out for a quota starts (multi.py): a stopped run's own lines say it again."""
 
 
 @dataclass(frozen=True)
@@ -34,33 +41,57 @@ class QuotaStop:
     """``max_quota_wait``: the longest wait the run would sit out."""
     asked: bool = True
     message: str = ""
+    backend: str | None = None
+    """With several backends: the backend this wait is for (the one that returns first, when the run stopped)."""
+    others: tuple[QuotaStop, ...] = ()
+    """With several backends: the other backends out for a quota when the run stopped, each with its wait."""
 
     @classmethod
     def from_error(cls, error: Any, bound: float, elapsed: float, *, now: float | None = None) -> QuotaStop:
         """From the ``RateLimitError`` that ended a call under a quota policy (retry.py), ``elapsed`` seconds
         after the call began."""
-        now = time.time() if now is None else now
         exchanges = getattr(error, "exchanges", ()) or ()
         hint = exchanges[-1].retry_hint if exchanges else None
-        asked = hint is not None and hint.seconds > bound
+        stop = cls.from_answer(hint.seconds if hint is not None else None, getattr(error, "headers", None) or {},
+                               str(getattr(error, "message", "") or ""), bound, now=now,
+                               backend=exchanges[-1].backend if exchanges else None)
         # Not asked: refused for longer than the bound, each time with a short wait.
-        seconds = hint.seconds if hint is not None and asked else elapsed
-        limit = limit_of(getattr(error, "headers", None) or {}, str(getattr(error, "message", "") or ""))
-        return cls(limit, seconds, now + (seconds if asked else 0.0), bound, asked,
-                   " ".join(str(getattr(error, "message", "") or "").split())[:200])
+        return stop if stop.asked else replace(stop, seconds=elapsed)
+
+    @classmethod
+    def from_answer(cls, seconds: float | None, headers: Mapping[str, str], message: str, bound: float, *,
+                    backend: str | None = None, now: float | None = None) -> QuotaStop:
+        """From one 429: the wait it asked for (``seconds``; None: it named none), its headers and message."""
+        now = time.time() if now is None else now
+        asked = seconds is not None and seconds > bound
+        wait = seconds if seconds is not None and asked else 0.0
+        return cls(limit_of(headers, message), wait, now + wait, bound, asked, " ".join(message.split())[:200],
+                   backend or None)
+
+    def wait_line(self) -> str:
+        """The wait in one sentence: the limit, how long, until when on the clock (a backend's, named)."""
+        what = f"its {self.limit} limit" if self.limit else "a limit it did not name"
+        where = f"backend {self.backend}: " if self.backend else ""
+        return f"{where}the service asks to wait {human_duration(self.seconds)} for {what}, until " \
+               f"{clock_time(self.until)}"
 
     def lines(self, not_sent: int, output: str) -> list[str]:
         """What the summary says: the limit, the wait in human terms and its end on the clock, how to resume."""
         what = f"its {self.limit} limit" if self.limit else "a limit it did not name"
-        if self.asked:
-            head = (f"  the service asks to wait {human_duration(self.seconds)} for {what}, until "
-                    f"{clock_time(self.until)}: longer than max_quota_wait ({human_duration(self.bound)})")
+        bound = f"max_quota_wait ({human_duration(self.bound)})"
+        if self.asked and self.backend:
+            waits = sorted((self, *self.others), key=lambda stop: stop.until)
+            lines = [f"  {stop.wait_line()}" for stop in waits]
+            lines.append(f"  every backend is out for longer than {bound}")
+            when = f"after {clock_time(self.until)}"
+        elif self.asked:
+            lines = [f"  {self.wait_line()}: longer than {bound}"]
             when = f"after {clock_time(self.until)}"
         else:
-            head = (f"  the service refused every send for {human_duration(self.seconds)} ({what}): longer than "
-                    f"max_quota_wait ({human_duration(self.bound)})")
+            lines = [f"  the service refused every send for {human_duration(self.seconds)} ({what}): longer than "
+                     f"{bound}"]
+            lines += [f"  {stop.wait_line()}" for stop in self.others]
             when = "later"
-        lines = [head]
         if self.message:
             lines.append(f"  the service said: {self.message}")
         lines.append(f"{not_sent} lines not sent, none written as failed: rerun the same command {when} to finish "

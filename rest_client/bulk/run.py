@@ -1,11 +1,13 @@
-"""A bulk run: many requests through one deployment at the rate limit's own pace, results as they complete.
+"""A bulk run: many requests through one deployment (or several backends) at the rate limits' own pace, results as
+they complete.
 
 The run's workers share one ``Pacer`` (see pacing.py), so concurrency is a cap, not a promise: a 429 pauses
 everyone, and the rest of the time the pacer sends just as fast as the limit allows. A 429 is a wait, never an
 item's failure, and spends none of the item's retries (those are for 5xx, timeouts and network errors); a wait
 longer than ``max_quota_wait`` stops the run instead (quota.py: ``BulkRun.quota`` says why). The pacer belongs to
 the run, not the client: each call hands it to ``Client.request`` as its gate, so stopping a run leaves the
-client as it was. Files (resume, Ctrl-C) are in files.py.
+client as it was. Over several backends the same holds per backend (multi.py: a quota stops the run only when
+every backend is out). Which gate, with which pacing files: gates.py. Files (resume, Ctrl-C) are in files.py.
 """
 
 from __future__ import annotations
@@ -26,13 +28,10 @@ from ..resolve import deployment_for
 from ..retry import RetryPolicy
 from ..telemetry import current as current_telemetry
 from .budget import estimate_tokens
+from .gates import RunGate, gate_for, reported
 from .guard import SetupFailureGuard
 from .items import BulkItem, output_line, parse_item
-from .ledger import Ledger, ledger_for
-from .multi import BackendPacers
-from .pacing import Pacer
 from .quota import QuotaStop
-from .sendlog import RecordingPacer
 
 BULK_MAX_RETRIES = 10
 BULK_MAX_RETRY_WAIT = 120.0
@@ -91,7 +90,7 @@ class BulkRun:
 
     def __init__(self, client: Client, items: Iterable[Any], *, concurrency: int = 8, operation: str | None = None,
                  deployment: str | None = None, max_retries: int = BULK_MAX_RETRIES,
-                 pacer: Pacer | BackendPacers | None = None, max_quota_wait: float | None = None,
+                 pacer: RunGate | None = None, max_quota_wait: float | None = None,
                  record_sends: bool = False) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
@@ -102,23 +101,20 @@ class BulkRun:
         if not self.max_quota_wait > 0:
             raise ConfigError(f"max_quota_wait must be a positive number of seconds, got {max_quota_wait!r}")
         self.operation = default_operation(client, operation, deployment)
-        self.pacer: Pacer | BackendPacers = pacer if pacer is not None else (
-            BackendPacers(client.router) if client.router is not None
-            else (RecordingPacer if record_sends else Pacer)(max_quota_wait=self.max_quota_wait,
-                                                             ledger=self._ledger(deployment)))
+        self.pacer: RunGate = pacer if pacer is not None else gate_for(
+            client, self.operation, deployment, max_quota_wait=self.max_quota_wait, record_sends=record_sends)
         """This run's pacer (``stop()`` closes it); pass ``pacer=`` only to share one between live runs. With
         several backends (``client.router``): one pacer per backend, highest priority first (multi.py). It
-        shares the deployment's budget with other runs on this machine through a small file (ledger.py).
+        shares each deployment's budget with other runs on this machine through a small file (ledger.py).
         ``record_sends``: keep every send and its status (``RecordingPacer``: the run's picture, sendlog.py)."""
         self._rate_limited_before = self.pacer.rate_limited
         self.concurrency = concurrency
         self.deployment = deployment
         self._items = items
         self._retry = RetryPolicy(max_retries, max(client.settings.max_retry_wait, BULK_MAX_RETRY_WAIT),
-                                  max_quota_wait=None if client.router is not None else self.max_quota_wait)
-        """429s are waits (``max_quota_wait``); with backends the router's layer moves on from a 429 instead."""
-        self.quota: QuotaStop | None = None
-        """Set when a wait longer than ``max_quota_wait`` stopped the run (the first such answer's)."""
+                                  max_quota_wait=self.max_quota_wait)
+        """429s are waits (``max_quota_wait``); with backends the router's layer moves on from a 429 as well."""
+        self._quota: QuotaStop | None = None
         self._quota_lock = threading.Lock()
         self._stopping = threading.Event()
         self._pending: set[Future[BulkResult | None]] = set()
@@ -149,16 +145,22 @@ class BulkRun:
                 if not self._pending and not self._ready:
                     return
                 result = self._next_result()
-                if self.quota is not None and not self._stopping.is_set():
+                if self._quota is not None and not self._stopping.is_set():
                     self.stop()  # no new sends; the calls on the wire finish and are handed out
                 if result is not None:
                     yield result
         finally:
             pool.shutdown(wait=False)
-            if isinstance(self.pacer, Pacer) and not self._pending:
+            if not self._pending:
                 self.pacer.finish()
             if run_trace is not None:
                 run_trace.end(items=sent, rate_limited=self.rate_limited)
+
+    @property
+    def quota(self) -> QuotaStop | None:
+        """Set when a wait longer than ``max_quota_wait`` stopped the run (the first such answer's; with backends
+        every backend was out: each one's wait, the first back leading)."""
+        return reported(self.pacer, self._quota)
 
     @property
     def rate_limited(self) -> int:
@@ -187,16 +189,7 @@ class BulkRun:
             result = self._next_result()
             if result is not None:
                 yield result
-        if isinstance(self.pacer, Pacer):
-            self.pacer.finish()
-
-    def _ledger(self, deployment: str | None) -> Ledger | None:
-        """The pacing file this run shares with others on the machine for its deployment (None: none to name)."""
-        try:
-            name = deployment_for(self.client.settings, self.operation, deployment)
-        except ConfigError:
-            return None
-        return ledger_for(self.client.settings.endpoint, name)
+        self.pacer.finish()
 
     def _run_one(self, item: BulkItem) -> BulkResult | None:
         if self.guard.tripped:
@@ -229,9 +222,10 @@ class BulkRun:
         except PacerClosed:
             raise
         except RateLimitError as exc:
-            if self._retry.max_quota_wait is None:
+            if self._retry.max_quota_wait is None:  # a policy without quota waits: the 429 is the item's answer
                 return self._failed(item, exc, started)
-            # Under the quota policy a 429 ends a call only when its wait is longer than the run sits out.
+            # Under the quota policy a 429 ends a call only when its wait is longer than the run sits out (with
+            # backends: when every backend is out that long).
             self._stop_for_quota(exc, time.perf_counter() - started)
             raise PacerClosed("stopped by a quota; this item was not answered") from exc
         except APIStatusError as exc:
@@ -254,8 +248,8 @@ class BulkRun:
         """Keep the first quota that stopped the run and refuse every send not made yet (from this worker, at
         once: the main thread then cancels the queued items)."""
         with self._quota_lock:
-            if self.quota is None:
-                self.quota = QuotaStop.from_error(error, self.max_quota_wait, elapsed)
+            if self._quota is None:
+                self._quota = QuotaStop.from_error(error, self.max_quota_wait, elapsed)
         self.pacer.close()
 
 

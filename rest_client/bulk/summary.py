@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..jsonsafe import loads
 from ..payloads import reasoning_tokens_of
-from .quota import QuotaStop
+from .quota import OUT_FOR_A_QUOTA, QuotaStop
 from .run import BulkResult
 from .sendlog import SendLog
 
@@ -132,7 +132,8 @@ class BulkSummary:
                  f"{self.rate_limited} answers of 429, {self.tokens} tokens{reasoning}, {self.wall:.1f} s"]
         lines += [counts.line(name) for name, counts in self.backends.items()]
         lines += self.failures  # before the pacing line: what the user must act on comes first
-        lines += [f"  {line}" for line in self.pacing]
+        # A stopped run's quota lines name each backend out: its pacing line would say it twice.
+        lines += [f"  {line}" for line in self.pacing if not (self.quota and line.startswith(OUT_FOR_A_QUOTA))]
         if self.quota is not None:
             lines += self.quota.lines(self.not_sent, self.output)
         if self.stopped_early and self.not_sent:
