@@ -158,11 +158,13 @@ class Learning:
                 budget.refund(item)
                 if budget.hi is not None:
                     budget.bracket(hi=admitted - item.sent_at)
-        # Ours: every send that may have reached the service before this one was admitted (a send made just
-        # after it, in the same burst, may overtake it): one too many hides others' usage on this answer only,
-        # while one too few would invent usage that holds for a window. The last answer of a burst has no such
-        # doubt, so others' usage shows in the window's level all the same.
-        budget.note_others(now, service - budget.counted(max(sent, admitted), admitted))
+        # Ours: every send that may have reached the service before it counted this one — any made before
+        # this answer came back (``admitted`` is a bet that can fall before the real admission, and a send
+        # made in between, in the same burst, may overtake it: 32 workers read a phantom "others 1" that cost
+        # the run a window). One too many hides others' usage on this answer only, while one too few invents
+        # usage that holds for a window; the last answer of a burst has no such doubt, so others' usage shows
+        # in the window's level all the same.
+        budget.note_others(now, service - budget.counted(max(sent, now), admitted))
 
     def _grow(self, budget: Budget, ticket: Ticket, charge: Charge, admitted: float) -> None:
         """What an admitted send above the budget teaches. A lone probe with the window unknown: the oldest of
@@ -212,8 +214,9 @@ class Learning:
         budget.ceiling, budget.refused_at, budget.answered_since_refusal = "", now, False
         # The service was full: whatever of it is not ours is someone else's (or usage we under-estimated):
         # at least enough that this send did not fit (a whole request: requests come in ones).
-        budget.note_others(now, budget.limit - counted - (0.0 if budget is self.requests else cost - 1e-9))
-        budget.note_sharing(now)  # this very 429 may show someone else: then its hint is not about our sends
+        if ticket.probe != "search":  # a lost bet is our own send still in the window, not someone else's
+            budget.note_others(now, budget.limit - counted - (0.0 if budget is self.requests else cost - 1e-9))
+            budget.note_sharing(now)  # this very 429 may show someone else: then its hint is not about ours
         freeing = budget.freeing_send(ticket.sent_at, cost, budget.others_at(now))
         if ticket.probe == "search":
             bet = ticket.bets[0 if budget is self.requests else 1]
