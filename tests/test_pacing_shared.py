@@ -151,3 +151,12 @@ def test_an_exact_answer_a_few_tokens_short_of_our_estimate_does_not_forget_a_bi
     pacer.settle(small, 200, {"x-ratelimit-remaining-tokens": "6990", "x-ratelimit-remaining-requests": "8"})
     assert pacer.tokens.used == pytest.approx(3040.0)  # both still charged
     assert pacer.tokens.others_at(clock.now) == 0
+
+
+def test_a_window_known_only_from_below_is_not_described_as_no_429_yet() -> None:
+    """Two runs at once: 44 429s, and the summary said "window of unknown length: no 429 yet"."""
+    budget = Budget(limit=10.0, limit_source="remaining", lo=9.5, refused_at=1000.0)
+    assert budget.describe("requests") == ("10 requests per window of at least 9.50 s (its end not learned: "
+                                           "others spent the budget too) (limit: inferred from "
+                                           "x-ratelimit-remaining-requests)")
+    assert "no 429 yet" in (Budget(limit=10.0, limit_source="remaining").describe("requests") or "")

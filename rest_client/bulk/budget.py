@@ -305,6 +305,9 @@ class Budget:
                   "429": "what got through before the first 429"}.get(self.limit_source or "", "unknown")
         if self.hi is None and self.misled:
             window = f"window over {self.lo:.2f} s, its end still being probed"
+        elif self.hi is None and math.isfinite(self.refused_at):
+            # 429s that came while others spent the budget say only how long the window is at least
+            window = f"window of at least {self.lo:.2f} s (its end not learned: others spent the budget too)"
         elif self.hi is None:
             window = "window of unknown length: no 429 yet"
         elif self.hi - self.lo <= max(0.01 * self.hi, 0.005):
