@@ -94,3 +94,16 @@ def test_sharing_off_or_an_unwritable_cache_paces_alone(tmp_path: Path, monkeypa
     monkeypatch.setenv("REST_CLIENT_CACHE_DIR", str(blocked))
     assert ledger_for("http://127.0.0.1:1", "chat") is None
     assert os.path.isfile(blocked)
+
+
+def test_a_gone_runs_unanswered_sends_leave_a_window_after_they_were_sent(ledger: Ledger) -> None:
+    """Killed mid-flight, a run never hears its last sends answered: held as still on the wire, they kept a
+    rerun from the window's last slots (1.26× the minimum). A live run's unanswered sends are on the wire."""
+    now = time.time()
+    ledger.path.write_text(json.dumps({"runs": {
+        "killed": {"pid": 0, "seen": now, "sends": [[now - 1, None, 3.0], [now - 2, now - 1.5, 3.0]]},
+        "live": {"pid": os.getpid(), "seen": now, "sends": [[now - 1, None, 5.0]]}}}), encoding="utf-8")
+    with ledger.locked():
+        sends = ledger.exchange([], {}, 10.0).sends
+    assert sorted((s.sent, s.answered, s.tokens) for s in sends) == sorted(
+        [(now - 1, now - 1, 3.0), (now - 2, now - 1.5, 3.0), (now - 1, None, 5.0)])

@@ -128,6 +128,11 @@ class Ledger:
             sends = [Send(float(s[0]), None if s[1] is None else float(s[1]), float(s[2]))
                      for s in entry.get("sends", []) if (s[1] or s[0]) > keep]
             alive = now - float(entry.get("seen", 0)) < STALE_RUN and _alive(int(entry.get("pid", 0)))
+            if not alive:
+                # A run that has gone never hears its last sends answered (killed mid-flight): held as if still
+                # on the wire, they kept a rerun from a window's last slots (1.26× the minimum). They reached the
+                # service when sent or never: they leave its window a window after they were sent.
+                sends = [s if s.answered is not None else Send(s.sent, s.sent, s.tokens) for s in sends]
             if not sends and not alive:
                 del runs[run]
                 continue
