@@ -323,10 +323,14 @@ class Budget:
 
     def freeing_send(self, before: float, cost: float, others: float = 0.0) -> Charge | None:
         """The send (among those up to ``before``) whose expiry lets ``cost`` fit beside ``others``: the one a
-        429 waits for (None when none of ours can make room: the wait is for someone else's send)."""
+        429 waits for (None when none the run knows of can make room: the wait is for someone else's send).
+        Other runs' sends on this machine (``neighbours``) are known as exactly as ours: the service may be
+        waiting for one of theirs, newer than our oldest (reading the wait as our oldest's taught two runs
+        sharing a 1 s window that it was at least 1.9 s)."""
         if self.limit is None:
             return None
-        prior = sorted((c for c in self.charges if c.sent_at <= before), key=lambda c: c.sent_at)
+        prior = sorted((c for c in (*self.charges, *self.neighbours) if c.sent_at <= before),
+                       key=lambda c: c.sent_at)
         used = sum(c.cost for c in prior)
         freed = 0.0
         for item in prior:

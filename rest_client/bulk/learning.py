@@ -159,12 +159,13 @@ class Learning:
                 if budget.hi is not None:
                     budget.bracket(hi=admitted - item.sent_at)
         # Ours: every send that may have reached the service before it counted this one — any made before
-        # this answer came back (``admitted`` is a bet that can fall before the real admission, and a send
-        # made in between, in the same burst, may overtake it: 32 workers read a phantom "others 1" that cost
-        # the run a window). One too many hides others' usage on this answer only, while one too few invents
-        # usage that holds for a window; the last answer of a burst has no such doubt, so others' usage shows
-        # in the window's level all the same.
-        budget.note_others(now, service - budget.counted(max(sent, now), admitted))
+        # this answer came back — and had not left its window by the earliest moment it can have counted
+        # this one, its send (``admitted`` is a bet either way: a send of the same burst may overtake it, and
+        # on a loaded machine an answer comes back late, so sends that left by the bet were still counted
+        # then: 32 workers read a phantom "others 1" that cost the run a window). One too many hides others'
+        # usage on this answer only, while one too few invents usage that holds for a window; the last answer
+        # of a burst has no such doubt, so others' usage shows in the window's level all the same.
+        budget.note_others(now, service - budget.counted(max(sent, now), sent))
 
     def _grow(self, budget: Budget, ticket: Ticket, charge: Charge, admitted: float) -> None:
         """What an admitted send above the budget teaches. A lone probe with the window unknown: the oldest of
