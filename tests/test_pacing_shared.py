@@ -160,3 +160,30 @@ def test_a_window_known_only_from_below_is_not_described_as_no_429_yet() -> None
                                            "others spent the budget too) (limit: inferred from "
                                            "x-ratelimit-remaining-requests)")
     assert "no 429 yet" in (Budget(limit=10.0, limit_source="remaining").describe("requests") or "")
+
+
+def test_a_won_bet_on_the_request_window_teaches_the_token_window_nothing() -> None:
+    """An early probe bets that the budget holding the send (requests) has a shorter window; the token budget
+    had room, so its answer says nothing of the token window (it taught a 2 s window for a 60 s one)."""
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    headers = {"x-ratelimit-limit-requests": "2", "x-ratelimit-limit-tokens": "10000"}
+    first = pacer.acquire(10.0)
+    clock.now += 0.01
+    left = lambda requests, tokens: {**headers, "x-ratelimit-remaining-requests": requests,  # noqa: E731
+                                     "x-ratelimit-remaining-tokens": tokens}
+    pacer.settle(first, 200, left("1", "9990"))
+    second = pacer.acquire(10.0)
+    clock.now += 0.01
+    pacer.settle(second, 200, left("0", "9980"))
+    refused = pacer.acquire(10.0)  # the window probe
+    clock.now += 0.01
+    pacer.settle(refused, 429, {**headers, "x-ratelimit-remaining-requests": "0", "retry-after": "10"})
+    assert pacer.requests.hi is not None and pacer.tokens.hi is None
+    clock.now += 9.6  # inside the requests bracket, before its top: an early probe
+    with pacer._cond:
+        bet = pacer._admit(clock.now, 10.0, "search")
+    assert bet.bets[0] is not None and bet.bets[1] is None  # only the budget that held it is bet on
+    clock.now += 0.01
+    pacer.settle(bet, 200, left("1", "9980"))
+    assert pacer.tokens.hi is None

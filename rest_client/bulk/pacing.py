@@ -208,7 +208,12 @@ class Pacer(Learning, Sharing):
             return ticket
 
     def _admit(self, now: float, tokens: float, probe: str | None) -> Ticket:
-        bets = tuple(budget.oldest() for budget, _ in self._budgets) if probe == "search" else ()
+        # A bet is on the window of a budget that held the send (one with room says nothing when it comes
+        # back: a won bet on requests taught the token budget a 2 s window for a 60 s one, and its still
+        # counted sends then read as others' usage).
+        costs = ((self.requests, 1.0), (self.tokens, tokens + self.token_bias))
+        bets = tuple(budget.oldest() if budget.free_at(now, cost) > now else None
+                     for budget, cost in costs) if probe == "search" else ()
         if probe == "search":
             for budget, _ in self._budgets:
                 budget.probes += budget.searching
