@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import APIStatusError
-from ..jsonsafe import loads, lone_surrogate
 from ..resolve import EMBEDDINGS
-from .items import BulkItem
+from .items import BulkItem, jsonl_values
 from .run import BulkResult
 
 MAX_INPUTS = 2048
@@ -92,17 +91,11 @@ def _bad(custom_id: str, line: int, why: str) -> EmbeddingInput:
 def read_inputs(lines: Iterable[str], skip: frozenset[str] | set[str] = frozenset()) -> Iterator[EmbeddingInput]:
     """Decode JSONL lazily (blank lines skipped, ids kept unique); custom_ids in ``skip`` are left out."""
     seen: set[str] = set()
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
+    for number, value, problem in jsonl_values(lines):
         try:
-            value = loads(text, surrogates="keep")
-            half = lone_surrogate(value, text)
-            item = parse_input(value, number) if half is None else _bad(
-                f"line-{number}", number, f"holds {half}, half of a UTF-16 surrogate pair without its other half, "
-                                          "which is not text: fix or remove that escape")
+            item = parse_input(value, number) if problem is None else _bad(f"line-{number}", number, problem)
         except ValueError as exc:
-            item = _bad(f"line-{number}", number, f"not valid JSON ({exc})")
+            item = _bad(f"line-{number}", number, str(exc))
         if item.custom_id in seen:
             item = _bad(f"line-{number}", number, f"custom_id {item.custom_id!r} is used on an earlier line")
         seen.add(item.custom_id)

@@ -94,15 +94,10 @@ def read_items(lines: Iterable[str], default_operation: str) -> Iterator[BulkIte
     seen so far (for uniqueness) are kept on disk (see ids.py).
     """
     with IdIndex() as seen:
-        for number, text in enumerate(lines, start=1):
-            if not text.strip():
-                continue
+        for number, value, problem in jsonl_values(lines):
             try:
-                value = loads(text, surrogates="keep")
-                half = lone_surrogate(value, text)
-                item = (parse_item(value, number, default_operation) if half is None else
-                        _bad(f"line-{number}", number, f"holds {half}, half of a UTF-16 surrogate pair without its "
-                                                       "other half, which is not text: fix or remove that escape"))
+                item = (parse_item(value, number, default_operation) if problem is None
+                        else _bad(f"line-{number}", number, problem))
             except ValueError as exc:
                 item = _bad(f"line-{number}", number, json_problem(exc))
             first = seen.add(item.custom_id, number)
@@ -110,6 +105,24 @@ def read_items(lines: Iterable[str], default_operation: str) -> Iterator[BulkIte
                 item = _bad(f"line-{number}", number, f"custom_id {item.custom_id!r} is already used on line {first}")
                 seen.add(item.custom_id, number)
             yield item
+
+
+def jsonl_values(lines: Iterable[str]) -> Iterator[tuple[int, Any, str | None]]:
+    """Each non-blank line of a JSONL input decoded: (line number, value, None), or (line number, None, what is
+    wrong with it) — for every reader of JSONL input (bulk items, embeddings inputs), so a bad line reads the
+    same wherever it is."""
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            value = loads(text, surrogates="keep")
+        except ValueError as exc:
+            yield number, None, json_problem(exc)
+            continue
+        half = lone_surrogate(value, text)
+        yield number, value, None if half is None else (
+            f"holds {half}, half of a UTF-16 surrogate pair without its other half, which is not text: "
+            "fix or remove that escape")
 
 
 JSONL_FORMS = '{"prompt": "…"}, {"messages": [...]}, an Azure Batch line, or "a prompt" (a JSON string)'
