@@ -158,10 +158,11 @@ class Pacer(Learning, Sharing):
                         raise PacerClosed("the run is stopping; this request was not sent")
                     now = self._clock()
                     ready: float = math.inf
-                    self.requests.prune(now)
-                    self.tokens.prune(now)
-                    if self._queue[0] is me or self._backfills(now, tokens):
-                        ready, ticket = self._admit_if_ready(now, tokens, bet=not retry and self._queue[0] is me)
+                    first = self._queue[0] is me
+                    if first or self._backfills(now, tokens):
+                        self.requests.prune(now)
+                        self.tokens.prune(now)
+                        ready, ticket = self._admit_if_ready(now, tokens, bet=not retry and first)
                         if ticket is not None:
                             return ticket
                     self._cond.wait(min(max(ready - now, 0.001), UNKNOWN_WAIT_POLL))
@@ -178,6 +179,8 @@ class Pacer(Learning, Sharing):
         head_tokens = self._wanted[self._queue[0]]
         if tokens >= head_tokens or self._probing or not self._informed:
             return False
+        self.requests.prune(now)
+        self.tokens.prune(now)
         head_ready, _ = self._ready_at(now, head_tokens, bet=False)
         mine, probe = self._ready_at(now, tokens, bet=False)
         if not (now < head_ready < math.inf) or mine > now or probe not in (None, "window"):
