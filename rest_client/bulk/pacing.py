@@ -185,13 +185,18 @@ class Pacer(Learning, Sharing):
         mine, probe = self._ready_at(now, tokens, bet=False)
         if not (now < head_ready < math.inf) or mine > now or probe not in (None, "window"):
             return False  # (a lone probe of a window not known yet may go: the first in line cannot now)
-        trial = (self.requests.charge(Charge(now, 1.0)), self.tokens.charge(Charge(now, tokens + self.token_bias)))
+        trial = [(budget, budget.charge(Charge(now, cost))) for budget, cost in self._costs(tokens)]
         try:
             later, _ = self._ready_at(now, head_tokens, bet=False)
         finally:
-            self.requests.refund(trial[0])
-            self.tokens.refund(trial[1])
+            for budget, charge in trial:
+                budget.refund(charge)
         return later <= head_ready + 1e-6
+
+    def _costs(self, tokens: float) -> tuple[tuple[Budget, float], ...]:
+        """What a send of ``tokens`` estimated tokens costs in each budget: one request, and its tokens plus
+        what the service charges beyond our estimate (``token_bias``)."""
+        return (self.requests, 1.0), (self.tokens, tokens + self.token_bias)
 
     def try_acquire(self, tokens: float = 0.0) -> Ticket | None:
         """``acquire`` if the send fits now and nobody waits in line, else ``None`` at once (nothing charged):
@@ -214,17 +219,17 @@ class Pacer(Learning, Sharing):
         # A bet is on the window of a budget that held the send (one with room says nothing when it comes
         # back: a won bet on requests taught the token budget a 2 s window for a 60 s one, and its still
         # counted sends then read as others' usage).
-        costs = ((self.requests, 1.0), (self.tokens, tokens + self.token_bias))
+        costs = self._costs(tokens)
         bets = tuple(budget.oldest() if budget.free_at(now, cost) > now else None
                      for budget, cost in costs) if probe == "search" else ()
         if probe == "search":
             for budget, _ in self._budgets:
                 budget.probes += budget.searching
         if probe == "ceiling":
-            for budget, cost in ((self.requests, 1.0), (self.tokens, tokens + self.token_bias)):
+            for budget, cost in costs:
                 if budget.free_at(now, cost) > now:
                     budget.ceiling = "probe"
-        charges = (self.requests.charge(Charge(now, 1.0)), self.tokens.charge(Charge(now, tokens + self.token_bias)))
+        charges = tuple(budget.charge(Charge(now, cost)) for budget, cost in costs)
         alone_from = self.sent + 1 if self._in_flight == 0 else None
         self._in_flight += 1
         self._probing = self._probing or probe is not None
